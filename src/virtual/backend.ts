@@ -1,0 +1,113 @@
+/**
+ * The contract between the virtual base and a plain queue store (Kombu's five primitives).
+ *
+ * A backend stores {@link StoredMessage}s in named queues. The virtual channel adds exchanges,
+ * bindings, QoS, delivery tags and restore on top. Backends are composed into a channel, not
+ * subclassed: optional members let a store do better than the default (block on receive, keep
+ * bindings where other processes see them, keep unacked messages on the server).
+ *
+ * @module
+ */
+
+import type { MessageProperties } from "../transport.ts";
+
+/**
+ * A message as the virtual base keeps it. Backends that persist turn it into Kombu's JSON
+ * envelope with `src/envelope.ts`; in-process backends keep the object as it is.
+ */
+export interface StoredMessage {
+  /** The serialized (maybe compressed) body. */
+  body: Uint8Array;
+  /** Properties as published (camelCase). */
+  properties: MessageProperties;
+  /** Exchange it was published to. */
+  exchange: string;
+  /** Routing key it was published with. */
+  routingKey: string;
+  /** The Kombu delivery tag (uuid4) it was given at publication. */
+  tag: string;
+  /** True when it went back to a queue after a delivery that was not acknowledged. */
+  redelivered: boolean;
+  /** Opaque data of the backend (receipt handle, raw text); never put on the wire by the base. */
+  backendData?: unknown;
+}
+
+/** One row of a binding table: queue `queue` gets messages of `routingKey` (or headers). */
+export interface Binding {
+  /** Queue that receives. */
+  queue: string;
+  /** Routing key or topic pattern; empty for fanout. */
+  routingKey: string;
+  /** Headers-exchange match arguments (x-match and the headers). */
+  arguments?: Record<string, unknown>;
+}
+
+/** Where bindings live (in-process by default; Redis keeps them in `_kombu.binding.*`). */
+export interface BindingStore {
+  /** Adds a binding (idempotent). */
+  add(exchange: string, binding: Binding): Promise<void>;
+  /** Removes a binding. */
+  remove(exchange: string, binding: Binding): Promise<void>;
+  /** Lists the bindings of an exchange. */
+  list(exchange: string): Promise<Binding[]>;
+  /** Forgets an exchange and its bindings. */
+  deleteExchange(exchange: string): Promise<void>;
+}
+
+/**
+ * Server-side acknowledgement (SQS receipt handles, Azure pop receipts, Redis `unacked`).
+ * Without one, the virtual channel keeps unacked messages itself and puts them back on close.
+ */
+export interface AckStore {
+  /** The message was processed: forget it for good. */
+  ack(queue: string, message: StoredMessage): Promise<void>;
+  /** Put the message back in its queue, marked redelivered. */
+  requeue(queue: string, message: StoredMessage): Promise<void>;
+  /** Drop the message (reject without requeue); a dead-letter policy may keep it. */
+  drop(queue: string, message: StoredMessage): Promise<void>;
+  /** The channel closes with these unacknowledged: make them available again. */
+  restore(unacked: readonly [queue: string, message: StoredMessage][]): Promise<void>;
+}
+
+/** Options of {@link QueueBackend.getMany}. */
+export interface GetManyOptions {
+  /** Most messages to return. */
+  max: number;
+  /** Aborted when the caller stops waiting; resolve with what you have (maybe nothing). */
+  signal: AbortSignal;
+}
+
+/** A plain queue store: what a transport writes to add a backend to the virtual base. */
+export interface QueueBackend {
+  /** Appends a message to a queue (creating the queue if the store needs that). */
+  put(queue: string, message: StoredMessage): Promise<void>;
+  /** Takes the oldest message, or `undefined` when the queue is empty. */
+  get(queue: string): Promise<StoredMessage | undefined>;
+  /** Removes every message; resolves to how many. */
+  purge(queue: string): Promise<number>;
+  /** How many messages wait in the queue. */
+  size(queue: string): Promise<number>;
+  /** Removes the queue and its messages. */
+  delete(queue: string): Promise<void>;
+  /** Creates the queue where the store needs that (Azure, SQS); optional. */
+  declare?(queue: string, args: Record<string, unknown>): Promise<void>;
+  /**
+   * Waits until at least one of `queues` has a message (or the signal aborts) and takes up to
+   * `max` of them, fairly across queues. Without it the base polls with `get`.
+   */
+  getMany?(queues: readonly string[], options: GetManyOptions): Promise<[string, StoredMessage][]>;
+  /** Fanout delivered by the store itself (Redis PUB/SUB) instead of per-queue copies. */
+  putFanout?(exchange: string, message: StoredMessage, routingKey: string): Promise<void>;
+  /**
+   * Called when `queue` is bound to the fanout exchange `exchange`, for stores with their own
+   * fanout ({@link QueueBackend.putFanout}): from then on `get`/`getMany` of that queue also
+   * receive what is published to the exchange.
+   */
+  bindFanout?(exchange: string, queue: string, routingKey: string): Promise<void>;
+  /** Where bindings live when other processes must see them. */
+  readonly bindings?: BindingStore;
+  /** Server-side acknowledgement. */
+  readonly acks?: AckStore;
+  /** Releases the store's resources (sockets, timers). */
+  close?(): Promise<void>;
+}
