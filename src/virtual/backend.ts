@@ -30,6 +30,13 @@ export interface StoredMessage {
   redelivered: boolean;
   /** Opaque data of the backend (receipt handle, raw text); never put on the wire by the base. */
   backendData?: unknown;
+  /**
+   * Envelope fields wakame does not model (unknown top-level keys, unknown `properties` and
+   * `delivery_info` keys), in the envelope's own snake_case layout. `src/envelope.ts` fills it
+   * when reading a message written by another Kombu and writes it back, so a restore or requeue
+   * loses nothing. Keep it when copying a message.
+   */
+  envelopeExtras?: Record<string, unknown>;
 }
 
 /** One row of a binding table: queue `queue` gets messages of `routingKey` (or headers). */
