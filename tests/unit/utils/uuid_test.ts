@@ -1,0 +1,27 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { NAMESPACE_OID, oidFrom, uuid, uuid5 } from "../../../src/utils/uuid.ts";
+
+describe("uuid", () => {
+  it("makes distinct version 4 UUIDs", () => {
+    const a = uuid();
+    assert.match(a, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.notEqual(a, uuid());
+  });
+
+  it("uuid5 equals Python's uuid.uuid5", async () => {
+    // Values printed by Python 3: str(uuid.uuid5(uuid.NAMESPACE_OID, name)).
+    assert.equal(await uuid5(NAMESPACE_OID, "hello"), "4d71d03f-f19b-5d9e-8523-9628ba18063c");
+    assert.equal(await uuid5(NAMESPACE_OID, "wakame-é"), "989faea0-8f06-5378-88cc-5685f580892e");
+    await assert.rejects(uuid5("not-a-uuid", "x"), RangeError);
+  });
+
+  it("oidFrom is stable per object and differs between objects", async () => {
+    const a = {};
+    const b = {};
+    const oa = await oidFrom(a);
+    assert.equal(await oidFrom(a), oa);
+    assert.notEqual(await oidFrom(b), oa);
+    assert.match(oa, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-/);
+  });
+});
