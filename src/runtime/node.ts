@@ -1,0 +1,227 @@
+/**
+ * The Node.js socket adapter: `node:net` and `node:tls` turned into a {@link Socket} of Web
+ * Streams, with backpressure both ways.
+ *
+ * Reading: the socket is paused whenever the readable side's queue is full (`desiredSize <= 0`)
+ * and resumed when the consumer pulls again. Writing: a chunk that fits in the socket's buffer
+ * resolves at once; one that fills it resolves when the runtime has flushed it (its write
+ * callback), so a fast producer waits for the network instead of growing memory.
+ *
+ * @module
+ */
+
+import * as net from "node:net";
+import * as tls from "node:tls";
+import type { Socket, SocketOptions } from "../socket.ts";
+import { ConfigurationError } from "../errors.ts";
+import type { TlsOptions } from "../transport.ts";
+
+/** Bytes the readable side buffers before pausing the socket. */
+const READ_HIGH_WATER_MARK = 256 * 1024;
+
+/** A node:net / node:tls socket seen as a {@link Socket}. */
+export class NodeSocket implements Socket {
+  /** Bytes from the peer. */
+  readonly readable: ReadableStream<Uint8Array>;
+  /** Bytes to the peer. */
+  readonly writable: WritableStream<Uint8Array>;
+  #socket: net.Socket;
+  #closed = false;
+
+  /**
+   * Wraps a connected socket.
+   *
+   * @param socket a connected `net.Socket` or `tls.TLSSocket`
+   */
+  constructor(socket: net.Socket) {
+    this.#socket = socket;
+    const readable = duplexToReadable(socket);
+    this.readable = readable;
+    this.writable = duplexToWritable(socket);
+  }
+
+  /**
+   * Closes both directions at once (pending unflushed bytes are dropped); safe to call twice.
+   *
+   * @returns a promise that resolves when the socket is closed
+   */
+  close(): Promise<void> {
+    const socket = this.#socket;
+    if (this.#closed || socket.destroyed) {
+      this.#closed = true;
+      return Promise.resolve();
+    }
+    this.#closed = true;
+    return new Promise((resolve) => {
+      socket.once("close", () => resolve());
+      socket.destroy();
+    });
+  }
+}
+
+function asBytes(chunk: Uint8Array): Uint8Array {
+  // A Buffer is a Uint8Array already; hand out a plain view so consumers see one type everywhere.
+  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+function duplexToReadable(socket: net.Socket): ReadableStream<Uint8Array> {
+  let done = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        socket.on("data", (chunk: Uint8Array) => {
+          if (done) return;
+          controller.enqueue(asBytes(chunk));
+          if ((controller.desiredSize ?? 1) <= 0) socket.pause();
+        });
+        socket.once("end", () => {
+          if (done) return;
+          done = true;
+          controller.close();
+        });
+        socket.on("error", (error: Error) => {
+          if (done) return;
+          done = true;
+          controller.error(error);
+        });
+        // A local destroy() emits "close" without "end": the stream ends without an error.
+        socket.once("close", () => {
+          if (done) return;
+          done = true;
+          controller.close();
+        });
+      },
+      pull() {
+        if (socket.isPaused()) socket.resume();
+      },
+      cancel() {
+        done = true;
+        socket.destroy();
+      },
+    },
+    { highWaterMark: READ_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength },
+  );
+}
+
+function duplexToWritable(socket: net.Socket): WritableStream<Uint8Array> {
+  let failure: Error | undefined;
+  socket.on("error", (error: Error) => {
+    failure ??= error;
+  });
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      if (failure !== undefined) return Promise.reject(failure);
+      if (socket.destroyed || socket.writableEnded) {
+        return Promise.reject(new Error("Socket is closed"));
+      }
+      return new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const fits = socket.write(chunk, (error) => {
+          if (settled) return;
+          settled = true;
+          if (error) reject(error);
+          else resolve();
+        });
+        // Below the high water mark the bytes are queued in the runtime; later failures surface
+        // through the next write and through `readable`.
+        if (fits && !settled) {
+          settled = true;
+          resolve();
+        }
+      });
+    },
+    close() {
+      if (socket.destroyed || socket.writableEnded) return;
+      return new Promise<void>((resolve) => {
+        socket.end(() => resolve());
+      });
+    },
+    abort() {
+      socket.destroy();
+    },
+  });
+}
+
+function tlsConnectOptions(
+  options: SocketOptions,
+  settings: TlsOptions,
+): tls.ConnectionOptions {
+  const result: tls.ConnectionOptions = {
+    rejectUnauthorized: settings.rejectUnauthorized ?? true,
+  };
+  const serverName = settings.serverName ?? options.hostname;
+  // SNI takes host names only; an IP literal is still checked against the certificate.
+  if (net.isIP(serverName) === 0) result.servername = serverName;
+  if (settings.serverName !== undefined) {
+    const expected = settings.serverName;
+    result.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(expected, cert);
+  }
+  if (settings.ca !== undefined) result.ca = settings.ca;
+  if (settings.cert !== undefined) result.cert = settings.cert;
+  if (settings.key !== undefined) result.key = settings.key;
+  return result;
+}
+
+/**
+ * Connects with `node:net` (or `node:tls` when `options.tls` is set).
+ *
+ * Certificates and the host name are verified unless `tls.rejectUnauthorized` is false; the
+ * name checked is `tls.serverName`, else `hostname`. Unix sockets go by `options.path`.
+ *
+ * @param options where and how to connect; `signal` aborts the attempt
+ * @returns the connected socket
+ * @throws {ConfigurationError} when TLS is asked for a unix socket path
+ * @throws {Error} the runtime's error when connecting fails (the caller wraps it)
+ */
+export function connectNode(options: SocketOptions): Promise<Socket> {
+  const settings: TlsOptions | undefined = options.tls === true
+    ? {}
+    : options.tls === false || options.tls === undefined
+    ? undefined
+    : options.tls;
+  if (settings !== undefined && options.path !== undefined) {
+    return Promise.reject(
+      new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`),
+    );
+  }
+  return new Promise<Socket>((resolve, reject) => {
+    const signal = options.signal;
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const ready = settings === undefined ? "connect" : "secureConnect";
+    const socket: net.Socket = settings === undefined
+      ? options.path !== undefined
+        ? net.connect({ path: options.path })
+        : net.connect({ host: options.hostname, port: options.port })
+      : tls.connect({
+        host: options.hostname,
+        port: options.port,
+        ...tlsConnectOptions(options, settings),
+      });
+    const onAbort = (): void => {
+      cleanup();
+      socket.destroy();
+      reject(signal?.reason);
+    };
+    const onError = (error: Error): void => {
+      cleanup();
+      socket.destroy();
+      reject(error);
+    };
+    const onReady = (): void => {
+      cleanup();
+      if (options.path === undefined) socket.setNoDelay(options.noDelay ?? true);
+      resolve(new NodeSocket(socket));
+    };
+    const cleanup = (): void => {
+      signal?.removeEventListener("abort", onAbort);
+      socket.off("error", onError);
+      socket.off(ready, onReady);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    socket.once("error", onError);
+    socket.once(ready, onReady);
+  });
+}
