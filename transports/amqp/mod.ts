@@ -1,0 +1,180 @@
+/**
+ * The native AMQP 0-9-1 transport: wakame's own client for RabbitMQ, on the runtime's sockets.
+ *
+ * URL: `amqp://user:password@host:5672/vhost` (Kombu's `amqp://guest:guest@localhost:5672//`
+ * names the vhost `/`), `amqps://` for TLS on port 5671 (certificate and host name verified
+ * unless `ssl` says otherwise). Also registered for Kombu's `pyamqp://` and `librabbitmq://`.
+ *
+ * Connection parameters: `heartbeat` in seconds as in Kombu (0 = off), `connectTimeout` in
+ * milliseconds, `ssl` (true or {@link TlsOptions}).
+ *
+ * Transport options (`transportOptions` or the query string):
+ * | option | meaning | default |
+ * | --- | --- | --- |
+ * | `frameMax` | largest frame asked for, bytes | 131072 |
+ * | `channelMax` | most channels asked for | 2047 |
+ * | `maxMessageSize` | largest incoming body accepted, bytes; a bigger one fails the connection | 128 MiB |
+ * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate) | PLAIN |
+ * | `connectionName` | shown by `rabbitmqctl list_connections client_properties` | none |
+ * | `clientProperties` | extra client properties | none |
+ * | `socketFactory` | a {@link SocketFactory} to connect with | the runtime's |
+ *
+ * Capabilities: every exchange type, native priority (x-max-priority), per-message and per-queue
+ * TTL and limits, the redelivered flag, publisher confirms, mandatory returns, heartbeats,
+ * persistence, exclusive queues and consumers, exchange-to-exchange bindings, cross-process
+ * fanout and FIFO queues.
+ *
+ * @example
+ * ```ts ignore
+ * import { AmqpTransport } from "./mod.ts";
+ * const conn = await AmqpTransport.connect({
+ *   transport: "amqp", hostname: "127.0.0.1", port: undefined, userid: "guest",
+ *   password: "guest", virtualHost: "/", ssl: false, heartbeat: 60, connectTimeout: 4000,
+ *   transportOptions: { connectionName: "example" },
+ * });
+ * const channel = await conn.createChannel();
+ * await channel.queueDeclare({ name: "example", autoDelete: true });
+ * await conn.close();
+ * ```
+ *
+ * @module
+ */
+
+import { ConfigurationError, ConnectionError, KombuError } from "../../src/errors.ts";
+import { connectSocket, guardSocketFactory } from "../../src/runtime/mod.ts";
+import type { SocketFactory } from "../../src/socket.ts";
+import type {
+  Capabilities,
+  ConnectionParams,
+  FieldTable,
+  TlsOptions,
+  Transport,
+} from "../../src/transport.ts";
+import {
+  AmqpConnection,
+  type AmqpConnectionOptions,
+  type AuthMechanism,
+  DEFAULT_MAX_MESSAGE_SIZE,
+} from "./connection.ts";
+
+export { AmqpConnection, type AmqpConnectionOptions, type AuthMechanism } from "./connection.ts";
+export { AmqpChannel } from "./channel.ts";
+
+/** Port of `amqp://`. */
+export const AMQP_PORT = 5672;
+/** Port of `amqps://`. */
+export const AMQPS_PORT = 5671;
+
+/** What the native AMQP transport can do (all of it: RabbitMQ is the reference broker). */
+export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
+  exchangeTypes: Object.freeze(["direct", "topic", "fanout", "headers"] as const),
+  priority: "native",
+  messageTtl: true,
+  queueArguments: true,
+  redeliveredFlag: true,
+  confirms: true,
+  mandatory: true,
+  heartbeats: true,
+  persistent: true,
+  exclusive: true,
+  exchangeBindings: true,
+  crossProcess: true,
+  fifo: true,
+});
+
+function numberOption(options: Record<string, unknown>, name: string): number | undefined {
+  const v = options[name];
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = typeof v === "number" ? v : Number(v);
+  if (!Number.isFinite(n) || n < 0) {
+    throw new ConfigurationError(`Cannot use transport option "${name}": "${v}" is not a number`);
+  }
+  return n;
+}
+
+const MECHANISMS: readonly AuthMechanism[] = ["PLAIN", "AMQPLAIN", "EXTERNAL"];
+
+/**
+ * Turns connection parameters into the options of {@link AmqpConnection}.
+ *
+ * @param params the parsed URL and options
+ * @returns the connection options and where to connect
+ * @throws {ConfigurationError} for an invalid option
+ */
+export function amqpOptions(
+  params: ConnectionParams,
+): AmqpConnectionOptions & { port: number; tls: boolean | TlsOptions; factory: SocketFactory } {
+  const t = params.transportOptions ?? {};
+  const tls = params.ssl ?? false;
+  const port = params.port ?? (tls === false ? AMQP_PORT : AMQPS_PORT);
+  const mechanism = t.authMechanism === undefined
+    ? undefined
+    : String(t.authMechanism).toUpperCase() as AuthMechanism;
+  if (mechanism !== undefined && !MECHANISMS.includes(mechanism)) {
+    throw new ConfigurationError(
+      `Cannot use authMechanism "${t.authMechanism}": expected PLAIN, AMQPLAIN or EXTERNAL`,
+    );
+  }
+  const custom = t.socketFactory;
+  if (custom !== undefined && typeof custom !== "function") {
+    throw new ConfigurationError('Cannot use transport option "socketFactory": not a function');
+  }
+  return {
+    username: params.userid ?? "guest",
+    password: params.password ?? "guest",
+    virtualHost: params.virtualHost === "" || params.virtualHost === undefined
+      ? "/"
+      : params.virtualHost,
+    heartbeat: params.heartbeat ?? 0,
+    frameMax: numberOption(t, "frameMax"),
+    channelMax: numberOption(t, "channelMax"),
+    maxMessageSize: numberOption(t, "maxMessageSize") ?? DEFAULT_MAX_MESSAGE_SIZE,
+    authMechanism: mechanism,
+    connectionName: t.connectionName === undefined ? undefined : String(t.connectionName),
+    clientProperties: t.clientProperties as FieldTable | undefined,
+    handshakeTimeout: params.connectTimeout > 0 ? params.connectTimeout : undefined,
+    peer: `${params.hostname}:${port}`,
+    port,
+    tls,
+    factory: custom === undefined ? connectSocket : guardSocketFactory(custom as SocketFactory),
+  };
+}
+
+/**
+ * The native AMQP 0-9-1 transport (Kombu's `pyamqp` transport).
+ *
+ * @example
+ * ```ts ignore
+ * import { Connection } from "../../mod.ts";
+ * const conn = new Connection("amqp://guest:guest@127.0.0.1:5672//");
+ * ```
+ */
+export const AmqpTransport: Transport = {
+  name: "amqp",
+  defaultPort: AMQP_PORT,
+  capabilities: AMQP_CAPABILITIES,
+  async connect(params: ConnectionParams): Promise<AmqpConnection> {
+    const options = amqpOptions(params);
+    const socket = await options.factory({
+      hostname: params.hostname,
+      port: options.port,
+      tls: options.tls,
+      timeout: params.connectTimeout > 0 ? params.connectTimeout : undefined,
+      signal: params.signal,
+      noDelay: true,
+    });
+    const conn = new AmqpConnection(socket, options);
+    const onAbort = (): void => void conn.close();
+    params.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      await conn.handshake();
+      return conn;
+    } catch (error) {
+      await conn.close().catch(() => undefined);
+      if (error instanceof KombuError) throw error;
+      throw new ConnectionError(`Cannot open AMQP connection to ${options.peer}`, { cause: error });
+    } finally {
+      params.signal?.removeEventListener("abort", onAbort);
+    }
+  },
+};
