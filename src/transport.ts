@@ -157,7 +157,7 @@ export interface ConsumeHandlers {
 }
 
 /** Options of `basicPublish`. */
-export interface PublishOptions {
+export interface BasicPublishOptions {
   /** Return the message through `onReturn` when no queue takes it. */
   mandatory?: boolean;
   /** Deprecated AMQP flag, refused by RabbitMQ 3. */
@@ -221,7 +221,7 @@ export interface Channel {
     exchange: string,
     routingKey: string,
     message: OutgoingMessage,
-    options?: PublishOptions,
+    options?: BasicPublishOptions,
   ): Promise<void>;
   /** Takes one message, or `undefined` when the queue is empty. */
   basicGet(queue: string, options?: { noAck?: boolean }): Promise<Delivery | undefined>;
@@ -258,8 +258,10 @@ export interface ConnectionParams {
   port: number | undefined;
   userid: string | undefined;
   password: string | undefined;
-  /** Virtual host (AMQP), database number (Redis), folder or prefix elsewhere. */
+  /** Virtual host (AMQP), database number (Redis), folder or prefix elsewhere; `""` = default. */
   virtualHost: string;
+  /** The URL as given. It holds the password: never log it or put it in an error. */
+  url: string;
   /** TLS on (true or options), off (false). */
   ssl: boolean | TlsOptions;
   /** Heartbeat interval in seconds as in Kombu; 0 = off. */

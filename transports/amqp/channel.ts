@@ -29,7 +29,7 @@ import type {
   FieldTable,
   MessageProperties,
   OutgoingMessage,
-  PublishOptions,
+  BasicPublishOptions,
   QosOptions,
   QueueDeclaration,
   QueueDeclareOk,
@@ -317,7 +317,7 @@ export class AmqpChannel implements Channel {
     exchange: string,
     routingKey: string,
     message: OutgoingMessage,
-    options?: PublishOptions,
+    options?: BasicPublishOptions,
   ): Promise<void> {
     if (!this.#open) return Promise.reject(this.#closedError(`publish to "${exchange}"`));
     const conn = this.#conn;

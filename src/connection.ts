@@ -1,0 +1,652 @@
+/**
+ * The broker connection (Kombu's `kombu.Connection`): URLs and failover, lazy connect, retries,
+ * recovery of consumers after a connection loss, and the factories of producers and consumers.
+ *
+ * @module
+ */
+
+import { Consumer, type ConsumerOptions } from "./consumer.ts";
+import type { Queue } from "./entity.ts";
+import {
+  ConfigurationError,
+  ConnectionError,
+  isRecoverable,
+  KombuError,
+  TimeoutError,
+} from "./errors.ts";
+import { getLogger, redact } from "./logger.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+import { resolveTransport, takesRawUrl } from "./registry.ts";
+import { type RetryPolicy, retryOverTime } from "./retry.ts";
+import { SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./simple.ts";
+import {
+  type Capabilities,
+  type Channel,
+  type ConnectionParams,
+  type Feature,
+  hasFeature,
+  type TlsOptions,
+  type Transport,
+  type TransportConnection,
+  type TransportEvent,
+} from "./transport.ts";
+import { maskUrl, parseUrl, splitUrls, type UrlParts } from "./url.ts";
+
+const log = getLogger("connection");
+
+/** Picks the order in which failover URLs are tried. */
+export type FailoverStrategy = (urls: readonly string[]) => Iterator<string>;
+
+/** Options of a {@link Connection} (Kombu's keyword arguments in camelCase; durations in ms). */
+export interface ConnectionOptions {
+  /** More URLs to fail over to (added after those of the `;`-separated URL). */
+  alternates?: string[];
+  /** `round-robin` (default), `shuffle`, or a function yielding URLs forever. */
+  failoverStrategy?: "round-robin" | "shuffle" | FailoverStrategy;
+  /** Use this transport instead of the URL's scheme (a name or a Transport object). */
+  transport?: string | Transport;
+  /** Options for the transport (merged over the URL's query string). */
+  transportOptions?: Record<string, unknown>;
+  /** Milliseconds to wait for one connection attempt (default 4000, Kombu's 4 s). */
+  connectTimeout?: number;
+  /** Heartbeat interval in milliseconds (sent in whole seconds); 0 = off (default). */
+  heartbeat?: number;
+  /** TLS: true, or options (certificates are verified unless told otherwise). */
+  ssl?: boolean | TlsOptions;
+  /** Overrides the URL's user name. */
+  userid?: string;
+  /** Overrides the URL's password. */
+  password?: string;
+  /** Overrides the URL's host. */
+  hostname?: string;
+  /** Overrides the URL's port. */
+  port?: number;
+  /** Overrides the URL's virtual host. */
+  virtualHost?: string;
+  /** How consumers reconnect after a loss (default: forever, 1 s growing to 30 s, jitter). */
+  recoveryPolicy?: RetryPolicy;
+}
+
+/** Options of {@link Connection.ensure}: a retry policy plus a hook after reconnecting. */
+export interface EnsureOptions extends RetryPolicy {
+  /** Called with the new default channel after a reconnect (Kombu's `obj.revive`). */
+  onRevive?: (channel: Channel) => void | Promise<void>;
+}
+
+/** Something that must start again after a reconnect (a consuming Consumer). */
+export interface Revivable {
+  /** Re-attaches to the re-established connection. */
+  revive(channel?: Channel): Promise<void>;
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+function roundRobin(urls: readonly string[]): Iterator<string> {
+  let i = 0;
+  return { next: () => ({ value: urls[i++ % urls.length], done: false }) };
+}
+
+function shuffled(urls: readonly string[]): Iterator<string> {
+  let order: string[] = [];
+  return {
+    next: () => {
+      if (order.length === 0) {
+        order = [...urls];
+        for (let i = order.length - 1; i > 0; i--) {
+          const j = Math.floor(Math.random() * (i + 1));
+          [order[i], order[j]] = [order[j], order[i]];
+        }
+      }
+      return { value: order.shift()!, done: false };
+    },
+  };
+}
+
+function queryOptions(query: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, text] of Object.entries(query)) {
+    const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    let value: unknown = text;
+    if (/^(true|yes|on)$/i.test(text)) value = true;
+    else if (/^(false|no|off)$/i.test(text)) value = false;
+    else if (/^-?\d+(\.\d+)?$/.test(text)) value = Number(text);
+    out[camel] = value;
+  }
+  return out;
+}
+
+/**
+ * A connection to a broker, made lazily.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@wakame/wakame";
+ * await using conn = new Connection("memory://");
+ * await conn.connect();
+ * console.assert(conn.connected);
+ * console.assert(conn.supports("topic"));
+ * ```
+ */
+export class Connection {
+  /** Keys of entities declared on the current connection (cleared on reconnect). */
+  readonly declaredEntities: Set<string> = new Set();
+  /** Receives out-of-band events (AMQP blocked / unblocked). */
+  onEvent: ((event: TransportEvent) => void) | undefined;
+  readonly #urls: readonly string[];
+  readonly #options: ConnectionOptions;
+  readonly #cycle: Iterator<string>;
+  #url: string;
+  #transport: Transport | undefined;
+  #live: TransportConnection | undefined;
+  #connecting: Promise<TransportConnection> | undefined;
+  #defaultChannel: Channel | undefined;
+  #defaultChannelOpening: Promise<Channel> | undefined;
+  #closed = false;
+  readonly #stop = new AbortController();
+  readonly #attached = new Set<Revivable>();
+  #recovering: Promise<void> | undefined;
+  #waiters: Waiter[] = [];
+
+  /**
+   * @param url one broker URL, several separated by `;`, or a list (default `memory://`)
+   * @param options failover, transport options, timeouts, TLS
+   * @throws {ConfigurationError} when no URL is given in a list
+   */
+  constructor(url: string | readonly string[] = "memory://", options: ConnectionOptions = {}) {
+    const urls = (typeof url === "string" ? splitUrls(url) : url.flatMap(splitUrls))
+      .concat((options.alternates ?? []).flatMap(splitUrls));
+    if (urls.length === 0) throw new ConfigurationError("Cannot make a connection: no broker URL");
+    this.#urls = urls;
+    this.#options = options;
+    const strategy = options.failoverStrategy ?? "round-robin";
+    this.#cycle = strategy === "round-robin"
+      ? roundRobin(urls)
+      : strategy === "shuffle"
+      ? shuffled(urls)
+      : strategy(urls);
+    this.#url = this.#cycle.next().value;
+  }
+
+  /** The URLs tried, in failover order, with passwords masked. */
+  get alternates(): string[] {
+    return this.#urls.map(maskUrl);
+  }
+
+  /** True while a transport connection is open. */
+  get connected(): boolean {
+    return this.#live !== undefined;
+  }
+
+  /** The transport's capabilities, once known (after `connect()`, or given as an object). */
+  get capabilities(): Capabilities | undefined {
+    return this.#transport?.capabilities ??
+      (typeof this.#options.transport === "object" ? this.#options.transport.capabilities : undefined);
+  }
+
+  /**
+   * Tells whether the transport has a feature (from its Capabilities).
+   *
+   * @param feature an exchange type or a capability name
+   * @returns true when the transport has it
+   * @throws {ConfigurationError} before the transport is known: call `connect()` first
+   */
+  supports(feature: Feature): boolean {
+    const capabilities = this.capabilities;
+    if (!capabilities) {
+      throw new ConfigurationError(
+        `Cannot tell whether "${this.asUri()}" supports "${feature}": call connect() first`,
+      );
+    }
+    return hasFeature(capabilities, feature);
+  }
+
+  /** The current URL with its password masked (Kombu's `as_uri()`). */
+  asUri(options: { includePassword?: boolean } = {}): string {
+    return options.includePassword ? this.#url : maskUrl(this.#url);
+  }
+
+  /** The current URL, masked. */
+  toString(): string {
+    return `<Connection: ${this.asUri()}>`;
+  }
+
+  /** JSON shows only the masked URL. */
+  toJSON(): { uri: string } {
+    return { uri: this.asUri() };
+  }
+
+  /** Node's and Bun's `util.inspect`: only the masked URL. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+
+  /** Deno's `Deno.inspect`: only the masked URL. */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.toString();
+  }
+
+  async #loadTransport(scheme: string): Promise<Transport> {
+    const chosen = this.#options.transport;
+    if (typeof chosen === "object") return chosen;
+    return await resolveTransport(chosen ?? scheme);
+  }
+
+  /** Resolves the parameters of one URL (loading its transport). */
+  async #paramsFor(url: string): Promise<{ transport: Transport; params: ConnectionParams }> {
+    const o = this.#options;
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1].toLowerCase();
+    if (!scheme) {
+      throw new ConfigurationError(
+        `Cannot parse broker URL "${maskUrl(url)}": expected transport://[user:password@]host[:port][/vhost]`,
+      );
+    }
+    const name = typeof o.transport === "string" ? o.transport : scheme;
+    const parts: UrlParts = takesRawUrl(name)
+      ? {
+        scheme,
+        hostname: "",
+        port: undefined,
+        userid: undefined,
+        password: undefined,
+        virtualHost: undefined,
+        query: {},
+      }
+      : parseUrl(url);
+    const transport = await this.#loadTransport(scheme);
+    this.#transport = transport;
+    const query = queryOptions(parts.query);
+    const sslFromQuery = query.ssl;
+    delete query.ssl;
+    const ssl = o.ssl ?? (sslFromQuery === true || /s$/.test(scheme) && scheme !== "sqs");
+    const heartbeatSeconds = o.heartbeat !== undefined
+      ? Math.round(o.heartbeat / 1000)
+      : typeof query.heartbeat === "number"
+      ? query.heartbeat
+      : 0;
+    const params: ConnectionParams = {
+      transport: transport.name,
+      hostname: o.hostname ?? (parts.hostname || "localhost"),
+      port: o.port ?? parts.port ?? transport.defaultPort,
+      userid: o.userid ?? parts.userid,
+      password: o.password ?? parts.password,
+      virtualHost: o.virtualHost ?? parts.virtualHost ?? "",
+      url,
+      ssl,
+      heartbeat: heartbeatSeconds,
+      connectTimeout: o.connectTimeout ?? 4000,
+      transportOptions: { ...query, ...o.transportOptions },
+      signal: this.#stop.signal,
+    };
+    return { transport, params };
+  }
+
+  /** One attempt on the current URL; moves to the next URL when it fails. */
+  async #attempt(): Promise<TransportConnection> {
+    const url = this.#url;
+    try {
+      const { transport, params } = await this.#paramsFor(url);
+      const live = await withTimeout(
+        transport.connect(params),
+        params.connectTimeout,
+        () => `Cannot connect to ${maskUrl(url)}: timed out after ${params.connectTimeout} ms`,
+      );
+      if (this.#closed) {
+        await live.close();
+        throw new ConnectionError(`Cannot connect to ${maskUrl(url)}: the connection was closed`);
+      }
+      this.#adopt(live);
+      return live;
+    } catch (error) {
+      if (this.#urls.length > 1) this.#url = this.#cycle.next().value;
+      if (error instanceof KombuError) throw error;
+      throw new ConnectionError(
+        `Cannot connect to ${maskUrl(url)}: ${redact(String((error as Error)?.message ?? error))}`,
+        { cause: error },
+      );
+    }
+  }
+
+  #adopt(live: TransportConnection): void {
+    this.#live = live;
+    this.declaredEntities.clear();
+    this.#defaultChannel = undefined;
+    live.onEvent = (event) => this.onEvent?.(event);
+    void live.closed.then((error) => this.#lost(live, error));
+    log.debug(`Connected to ${this.asUri()}`);
+  }
+
+  #lost(live: TransportConnection, error: Error | undefined): void {
+    if (this.#live !== live) return;
+    this.#live = undefined;
+    this.#defaultChannel = undefined;
+    this.declaredEntities.clear();
+    const failure = error ?? new ConnectionError(`Connection to ${this.asUri()} closed`);
+    this.#failWaiters(failure);
+    if (error && !this.#closed) {
+      log.warn(`Connection to ${this.asUri()} lost:`, error);
+      if (this.#attached.size > 0) this.#recover();
+    }
+  }
+
+  /** Reconnects and revives attached consumers, until it works or the connection is closed. */
+  #recover(): void {
+    if (this.#recovering) return;
+    this.#recovering = (async () => {
+      while (!this.#closed && !this.#live && this.#attached.size > 0) {
+        try {
+          await this.ensureConnection({
+            intervalStart: 1000,
+            intervalStep: 1000,
+            intervalMax: 30000,
+            jitter: true,
+            ...this.#options.recoveryPolicy,
+            signal: this.#stop.signal,
+          });
+          for (const revivable of [...this.#attached]) await revivable.revive();
+          log.info(`Connection to ${this.asUri()} recovered`);
+        } catch (error) {
+          if (this.#closed) return;
+          log.error(`Cannot recover the connection to ${this.asUri()}:`, error);
+          if (!isRecoverable(error)) return;
+        }
+      }
+    })().finally(() => (this.#recovering = undefined));
+  }
+
+  /** Resolves once a running recovery is over (for tests and graceful shutdowns). */
+  async recovered(): Promise<void> {
+    await this.#recovering;
+  }
+
+  async #open(policy: RetryPolicy): Promise<TransportConnection> {
+    if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
+    if (this.#live) return this.#live;
+    this.#connecting ??= retryOverTime(() => this.#attempt(), {
+      signal: this.#stop.signal,
+      ...policy,
+    }).finally(() => (this.#connecting = undefined));
+    return await this.#connecting;
+  }
+
+  /**
+   * Connects now, trying each failover URL once (Kombu's `connect()`).
+   *
+   * @returns this connection
+   * @throws {ConnectionError} when no URL could be reached
+   * @throws {ConfigurationError} for a bad URL or an unknown transport
+   */
+  async connect(): Promise<this> {
+    await this.#open({ maxRetries: this.#urls.length - 1, intervalStart: 0, intervalStep: 0 });
+    return this;
+  }
+
+  /**
+   * Connects, retrying as the policy says (Kombu's `ensure_connection`; defaults: forever,
+   * 2 s growing by 2 s up to 30 s).
+   *
+   * @param policy the retry policy (milliseconds), with an optional AbortSignal
+   * @returns this connection
+   */
+  async ensureConnection(policy: RetryPolicy = {}): Promise<this> {
+    await this.#open(policy);
+    return this;
+  }
+
+  /**
+   * Wraps an operation so that recoverable failures reconnect and retry it (Kombu's `ensure`).
+   *
+   * @param fn the operation
+   * @param options retry policy (default: forever, 1 s steps up to 1 s) and a revive hook
+   * @returns the wrapped operation
+   * @example
+   * ```ts
+   * import { Connection } from "@wakame/wakame";
+   * await using conn = new Connection("memory://");
+   * const declare = conn.ensure(async () => {
+   *   const channel = await conn.defaultChannel();
+   *   return (await channel.queueDeclare({ name: "ensure-doc" })).queue;
+   * }, { maxRetries: 3 });
+   * console.assert((await declare()) === "ensure-doc");
+   * ```
+   */
+  ensure<A extends unknown[], R>(
+    fn: (...args: A) => Promise<R>,
+    options: EnsureOptions = {},
+  ): (...args: A) => Promise<R> {
+    return (...args: A) =>
+      retryOverTime(async (attempt) => {
+        if (attempt > 0) {
+          await this.ensureConnection({ ...options, maxRetries: options.maxRetries ?? Infinity });
+          await options.onRevive?.(await this.defaultChannel());
+        }
+        return await fn(...args);
+      }, {
+        intervalStart: 1000,
+        intervalStep: 1000,
+        intervalMax: 1000,
+        signal: this.#stop.signal,
+        ...options,
+        onRetry: async (error, n, delay) => {
+          log.warn(`Operation failed (retry ${n} in ${Math.round(delay)} ms):`, error);
+          await this.#dropIfBroken(error);
+          await options.onRetry?.(error, n, delay);
+        },
+      });
+  }
+
+  /** A connection error leaves the transport unusable: drop it so the retry reconnects. */
+  async #dropIfBroken(error: unknown): Promise<void> {
+    if (!(error instanceof ConnectionError)) return;
+    const live = this.#live;
+    if (!live) return;
+    this.#live = undefined;
+    this.#defaultChannel = undefined;
+    this.declaredEntities.clear();
+    try {
+      await live.close();
+    } catch {
+      // Already broken; nothing more to release.
+    }
+  }
+
+  /**
+   * Wraps `fn(channel)` so it runs on the default channel and is retried on connection failures
+   * (Kombu's `autoretry`).
+   *
+   * @param fn the operation on a channel
+   * @param options retry policy
+   * @returns the wrapped operation
+   */
+  autoretry<R>(
+    fn: (channel: Channel) => Promise<R>,
+    options: RetryPolicy = {},
+  ): () => Promise<R> {
+    return this.ensure(async () => fn(await this.defaultChannel()), options);
+  }
+
+  /**
+   * Opens a new channel (connecting first if needed).
+   *
+   * @returns the channel
+   */
+  async channel(): Promise<Channel> {
+    if (!this.#live) await this.connect();
+    const live = this.#live;
+    if (!live) throw new ConnectionError(`Cannot open a channel on ${this.asUri()}: not connected`);
+    return await live.createChannel();
+  }
+
+  /** The channel shared by producers and consumers made from this connection. */
+  async defaultChannel(): Promise<Channel> {
+    if (this.#defaultChannel?.isOpen) return this.#defaultChannel;
+    this.#defaultChannelOpening ??= this.channel().then((channel) => {
+      this.#defaultChannel = channel;
+      return channel;
+    }).finally(() => (this.#defaultChannelOpening = undefined));
+    return await this.#defaultChannelOpening;
+  }
+
+  /**
+   * Waits for deliveries (Kombu's `drain_events`). Consumers' callbacks run as messages arrive;
+   * this resolves once at least one was handled after the call began.
+   *
+   * @param options `timeout` in ms, or a `signal`
+   * @throws {TimeoutError} when nothing arrived in time
+   * @throws {ConnectionError} when the connection is lost meanwhile
+   */
+  async drainEvents(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    if (!this.#live) await this.connect();
+    await new Promise<void>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const signal = options.signal;
+      const cleanup = () => {
+        if (timer !== undefined) clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+      };
+      const waiter: Waiter = {
+        resolve: () => {
+          cleanup();
+          resolve();
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiter.reject(signal!.reason);
+      if (signal?.aborted) return reject(signal.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      if (options.timeout !== undefined) {
+        timer = setTimeout(
+          () => waiter.reject(new TimeoutError(`No events within ${options.timeout} ms`)),
+          options.timeout,
+        );
+      }
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Tells `drainEvents` that a message was handled. Called by consumers. */
+  notifyActivity(): void {
+    if (this.#waiters.length === 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  #failWaiters(error: unknown): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
+
+  /** Registers a consumer to revive after a reconnect. Called by `Consumer.consume()`. */
+  attach(revivable: Revivable): void {
+    this.#attached.add(revivable);
+  }
+
+  /** Stops reviving a consumer. */
+  detach(revivable: Revivable): void {
+    this.#attached.delete(revivable);
+  }
+
+  /**
+   * A new connection with the same URLs and options, not yet connected (Kombu's `clone`).
+   *
+   * @param overrides options to change
+   * @returns the new connection
+   */
+  clone(overrides: ConnectionOptions = {}): Connection {
+    return new Connection(this.#urls, { ...this.#options, alternates: [], ...overrides });
+  }
+
+  /**
+   * Closes the connection, its channels and any recovery in progress. Safe to call twice.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stop.abort(new ConnectionError(`Connection to ${this.asUri()} closed`));
+    this.#attached.clear();
+    const live = this.#live;
+    this.#live = undefined;
+    this.#defaultChannel = undefined;
+    this.#failWaiters(new ConnectionError(`Connection to ${this.asUri()} closed`));
+    if (live) await live.close();
+  }
+
+  /** Same as {@link Connection.close} (Kombu's `release`). */
+  release(): Promise<void> {
+    return this.close();
+  }
+
+  /** Closes the connection (`await using`). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * A producer on this connection's default channel.
+   *
+   * @param options default exchange, routing key, serializer, compression
+   * @returns the producer
+   */
+  producer(options?: ProducerOptions): Producer {
+    return new Producer(this, options);
+  }
+
+  /**
+   * A consumer on this connection's default channel (revived after reconnects).
+   *
+   * @param queues the queues
+   * @param options callbacks, accept, prefetch
+   * @returns the consumer (call `consume()` or iterate it)
+   */
+  consumer(queues: Queue | string | ReadonlyArray<Queue | string>, options?: ConsumerOptions): Consumer {
+    return new Consumer(this, queues, options);
+  }
+
+  /**
+   * A persistent FIFO queue with put / get (Kombu's `SimpleQueue`).
+   *
+   * @param name queue name or Queue
+   * @param options serializer, compression, noAck, queue options
+   * @returns the simple queue
+   */
+  simpleQueue(name: string | Queue, options?: SimpleQueueOptions): SimpleQueue {
+    return new SimpleQueue(this, name, options);
+  }
+
+  /**
+   * A transient, no-ack, auto-delete queue (Kombu's `SimpleBuffer`).
+   *
+   * @param name queue name or Queue
+   * @param options serializer, compression
+   * @returns the simple buffer
+   */
+  simpleBuffer(name: string | Queue, options?: SimpleQueueOptions): SimpleBuffer {
+    return new SimpleBuffer(this, name, options);
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  if (!Number.isFinite(ms) || ms <= 0) return promise;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new ConnectionError(message())), ms);
+  });
+  // A connection that opens after the timeout must still be closed.
+  promise.then((late) => {
+    if (timer === undefined) {
+      (late as { close?: () => Promise<void> })?.close?.().catch(() => {});
+    }
+  }, () => {});
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    timer = undefined;
+  });
+}

@@ -1,0 +1,442 @@
+/**
+ * Consuming (Kombu's `kombu.messaging.Consumer`), with `for await` over messages.
+ *
+ * @module
+ */
+
+import type { Connection } from "./connection.ts";
+import { maybeDeclare, Queue } from "./entity.ts";
+import { getLogger } from "./logger.ts";
+import { Message } from "./message.ts";
+import { isChannel } from "./producer.ts";
+import { serializers } from "./serialization.ts";
+import type { Channel, Delivery, QosOptions } from "./transport.ts";
+
+const log = getLogger("consumer");
+
+/** A message callback: the decoded body and the message (Kombu's `callbacks`). */
+export type MessageCallback = (body: unknown, message: Message) => unknown;
+
+/** Options of a {@link Consumer} (Kombu's keyword arguments in camelCase). */
+export interface ConsumerOptions {
+  /** Called with `(body, message)` for each message, in order. */
+  callbacks?: MessageCallback[];
+  /** Called with the undecoded message instead of decoding and calling `callbacks`. */
+  onMessage?: (message: Message) => unknown;
+  /**
+   * Called when a body cannot be decoded (or its type is not accepted). Without it the message
+   * is logged and rejected without requeue, so a dead-letter policy can keep it.
+   */
+  onDecodeError?: (message: Message, error: unknown) => unknown;
+  /** Called when a callback throws; without it the error is logged. The loop goes on either way. */
+  onError?: (error: unknown, message: Message) => void;
+  /** Content types or serializer names to accept (default: json plus Kombu's trusted raw types). */
+  accept?: readonly string[];
+  /** Most unacknowledged messages at once (basic.qos); 0 or absent = no limit. */
+  prefetchCount?: number;
+  /** Consume without acknowledgements. */
+  noAck?: boolean;
+  /** Prefix of the consumer tags (default: a random one). */
+  tagPrefix?: string;
+  /** Declare the queues before consuming (default true). */
+  autoDeclare?: boolean;
+}
+
+interface IteratorSink {
+  push(message: Message): void;
+}
+
+let consumerSerial = 0;
+
+/**
+ * Receives messages from one or more queues.
+ *
+ * Deliveries are handled one at a time per consumer, in order: a callback that returns a promise
+ * is awaited before the next message is handed over. A failing callback never stops the consumer.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Queue } from "@wakame/wakame";
+ * await using conn = new Connection("memory://");
+ * const queue = new Queue("consumer-doc");
+ * const seen: unknown[] = [];
+ * await using consumer = conn.consumer([queue], {
+ *   callbacks: [async (body, message) => { seen.push(body); await message.ack(); }],
+ * });
+ * await consumer.consume();
+ * await conn.producer().publish({ n: 1 }, { routingKey: "consumer-doc" });
+ * await conn.drainEvents({ timeout: 1000 });
+ * console.assert(seen.length === 1);
+ * ```
+ */
+export class Consumer {
+  /** The queues consumed. */
+  readonly queues: Queue[];
+  /** Callbacks run for each decoded message. */
+  readonly callbacks: MessageCallback[];
+  /** See {@link ConsumerOptions.onMessage}. */
+  onMessage: ((message: Message) => unknown) | undefined;
+  /** See {@link ConsumerOptions.onDecodeError}. */
+  onDecodeError: ((message: Message, error: unknown) => unknown) | undefined;
+  /** See {@link ConsumerOptions.onError}. */
+  onError: ((error: unknown, message: Message) => void) | undefined;
+  /** Consume without acknowledgements. */
+  readonly noAck: boolean;
+  /** Prefix of consumer tags. */
+  readonly tagPrefix: string;
+  /** The accepted content types. */
+  readonly accept: ReadonlySet<string>;
+  readonly #connection: Connection | undefined;
+  readonly #autoDeclare: boolean;
+  #channel: Channel | undefined;
+  #prefetch: QosOptions | undefined;
+  readonly #tags = new Map<string, string>(); // queue name -> consumer tag
+  #consuming = false;
+  readonly #pending: Message[] = [];
+  #dispatching = false;
+  #sink: IteratorSink | undefined;
+  #idle: (() => void)[] = [];
+
+  /**
+   * @param channelOrConnection a Connection (its default channel; consumers revive after a
+   *   reconnect) or a channel
+   * @param queues the queues to consume from
+   * @param options callbacks, accept list, prefetch, noAck
+   */
+  constructor(
+    channelOrConnection: Connection | Channel,
+    queues: Queue | string | ReadonlyArray<Queue | string>,
+    options: ConsumerOptions = {},
+  ) {
+    if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
+    else this.#connection = channelOrConnection;
+    const list = Array.isArray(queues) ? queues : [queues];
+    this.queues = list.map((q: Queue | string) => (typeof q === "string" ? new Queue(q) : q));
+    this.callbacks = [...(options.callbacks ?? [])];
+    this.onMessage = options.onMessage;
+    this.onDecodeError = options.onDecodeError;
+    this.onError = options.onError;
+    this.noAck = options.noAck ?? false;
+    this.tagPrefix = options.tagPrefix ?? `wakame-${++consumerSerial}-`;
+    this.accept = serializers.prepareAccept(options.accept);
+    this.#autoDeclare = options.autoDeclare ?? true;
+    if (options.prefetchCount) this.#prefetch = { prefetchCount: options.prefetchCount };
+  }
+
+  /** True while consuming. */
+  get consuming(): boolean {
+    return this.#consuming;
+  }
+
+  /** The consumer tags by queue name. */
+  get consumerTags(): ReadonlyMap<string, string> {
+    return this.#tags;
+  }
+
+  /** Adds a callback (Kombu's `register_callback`). */
+  registerCallback(callback: MessageCallback): void {
+    this.callbacks.push(callback);
+  }
+
+  async #getChannel(): Promise<Channel> {
+    if (this.#channel?.isOpen) return this.#channel;
+    if (!this.#connection) {
+      if (this.#channel) return this.#channel;
+      throw new Error("unreachable: a consumer always has a channel or a connection");
+    }
+    this.#channel = await this.#connection.defaultChannel();
+    return this.#channel;
+  }
+
+  /** Declares the queues (and their exchanges and bindings), once per connection. */
+  async declare(): Promise<void> {
+    const channel = await this.#getChannel();
+    for (const queue of this.queues) await maybeDeclare(queue, channel, this.#connection);
+  }
+
+  /**
+   * Sets the prefetch limit (Kombu's `qos`).
+   *
+   * @param options prefetchCount (0 = no limit), prefetchSize, global
+   */
+  async qos(options: QosOptions): Promise<void> {
+    this.#prefetch = options;
+    await (await this.#getChannel()).basicQos(options);
+  }
+
+  /**
+   * Starts consuming from every queue (declaring them first unless `autoDeclare` is false).
+   */
+  async consume(): Promise<void> {
+    if (this.#consuming) return;
+    this.#consuming = true;
+    try {
+      const channel = await this.#getChannel();
+      if (this.#autoDeclare) await this.declare();
+      if (this.#prefetch) await channel.basicQos(this.#prefetch);
+      for (const queue of this.queues) await this.#consumeQueue(channel, queue);
+      this.#connection?.attach(this);
+    } catch (error) {
+      this.#consuming = false;
+      throw error;
+    }
+  }
+
+  async #consumeQueue(channel: Channel, queue: Queue): Promise<void> {
+    if (this.#tags.has(queue.name)) return;
+    const tag = `${this.tagPrefix}${this.#tags.size}`;
+    this.#tags.set(queue.name, tag);
+    await channel.basicConsume(queue.name, {
+      consumerTag: tag,
+      noAck: this.noAck || queue.noAck,
+      exclusive: queue.exclusive,
+      arguments: queue.options.consumerArguments,
+    }, {
+      onDelivery: (delivery) => this.#onDelivery(channel, delivery, this.noAck || queue.noAck),
+      onCancel: () => {
+        this.#tags.delete(queue.name);
+        log.warn(`Consumer of queue "${queue.name}" was cancelled by the broker`);
+      },
+    });
+  }
+
+  /**
+   * Adds a queue; when consuming, it is declared and consumed at once (Kombu's `add_queue`).
+   *
+   * @param queue the queue
+   */
+  async addQueue(queue: Queue | string): Promise<Queue> {
+    const q = typeof queue === "string" ? new Queue(queue) : queue;
+    this.queues.push(q);
+    if (this.#consuming) {
+      const channel = await this.#getChannel();
+      if (this.#autoDeclare) await maybeDeclare(q, channel, this.#connection);
+      await this.#consumeQueue(channel, q);
+    }
+    return q;
+  }
+
+  /**
+   * Stops consuming from one queue (Kombu's `cancel_by_queue`).
+   *
+   * @param name the queue name
+   */
+  async cancelByQueue(name: string): Promise<void> {
+    const tag = this.#tags.get(name);
+    const index = this.queues.findIndex((q) => q.name === name);
+    if (index >= 0) this.queues.splice(index, 1);
+    if (tag === undefined) return;
+    this.#tags.delete(name);
+    if (this.#channel?.isOpen) await this.#channel.basicCancel(tag);
+  }
+
+  /** Stops consuming from every queue. Messages already delivered stay unacknowledged. */
+  async cancel(): Promise<void> {
+    this.#consuming = false;
+    this.#connection?.detach(this);
+    const tags = [...this.#tags.values()];
+    this.#tags.clear();
+    if (this.#channel?.isOpen) for (const tag of tags) await this.#channel.basicCancel(tag);
+  }
+
+  /** Redelivers this channel's unacknowledged messages (Kombu's `recover`). */
+  async recover(requeue = true): Promise<void> {
+    await (await this.#getChannel()).basicRecover(requeue);
+  }
+
+  /** Resolves once every message handed over so far has been through the callbacks. */
+  idle(): Promise<void> {
+    if (!this.#dispatching && this.#pending.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /**
+   * Starts again on a new channel after the connection was re-established: re-declares,
+   * re-applies QoS and re-consumes (Kombu's `revive`). Called by the Connection.
+   *
+   * @param channel the new channel (default: the connection's default channel)
+   */
+  async revive(channel?: Channel): Promise<void> {
+    // Deliveries of the dead channel cannot be acked; the broker redelivers them.
+    const stale = this.#pending.filter((m) => !m.channel.isOpen);
+    if (stale.length) this.#pending.splice(0, this.#pending.length, ...this.#pending.filter((m) => m.channel.isOpen));
+    this.#channel = channel;
+    if (!this.#consuming) return;
+    this.#tags.clear();
+    this.#consuming = false;
+    await this.consume();
+  }
+
+  #onDelivery(channel: Channel, delivery: Delivery, noAck: boolean): void {
+    const message = new Message(channel, delivery, { accept: this.accept, noAck });
+    if (this.#sink) {
+      this.#sink.push(message);
+      this.#connection?.notifyActivity();
+      return;
+    }
+    this.#pending.push(message);
+    if (!this.#dispatching) void this.#dispatch();
+  }
+
+  async #dispatch(): Promise<void> {
+    this.#dispatching = true;
+    try {
+      let message: Message | undefined;
+      while ((message = this.#pending.shift()) !== undefined) {
+        const result = this.#receive(message);
+        if (result !== undefined) await result;
+        this.#connection?.notifyActivity();
+      }
+    } finally {
+      this.#dispatching = false;
+      const idle = this.#idle;
+      this.#idle = [];
+      for (const resolve of idle) resolve();
+    }
+  }
+
+  /** Runs the callbacks for one message; returns a promise only when something was async. */
+  #receive(message: Message): Promise<void> | undefined {
+    try {
+      if (this.onMessage) {
+        const result = this.onMessage(message);
+        return isThenable(result) ? this.#settled(result, message) : undefined;
+      }
+      let decoded: unknown;
+      try {
+        decoded = message.decodeNow();
+      } catch (error) {
+        return this.#decodeFailed(message, error);
+      }
+      if (isThenable(decoded)) {
+        return Promise.resolve(decoded).then(
+          (body) => this.#runCallbacks(body, message, 0),
+          (error) => this.#decodeFailed(message, error),
+        );
+      }
+      return this.#runCallbacks(decoded, message, 0);
+    } catch (error) {
+      this.#callbackFailed(error, message);
+      return undefined;
+    }
+  }
+
+  #runCallbacks(body: unknown, message: Message, from: number): Promise<void> | undefined {
+    const callbacks = this.callbacks;
+    for (let i = from; i < callbacks.length; i++) {
+      let result: unknown;
+      try {
+        result = callbacks[i](body, message);
+      } catch (error) {
+        this.#callbackFailed(error, message);
+        continue;
+      }
+      if (isThenable(result)) {
+        return Promise.resolve(result).then(
+          () => this.#runCallbacks(body, message, i + 1),
+          (error) => {
+            this.#callbackFailed(error, message);
+            return this.#runCallbacks(body, message, i + 1);
+          },
+        );
+      }
+    }
+    return undefined;
+  }
+
+  async #settled(result: PromiseLike<unknown>, message: Message): Promise<void> {
+    try {
+      await result;
+    } catch (error) {
+      this.#callbackFailed(error, message);
+    }
+  }
+
+  #callbackFailed(error: unknown, message: Message): void {
+    if (this.onError) {
+      try {
+        this.onError(error, message);
+        return;
+      } catch (hookError) {
+        error = hookError;
+      }
+    }
+    log.error(`Callback failed for message ${message.deliveryTag}:`, error);
+  }
+
+  async #decodeFailed(message: Message, error: unknown): Promise<void> {
+    if (this.onDecodeError) {
+      try {
+        await this.onDecodeError(message, error);
+      } catch (hookError) {
+        this.#callbackFailed(hookError, message);
+      }
+      return;
+    }
+    log.error(
+      `Cannot decode message ${message.deliveryTag} (content type "${message.contentType}"); ` +
+        "rejecting it without requeue:",
+      error,
+    );
+    try {
+      if (!message.acknowledged) await message.reject({ requeue: false });
+    } catch (rejectError) {
+      log.warn("Cannot reject an undecodable message:", rejectError);
+    }
+  }
+
+  /**
+   * Iterates over messages as they arrive, decoded (`message.payload` is ready). Starts consuming
+   * if needed; `break` cancels the consumer and requeues messages received but not yet yielded.
+   * Undecodable messages go to `onDecodeError` and are not yielded.
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
+    const buffer: Message[] = [];
+    let wake: (() => void) | undefined;
+    this.#sink = {
+      push(message) {
+        buffer.push(message);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      },
+    };
+    try {
+      await this.consume();
+      for (;;) {
+        const message = buffer.shift();
+        if (!message) {
+          await new Promise<void>((resolve) => (wake = resolve));
+          continue;
+        }
+        try {
+          await message.decode();
+        } catch (error) {
+          await this.#decodeFailed(message, error);
+          continue;
+        }
+        yield message;
+      }
+    } finally {
+      this.#sink = undefined;
+      await this.cancel();
+      for (const message of buffer) {
+        try {
+          if (!message.acknowledged && message.channel.isOpen) await message.requeue();
+        } catch (error) {
+          log.warn("Cannot requeue a buffered message:", error);
+        }
+      }
+    }
+  }
+
+  /** Cancels the consumer (`await using`). */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cancel();
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}

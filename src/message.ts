@@ -1,0 +1,228 @@
+/**
+ * A received message (Kombu's `kombu.message.Message`): body, decoding, ack / reject / requeue.
+ *
+ * @module
+ */
+
+import { decompress } from "./compression.ts";
+import { MessageStateError } from "./errors.ts";
+import { serializers } from "./serialization.ts";
+import type { Channel, Delivery, DeliveryTag, FieldTable, MessageProperties } from "./transport.ts";
+
+/** Where a message came from (Kombu's `delivery_info`). */
+export interface DeliveryInfo {
+  /** Exchange it was published to. */
+  exchange: string;
+  /** Routing key it was published with. */
+  routingKey: string;
+  /** Tag of the consumer that received it (absent for `get`). */
+  consumerTag: string | undefined;
+  /** True when delivered before without an ack. */
+  redelivered: boolean;
+  /** The delivery tag. */
+  deliveryTag: DeliveryTag;
+}
+
+/** The states of a message, as in Kombu. */
+export const MessageState = {
+  RECEIVED: "RECEIVED",
+  ACK: "ACK",
+  REJECTED: "REJECTED",
+  REQUEUED: "REQUEUED",
+} as const;
+
+/** One of {@link MessageState}. */
+export type MessageStateName = typeof MessageState[keyof typeof MessageState];
+
+/** How a message is decoded. */
+export interface DecodeOptions {
+  /** Allowed content types (a set made by `serializers.prepareAccept`). */
+  accept?: ReadonlySet<string>;
+}
+
+/**
+ * A message received from a queue.
+ *
+ * `body` holds the bytes as they came; `decode()` decompresses and deserializes them once
+ * (checking the accept list first); `payload` is the decoded value after `decode()`.
+ */
+export class Message {
+  /** The raw body bytes. */
+  readonly body: Uint8Array;
+  /** Where it came from. */
+  readonly deliveryInfo: DeliveryInfo;
+  /** All AMQP properties (camelCase). */
+  readonly properties: MessageProperties;
+  /** The channel that delivered it; acks go there only. */
+  readonly channel: Channel;
+  readonly #accept: ReadonlySet<string> | undefined;
+  readonly #noAck: boolean;
+  #state: MessageStateName = MessageState.RECEIVED;
+  #decoded = false;
+  #payload: unknown;
+
+  /**
+   * @param channel the delivering channel
+   * @param delivery what the channel delivered
+   * @param options accept list, and whether the consumer is no-ack
+   */
+  constructor(channel: Channel, delivery: Delivery, options: DecodeOptions & { noAck?: boolean } = {}) {
+    this.channel = channel;
+    this.body = delivery.body;
+    this.properties = delivery.properties;
+    this.deliveryInfo = {
+      exchange: delivery.exchange,
+      routingKey: delivery.routingKey,
+      consumerTag: delivery.consumerTag,
+      redelivered: delivery.redelivered,
+      deliveryTag: delivery.deliveryTag,
+    };
+    this.#accept = options.accept;
+    this.#noAck = options.noAck ?? false;
+  }
+
+  /** The delivery tag. */
+  get deliveryTag(): DeliveryTag {
+    return this.deliveryInfo.deliveryTag;
+  }
+
+  /** Application headers (never undefined). */
+  get headers(): FieldTable {
+    return this.properties.headers ?? {};
+  }
+
+  /** MIME type of the serialized body. */
+  get contentType(): string | undefined {
+    return this.properties.contentType;
+  }
+
+  /** Charset of the serialized body. */
+  get contentEncoding(): string | undefined {
+    return this.properties.contentEncoding;
+  }
+
+  /** Reply-to queue name. */
+  get replyTo(): string | undefined {
+    return this.properties.replyTo;
+  }
+
+  /** Correlation id. */
+  get correlationId(): string | undefined {
+    return this.properties.correlationId;
+  }
+
+  /** `RECEIVED`, `ACK`, `REJECTED` or `REQUEUED`. */
+  get state(): MessageStateName {
+    return this.#state;
+  }
+
+  /** True once acked, rejected or requeued. */
+  get acknowledged(): boolean {
+    return this.#state !== MessageState.RECEIVED;
+  }
+
+  /** The decoded body; decodes on first use (a `DecodeError` or `ContentDisallowedError` throws). */
+  get payload(): unknown {
+    if (!this.#decoded) throw new MessageStateError("Cannot read the payload: call decode() first");
+    return this.#payload;
+  }
+
+  /** The compression header value, if the body is compressed. */
+  get compression(): string | undefined {
+    const value = this.properties.headers?.compression;
+    return typeof value === "string" ? value : undefined;
+  }
+
+  /**
+   * Decompresses and deserializes the body, once.
+   *
+   * @returns the decoded value
+   * @throws {ContentDisallowedError} when the content type is not accepted (before decoding)
+   * @throws {DecodeError} when the body cannot be decompressed or parsed
+   */
+  async decode(): Promise<unknown> {
+    if (this.#decoded) return this.#payload;
+    let body = this.body;
+    const compression = this.compression;
+    if (compression) body = await decompress(body, compression);
+    this.#payload = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
+    this.#decoded = true;
+    return this.#payload;
+  }
+
+  /**
+   * Decodes synchronously when the body is not compressed (the consumer's fast path).
+   *
+   * @returns the decoded value, or a promise when decompression is needed
+   */
+  decodeNow(): unknown {
+    if (this.#decoded) return this.#payload;
+    if (this.compression) return this.decode();
+    this.#payload = serializers.loads(this.body, this.contentType, this.contentEncoding, this.#accept);
+    this.#decoded = true;
+    return this.#payload;
+  }
+
+  #settle(action: string, next: MessageStateName): boolean {
+    if (this.#state !== MessageState.RECEIVED) {
+      throw new MessageStateError(
+        `Cannot ${action} message ${this.deliveryTag}: it was already ${this.#state.toLowerCase()}`,
+      );
+    }
+    if (this.#noAck) {
+      this.#state = next;
+      return false;
+    }
+    if (!this.channel.isOpen) {
+      throw new MessageStateError(
+        `Cannot ${action} message ${this.deliveryTag}: the channel that delivered it is closed ` +
+          "(the broker redelivers it)",
+      );
+    }
+    this.#state = next;
+    return true;
+  }
+
+  /**
+   * Acknowledges the message.
+   *
+   * @param options `multiple` acks every earlier delivery of the channel too
+   * @throws {MessageStateError} when already acked, rejected or requeued, or the channel died
+   */
+  async ack(options?: { multiple?: boolean }): Promise<void> {
+    if (this.#settle("ack", MessageState.ACK)) {
+      await this.channel.basicAck(this.deliveryTag, options?.multiple ?? false);
+    }
+  }
+
+  /**
+   * Rejects the message; with `requeue` it goes back to the queue.
+   *
+   * @throws {MessageStateError} when already acked, rejected or requeued
+   */
+  async reject(options?: { requeue?: boolean }): Promise<void> {
+    const requeue = options?.requeue ?? false;
+    if (this.#settle(requeue ? "requeue" : "reject", requeue ? MessageState.REQUEUED : MessageState.REJECTED)) {
+      await this.channel.basicReject(this.deliveryTag, requeue);
+    }
+  }
+
+  /**
+   * Puts the message back in its queue (Kombu's `requeue()`).
+   *
+   * @throws {MessageStateError} when already acked, rejected or requeued
+   */
+  requeue(): Promise<void> {
+    return this.reject({ requeue: true });
+  }
+
+  /** Acks unless already settled (Kombu's `ack_log_error` without the log). */
+  async ackIfPending(): Promise<void> {
+    if (!this.acknowledged) await this.ack();
+  }
+
+  /** Kombu-style text. */
+  toString(): string {
+    return `<Message ${this.deliveryTag} ${this.#state} ${this.contentType ?? ""}>`;
+  }
+}

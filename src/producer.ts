@@ -1,0 +1,313 @@
+/**
+ * Publishing (Kombu's `kombu.messaging.Producer`).
+ *
+ * @module
+ */
+
+import { compress } from "./compression.ts";
+import type { Connection } from "./connection.ts";
+import { Exchange, maybeDeclare, type Queue } from "./entity.ts";
+import { EncodeError } from "./errors.ts";
+import type { RetryPolicy } from "./retry.ts";
+import { serializers } from "./serialization.ts";
+import type {
+  Channel,
+  FieldTable,
+  MessageProperties,
+  OutgoingMessage,
+  ReturnedMessage,
+} from "./transport.ts";
+
+/** Options of {@link Producer.publish} (Kombu's keyword arguments in camelCase). */
+export interface PublishOptions {
+  /** Exchange to publish to (default: the producer's). */
+  exchange?: Exchange | string;
+  /** Routing key (default: the producer's). */
+  routingKey?: string;
+  /** Entities to declare first (once per connection). */
+  declare?: ReadonlyArray<Exchange | Queue>;
+  /** Retry on connection failures, reconnecting between attempts. */
+  retry?: boolean;
+  /** How to retry (defaults: 3 retries, 0 ms then +200 ms steps up to 1 s, as Celery). */
+  retryPolicy?: RetryPolicy;
+  /** Serializer name (default: the producer's, else `json`). */
+  serializer?: string;
+  /** Compression method (`zlib`, `gzip`, `brotli`, ... or the MIME type). */
+  compression?: string;
+  /** Content type of a body that is already serialized (bytes or text). */
+  contentType?: string;
+  /** Charset of a raw body (default `utf-8` for text, `binary` for bytes). */
+  contentEncoding?: string;
+  /** Application headers. */
+  headers?: FieldTable;
+  /** Priority (0..255 on AMQP, 0..9 on Redis); default 0. */
+  priority?: number;
+  /** 1 / "transient" or 2 / "persistent" (default: the exchange's, else 2). */
+  deliveryMode?: 1 | 2 | "transient" | "persistent";
+  /** Message TTL in SECONDS, as in Kombu (sent as a millisecond string). */
+  expiration?: number;
+  /** Correlation id. */
+  correlationId?: string;
+  /** Where replies go (a queue name or a Queue). */
+  replyTo?: string | Queue;
+  /** Return the message through `onReturn` when no queue takes it. */
+  mandatory?: boolean;
+  /** Message id. */
+  messageId?: string;
+  /** Timestamp: a Date or seconds since the epoch. */
+  timestamp?: Date | number;
+  /** Message type. */
+  type?: string;
+  /** User id (RabbitMQ checks it). */
+  userId?: string;
+  /** Application id. */
+  appId?: string;
+  /** Other AMQP properties to set as they are. */
+  properties?: Partial<MessageProperties>;
+}
+
+/** Options of a {@link Producer}. */
+export interface ProducerOptions {
+  /** Default exchange (default: the default exchange `""`). */
+  exchange?: Exchange | string;
+  /** Default routing key. */
+  routingKey?: string;
+  /** Default serializer (default `json`). */
+  serializer?: string;
+  /** Default compression. */
+  compression?: string;
+  /** Declare the default exchange on first use (default true). */
+  autoDeclare?: boolean;
+  /** Receives messages the broker returned (mandatory without a route). */
+  onReturn?: (message: ReturnedMessage) => void;
+}
+
+const CELERY_RETRY_POLICY: RetryPolicy = {
+  maxRetries: 3,
+  intervalStart: 0,
+  intervalStep: 200,
+  intervalMax: 1000,
+};
+
+const encoder = new TextEncoder();
+
+/**
+ * Serializes a body the way Kombu's `Producer._prepare` does.
+ *
+ * @param body the value (or raw bytes / text with `contentType`)
+ * @param options serializer, or contentType and contentEncoding for a raw body
+ * @returns the bytes and their content type and encoding
+ */
+export function prepareBody(
+  body: unknown,
+  options: { serializer?: string; contentType?: string; contentEncoding?: string },
+): { body: Uint8Array; contentType: string; contentEncoding: string } {
+  if (options.contentType) {
+    if (body instanceof Uint8Array) {
+      return {
+        body,
+        contentType: options.contentType,
+        contentEncoding: options.contentEncoding ?? "binary",
+      };
+    }
+    if (typeof body === "string") {
+      return {
+        body: encoder.encode(body),
+        contentType: options.contentType,
+        contentEncoding: options.contentEncoding ?? "utf-8",
+      };
+    }
+    throw new EncodeError(
+      `Cannot publish a body with content type "${options.contentType}": it must be a string or Uint8Array`,
+    );
+  }
+  return serializers.dumps(body, options.serializer);
+}
+
+/**
+ * Publishes messages to an exchange.
+ *
+ * @example
+ * ```ts
+ * import { Connection, Exchange, Queue } from "@wakame/wakame";
+ * await using conn = new Connection("memory://");
+ * const media = new Exchange("media", { type: "direct" });
+ * const video = new Queue("video-producer-doc", { exchange: media, routingKey: "video" });
+ * const producer = conn.producer({ exchange: media });
+ * await producer.publish({ name: "clip.mp4" }, { routingKey: "video", declare: [video] });
+ * ```
+ */
+export class Producer {
+  /** The default exchange. */
+  readonly exchange: Exchange;
+  /** The default routing key. */
+  readonly routingKey: string;
+  /** The default serializer. */
+  readonly serializer: string | undefined;
+  /** The default compression. */
+  readonly compression: string | undefined;
+  /** Whether the default exchange is declared on first use. */
+  readonly autoDeclare: boolean;
+  /** Receives returned messages. */
+  onReturn: ((message: ReturnedMessage) => void) | undefined;
+  readonly #connection: Connection | undefined;
+  #channel: Channel | undefined;
+
+  /**
+   * @param channelOrConnection a Connection (its default channel is used, and `retry` works) or a
+   *   channel
+   * @param options defaults for every publish
+   */
+  constructor(channelOrConnection: Connection | Channel, options: ProducerOptions = {}) {
+    if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
+    else this.#connection = channelOrConnection;
+    const exchange = options.exchange ?? "";
+    this.exchange = typeof exchange === "string" ? new Exchange(exchange) : exchange;
+    this.routingKey = options.routingKey ?? "";
+    this.serializer = options.serializer;
+    this.compression = options.compression;
+    this.autoDeclare = options.autoDeclare ?? true;
+    this.onReturn = options.onReturn;
+  }
+
+  /** The connection, when made from one. */
+  get connection(): Connection | undefined {
+    return this.#connection;
+  }
+
+  /**
+   * The channel publishes go to (the connection's default channel, re-obtained after a
+   * reconnect).
+   */
+  async channel(): Promise<Channel> {
+    if (this.#channel?.isOpen || !this.#connection) {
+      if (!this.#channel) throw new EncodeError("Cannot publish: the producer has no channel");
+      return this.#channel;
+    }
+    const channel = await this.#connection.defaultChannel();
+    this.#channel = channel;
+    if (this.onReturn) this.#attachReturns(channel);
+    return channel;
+  }
+
+  #attachReturns(channel: Channel): void {
+    const previous = channel.onReturn;
+    channel.onReturn = (message) => {
+      this.onReturn?.(message);
+      if (previous && previous !== channel.onReturn) previous(message);
+    };
+  }
+
+  /**
+   * Re-attaches to a new channel after a reconnect (Kombu's `revive`).
+   *
+   * @param channel the new channel
+   */
+  revive(channel: Channel): void {
+    this.#channel = channel;
+    if (this.onReturn) this.#attachReturns(channel);
+  }
+
+  /**
+   * Declares the default exchange (once per connection).
+   */
+  async declare(): Promise<void> {
+    if (this.exchange.name === "") return;
+    await maybeDeclare(this.exchange, await this.channel(), this.#connection);
+  }
+
+  /**
+   * Serializes, compresses and publishes a message.
+   *
+   * @param body the payload (any value the serializer takes; bytes or text with `contentType`)
+   * @param options routing, properties, declarations, retry
+   * @throws {EncodeError} when the body cannot be serialized or compressed
+   * @throws {ConnectionError} when the broker is unreachable (after the retries, with `retry`)
+   */
+  async publish(body: unknown, options: PublishOptions = {}): Promise<void> {
+    const exchange = options.exchange ?? this.exchange;
+    const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
+    const routingKey = options.routingKey ?? this.routingKey;
+    const message = await this.#prepare(body, options, exchange);
+    const send = async (): Promise<void> => {
+      const channel = await this.channel();
+      await this.#declareFor(channel, exchange, options.declare);
+      await channel.basicPublish(exchangeName, routingKey, message, {
+        mandatory: options.mandatory ?? false,
+      });
+    };
+    if (options.retry && this.#connection) {
+      await this.#connection.ensure(send, {
+        ...CELERY_RETRY_POLICY,
+        ...options.retryPolicy,
+        onRevive: (channel: Channel) => this.revive(channel),
+      })();
+      return;
+    }
+    await send();
+  }
+
+  async #declareFor(
+    channel: Channel,
+    exchange: Exchange | string,
+    declare: ReadonlyArray<Exchange | Queue> | undefined,
+  ): Promise<void> {
+    const cache = this.#connection;
+    if (typeof exchange !== "string" && exchange.name !== "" && this.autoDeclare) {
+      await maybeDeclare(exchange, channel, cache);
+    }
+    if (declare) for (const entity of declare) await maybeDeclare(entity, channel, cache);
+  }
+
+  async #prepare(
+    body: unknown,
+    options: PublishOptions,
+    exchange: Exchange | string,
+  ): Promise<OutgoingMessage> {
+    const prepared = prepareBody(body, {
+      serializer: options.serializer ?? this.serializer,
+      contentType: options.contentType,
+      contentEncoding: options.contentEncoding,
+    });
+    let headers = options.headers;
+    let bytes = prepared.body;
+    const compression = options.compression ?? this.compression;
+    if (compression) {
+      const compressed = await compress(bytes, compression);
+      bytes = compressed.body;
+      headers = { ...headers, compression: compressed.contentType };
+    }
+    const mode = options.deliveryMode ??
+      (typeof exchange === "string" ? undefined : exchange.deliveryMode) ?? 2;
+    const properties: MessageProperties = {
+      contentType: prepared.contentType,
+      contentEncoding: prepared.contentEncoding,
+      headers: headers ?? {},
+      deliveryMode: mode === 1 || mode === "transient" ? 1 : 2,
+      priority: options.priority ?? 0,
+    };
+    if (options.correlationId !== undefined) properties.correlationId = options.correlationId;
+    if (options.replyTo !== undefined) {
+      properties.replyTo = typeof options.replyTo === "string" ? options.replyTo : options.replyTo.name;
+    }
+    if (options.expiration !== undefined) {
+      properties.expiration = String(Math.trunc(options.expiration * 1000));
+    }
+    if (options.messageId !== undefined) properties.messageId = options.messageId;
+    if (options.timestamp !== undefined) {
+      properties.timestamp = options.timestamp instanceof Date
+        ? Math.trunc(options.timestamp.getTime() / 1000)
+        : options.timestamp;
+    }
+    if (options.type !== undefined) properties.type = options.type;
+    if (options.userId !== undefined) properties.userId = options.userId;
+    if (options.appId !== undefined) properties.appId = options.appId;
+    if (options.properties) Object.assign(properties, options.properties);
+    return { body: bytes, properties };
+  }
+}
+
+/** Tells a channel from a connection. */
+export function isChannel(value: unknown): value is Channel {
+  return typeof value === "object" && value !== null && "basicPublish" in value;
+}

@@ -1,0 +1,104 @@
+/**
+ * Transport names and aliases, resolved lazily (Kombu's `kombu.transport.TRANSPORT_ALIASES`):
+ * a transport's code is loaded only when a URL names it.
+ *
+ * @module
+ */
+
+import { UnknownTransportError } from "./errors.ts";
+import type { Transport } from "./transport.ts";
+
+/** Loads a transport on first use. */
+export type TransportLoader = () => Promise<Transport>;
+
+interface Entry {
+  readonly load: TransportLoader;
+  /** The transport takes the whole URL itself (its form is not `host:port/vhost`). */
+  readonly rawUrl: boolean;
+  loaded?: Promise<Transport>;
+}
+
+const table = new Map<string, Entry>();
+
+/**
+ * Registers a transport under a name and aliases (Kombu's `TRANSPORT_ALIASES`).
+ *
+ * @param names the scheme names (`amqp`, `pyamqp`, ...)
+ * @param transport the transport or a loader that imports it
+ * @param options `rawUrl` when the transport parses its own URL form
+ * @example
+ * ```ts
+ * import { registerTransport } from "@wakame/wakame";
+ * import { MemoryTransport } from "@wakame/wakame/memory";
+ * registerTransport(["my-mem"], MemoryTransport);
+ * ```
+ */
+export function registerTransport(
+  names: string | readonly string[],
+  transport: Transport | TransportLoader,
+  options: { rawUrl?: boolean } = {},
+): void {
+  const load: TransportLoader = typeof transport === "function"
+    ? transport
+    : () => Promise.resolve(transport);
+  for (const name of typeof names === "string" ? [names] : names) {
+    table.set(name.toLowerCase(), { load, rawUrl: options.rawUrl ?? false });
+  }
+}
+
+/** The registered names, sorted. */
+export function transportNames(): string[] {
+  return [...table.keys()].sort();
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0];
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const here = row[j];
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = here;
+    }
+  }
+  return row[b.length];
+}
+
+function entryFor(name: string): Entry {
+  const entry = table.get(name.toLowerCase());
+  if (entry) return entry;
+  const names = transportNames();
+  const close = names
+    .map((candidate) => [candidate, distance(name.toLowerCase(), candidate)] as const)
+    .filter(([, d]) => d <= Math.max(2, Math.floor(name.length / 3)))
+    .sort((a, b) => a[1] - b[1])
+    .map(([candidate]) => `"${candidate}"`);
+  const hint = close.length ? ` Did you mean ${close.slice(0, 3).join(" or ")}?` : "";
+  throw new UnknownTransportError(
+    `Cannot find transport "${name}".${hint} Known transports: ${names.join(", ")}.`,
+  );
+}
+
+/** Whether a scheme's transport parses the whole URL itself. */
+export function takesRawUrl(name: string): boolean {
+  return table.get(name.toLowerCase())?.rawUrl ?? false;
+}
+
+/**
+ * Loads the transport registered under a name.
+ *
+ * @param name a scheme or alias
+ * @returns the transport
+ * @throws {UnknownTransportError} with a "did you mean" for names that are not registered
+ */
+export function resolveTransport(name: string): Promise<Transport> {
+  const entry = entryFor(name);
+  entry.loaded ??= entry.load();
+  return entry.loaded;
+}
+
+registerTransport(
+  ["memory"],
+  () => import("../transports/memory/mod.ts").then((m) => m.MemoryTransport),
+);

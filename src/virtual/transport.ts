@@ -1,0 +1,162 @@
+/**
+ * Makes a {@link Transport} out of a queue store: the one way every non-AMQP transport is built.
+ *
+ * @module
+ */
+
+import { ConnectionError } from "../errors.ts";
+import type {
+  Capabilities,
+  Channel,
+  ConnectionParams,
+  Transport,
+  TransportConnection,
+} from "../transport.ts";
+import type { QueueBackend } from "./backend.ts";
+import { VirtualChannel } from "./channel.ts";
+import { stateFor } from "./state.ts";
+
+/** What a backend may tell the connection that owns it. */
+export interface BackendContext {
+  /** The store is unreachable (socket lost): the connection closes with this error. */
+  fail(error: Error): void;
+  /** A failure the backend survived, for the log. */
+  warn(message: string, error?: unknown): void;
+}
+
+/** How to build a virtual transport. */
+export interface VirtualTransportSpec {
+  /** Canonical transport name. */
+  name: string;
+  /** What it can do. */
+  capabilities: Capabilities;
+  /** Port used when the URL names none. */
+  defaultPort?: number;
+  /** Opens the store for one connection. */
+  openBackend(params: ConnectionParams, context: BackendContext): Promise<QueueBackend>;
+  /**
+   * Names the scope whose exchange table connections share (default: transport, host, port
+   * and virtual host). Connections of one scope in one process see each other's declarations.
+   */
+  scopeKey?(params: ConnectionParams): string;
+  /** Default milliseconds between polls when the store cannot block (Kombu: 1000). */
+  pollingInterval?: number;
+  /** Most messages fetched in one round (default 100). */
+  batchSize?: number;
+}
+
+/**
+ * Builds a transport from a queue store.
+ *
+ * @param spec the store and its capabilities
+ * @returns a transport whose channels are {@link VirtualChannel}s
+ * @example
+ * ```ts
+ * import { virtualTransport } from "@wakame/wakame";
+ * import { MemoryBackend } from "@wakame/wakame/memory";
+ * const transport = virtualTransport({
+ *   name: "my-memory",
+ *   capabilities: {
+ *     exchangeTypes: ["direct", "topic", "fanout", "headers"], priority: "none",
+ *     messageTtl: false, queueArguments: false, redeliveredFlag: true, confirms: false,
+ *     mandatory: true, heartbeats: false, persistent: false, exclusive: false,
+ *     exchangeBindings: false, crossProcess: false, fifo: true,
+ *   },
+ *   openBackend: () => Promise.resolve(new MemoryBackend()),
+ * });
+ * console.assert(transport.name === "my-memory");
+ * ```
+ */
+export function virtualTransport(spec: VirtualTransportSpec): Transport {
+  return {
+    name: spec.name,
+    defaultPort: spec.defaultPort,
+    capabilities: spec.capabilities,
+    async connect(params: ConnectionParams): Promise<TransportConnection> {
+      const connection = new VirtualConnection(spec, params);
+      await connection.open();
+      return connection;
+    },
+  };
+}
+
+function optionNumber(value: unknown, fallback: number): number {
+  const n = typeof value === "string" ? Number(value) : value;
+  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+class VirtualConnection implements TransportConnection {
+  onEvent: TransportConnection["onEvent"];
+  readonly closed: Promise<Error | undefined>;
+  readonly #spec: VirtualTransportSpec;
+  readonly #params: ConnectionParams;
+  readonly #channels = new Set<VirtualChannel>();
+  #backend: QueueBackend | undefined;
+  #resolveClosed!: (error: Error | undefined) => void;
+  #isClosed = false;
+  #warnings: Array<[string, unknown]> = [];
+
+  constructor(spec: VirtualTransportSpec, params: ConnectionParams) {
+    this.#spec = spec;
+    this.#params = params;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  async open(): Promise<void> {
+    this.#backend = await this.#spec.openBackend(this.#params, {
+      fail: (error) => this.#fail(error),
+      warn: (message, error) => this.#warn(message, error),
+    });
+  }
+
+  #warn(message: string, error: unknown): void {
+    // Kept for the core's logger; bounded so a noisy store cannot grow memory.
+    this.#warnings.push([message, error]);
+    if (this.#warnings.length > 100) this.#warnings.shift();
+    const log = (this.#params.transportOptions as { onWarning?: unknown }).onWarning;
+    if (typeof log === "function") log(message, error);
+  }
+
+  #fail(error: Error): void {
+    if (this.#isClosed) return;
+    void this.#shutdown(error);
+  }
+
+  createChannel(): Promise<Channel> {
+    if (this.#isClosed || !this.#backend) {
+      return Promise.reject(new ConnectionError("Cannot open a channel: the connection is closed"));
+    }
+    const key = this.#spec.scopeKey?.(this.#params) ??
+      `${this.#spec.name}|${this.#params.hostname}:${this.#params.port ?? ""}/${this.#params.virtualHost}`;
+    const options = this.#params.transportOptions;
+    const channel = new VirtualChannel(this.#backend, stateFor(key), {
+      pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),
+      batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
+      onFatal: (error) => this.#fail(error),
+      onWarning: (message, error) => this.#warn(message, error),
+      onClose: () => this.#channels.delete(channel),
+    });
+    this.#channels.add(channel);
+    return Promise.resolve(channel);
+  }
+
+  async #shutdown(error: Error | undefined): Promise<void> {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    const channels = [...this.#channels];
+    this.#channels.clear();
+    // A failed store cannot take messages back; a clean close restores them first.
+    if (!error) await Promise.allSettled(channels.map((channel) => channel.close()));
+    else for (const channel of channels) void channel.close().catch(() => {});
+    try {
+      await this.#backend?.close?.();
+    } catch (closeError) {
+      this.#warn("Cannot close the queue store cleanly", closeError);
+    }
+    this.#resolveClosed(error);
+  }
+
+  close(): Promise<void> {
+    return this.#shutdown(undefined);
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The `memory://` transport (Kombu's `memory` transport): queues in this process, shared by every
+ * connection of the process. The default when a URL names no transport.
+ *
+ * URL: `memory://` (the virtual host names a separate set of queues).
+ *
+ * Capabilities: direct, topic, fanout and headers exchanges; mandatory returns; redelivered flag.
+ * No priority, no TTL, nothing survives the process.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "@wakame/wakame";
+ * await using conn = new Connection("memory://");
+ * const queue = await conn.simpleQueue("doc-example");
+ * await queue.put({ hello: "world" });
+ * const message = await queue.get({ timeout: 1000 });
+ * await message.ack();
+ * ```
+ *
+ * @module
+ */
+
+import type { Capabilities, Transport } from "../../src/transport.ts";
+import type { GetManyOptions, QueueBackend, StoredMessage } from "../../src/virtual/backend.ts";
+import { virtualTransport } from "../../src/virtual/transport.ts";
+
+/** What `memory://` can do. */
+export const memoryCapabilities: Capabilities = {
+  exchangeTypes: ["direct", "topic", "fanout", "headers"],
+  priority: "none",
+  messageTtl: false,
+  queueArguments: false,
+  redeliveredFlag: true,
+  confirms: false,
+  mandatory: true,
+  heartbeats: false,
+  persistent: false,
+  exclusive: false,
+  exchangeBindings: false,
+  crossProcess: false,
+  fifo: true,
+};
+
+/** A FIFO with O(1) shift. */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  clear(): number {
+    const n = this.length;
+    this.#items = [];
+    this.#head = 0;
+    return n;
+  }
+}
+
+interface Waiter {
+  readonly queues: readonly string[];
+  readonly wake: () => void;
+}
+
+/** In-process queues; one instance per virtual host, shared by its connections. */
+export class MemoryBackend implements QueueBackend {
+  readonly #queues = new Map<string, Fifo<StoredMessage>>();
+  readonly #waiters = new Set<Waiter>();
+
+  #queue(name: string): Fifo<StoredMessage> {
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Fifo();
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  /** Appends a message and wakes a consumer waiting on the queue. */
+  put(queue: string, message: StoredMessage): Promise<void> {
+    this.#queue(queue).push(message);
+    if (this.#waiters.size > 0) {
+      for (const waiter of this.#waiters) {
+        if (waiter.queues.includes(queue)) {
+          this.#waiters.delete(waiter);
+          waiter.wake();
+          break;
+        }
+      }
+    }
+    return Promise.resolve();
+  }
+
+  /** Takes the oldest message. */
+  get(queue: string): Promise<StoredMessage | undefined> {
+    return Promise.resolve(this.#queues.get(queue)?.shift());
+  }
+
+  #takeNow(queues: readonly string[], max: number): [string, StoredMessage][] {
+    const got: [string, StoredMessage][] = [];
+    let progress = true;
+    while (progress && got.length < max) {
+      progress = false;
+      for (const name of queues) {
+        const message = this.#queues.get(name)?.shift();
+        if (message) {
+          got.push([name, message]);
+          progress = true;
+          if (got.length >= max) break;
+        }
+      }
+    }
+    return got;
+  }
+
+  /** Takes up to `max` messages, round-robin, waiting for the first one. */
+  async getMany(
+    queues: readonly string[],
+    options: GetManyOptions,
+  ): Promise<[string, StoredMessage][]> {
+    for (;;) {
+      const got = this.#takeNow(queues, options.max);
+      if (got.length > 0 || options.signal.aborted) return got;
+      await new Promise<void>((resolve) => {
+        const waiter: Waiter = { queues, wake: done };
+        function done() {
+          options.signal.removeEventListener("abort", abort);
+          resolve();
+        }
+        const abort = () => {
+          this.#waiters.delete(waiter);
+          done();
+        };
+        this.#waiters.add(waiter);
+        options.signal.addEventListener("abort", abort, { once: true });
+      });
+    }
+  }
+
+  /** Empties a queue. */
+  purge(queue: string): Promise<number> {
+    return Promise.resolve(this.#queues.get(queue)?.clear() ?? 0);
+  }
+
+  /** Counts a queue's messages. */
+  size(queue: string): Promise<number> {
+    return Promise.resolve(this.#queues.get(queue)?.length ?? 0);
+  }
+
+  /** Removes a queue. */
+  delete(queue: string): Promise<void> {
+    this.#queues.delete(queue);
+    return Promise.resolve();
+  }
+}
+
+const backends = new Map<string, MemoryBackend>();
+
+/** The `memory://` transport. */
+export const MemoryTransport: Transport = virtualTransport({
+  name: "memory",
+  capabilities: memoryCapabilities,
+  scopeKey: (params) => `memory|${params.virtualHost}`,
+  openBackend(params) {
+    let backend = backends.get(params.virtualHost);
+    if (!backend) {
+      backend = new MemoryBackend();
+      backends.set(params.virtualHost, backend);
+    }
+    return Promise.resolve(backend);
+  },
+});
+
+export default MemoryTransport;
