@@ -1,0 +1,582 @@
+/**
+ * The conformance suite every wakame transport runs unchanged (in the spirit of Watermill's
+ * `pubsub/tests`). A case is skipped only when the transport's Capabilities say it lacks the
+ * feature, and the skip names the feature.
+ *
+ * Third-party transports can run it too:
+ * ```ts ignore
+ * import { conformanceSuite } from "@wakame/wakame/testing";
+ * conformanceSuite({ name: "my-store", url: "mystore://localhost", capabilities: myCapabilities });
+ * ```
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Connection, type ConnectionOptions } from "../src/connection.ts";
+import type { Consumer } from "../src/consumer.ts";
+import { Exchange, Queue, type QueueOptions } from "../src/entity.ts";
+import { MessageStateError, TimeoutError } from "../src/errors.ts";
+import type { Message } from "../src/message.ts";
+import type { Capabilities, Feature, ReturnedMessage } from "../src/transport.ts";
+import { hasFeature } from "../src/transport.ts";
+import { topicMatches } from "../src/virtual/exchange_types.ts";
+
+/** What the suite runs against. */
+export interface ConformanceTarget {
+  /** Name shown in the report. */
+  name: string;
+  /** Broker URL. */
+  url: string;
+  /** The transport's capabilities (its exported object): they decide which cases are skipped. */
+  capabilities: Capabilities;
+  /** Connection options (transport options such as a short polling interval). */
+  options?: ConnectionOptions;
+  /** Skip the whole suite with this reason (a broker that is not running). */
+  skip?: string | false;
+  /** Longest wait for one expected message, in ms (default 5000). */
+  timeout?: number;
+  /** Queue options every case adds (SQS or Azure naming, durability). */
+  queueOptions?: QueueOptions;
+  /** Runs before the suite (start an emulator). */
+  setup?: () => Promise<void>;
+  /** Runs after the suite. */
+  teardown?: () => Promise<void>;
+}
+
+/**
+ * One topic-routing table, checked on every transport alike (RabbitMQ's semantics).
+ * Each row: binding pattern, routing key, whether it matches.
+ */
+export const TOPIC_TABLE: ReadonlyArray<readonly [string, string, boolean]> = [
+  ["a.#", "a", true],
+  ["a.#", "a.b.c", true],
+  ["#.c", "a.b.c", true],
+  ["*.c", "a.b.c", false],
+  ["*.c", "b.c", true],
+  ["a.*", "a", false],
+  ["a.*.c", "a.b.c", true],
+  ["a.*.c", "a.b.b.c", false],
+  ["a.#.c", "a.c", true],
+  ["a.#.c", "a.x.y.c", true],
+  ["#", "anything.at.all", true],
+  ["a.b", "a.b", true],
+  ["a.b", "a.bb", false],
+];
+
+let counter = 0;
+
+/** A name no other case or run uses. */
+export function uniqueName(prefix: string): string {
+  return `wk-${prefix}-${Date.now().toString(36)}${(++counter).toString(36)}${
+    Math.random().toString(36).slice(2, 6)
+  }`;
+}
+
+/**
+ * Registers the suite's cases with `node:test`.
+ *
+ * @param target the transport under test
+ */
+export function conformanceSuite(target: ConformanceTarget): void {
+  const timeout = target.timeout ?? 5000;
+  const capabilities: Capabilities = target.capabilities;
+  const open: Connection[] = [];
+
+  const connect = async (): Promise<Connection> => {
+    const conn = new Connection(target.url, target.options);
+    open.push(conn);
+    await conn.connect();
+    return conn;
+  };
+
+  const lacks = (feature: Feature): string | false =>
+    hasFeature(capabilities, feature) ? false : `${target.name} lacks "${feature}"`;
+
+  const queue = (prefix: string, options: QueueOptions = {}): Queue =>
+    new Queue(uniqueName(prefix), { ...target.queueOptions, ...options });
+
+  describe(`conformance: ${target.name}`, { skip: target.skip || false }, () => {
+    before(async () => {
+      await target.setup?.();
+      await connect();
+    });
+
+    after(async () => {
+      await Promise.allSettled(open.map((conn) => conn.close()));
+      await target.teardown?.();
+    });
+
+    /** Collects exactly `n` messages from a consumer, failing after the timeout. */
+    async function collect(
+      conn: Connection,
+      queues: Queue[],
+      n: number,
+      options: { ack?: boolean; prefetchCount?: number } = {},
+    ): Promise<Message[]> {
+      const got: Message[] = [];
+      let done!: () => void;
+      const finished = new Promise<void>((resolve) => (done = resolve));
+      const consumer = conn.consumer(queues, {
+        prefetchCount: options.prefetchCount,
+        callbacks: [async (_body, message) => {
+          got.push(message);
+          if (options.ack !== false) await message.ack();
+          if (got.length >= n) done();
+        }],
+      });
+      await consumer.consume();
+      try {
+        await withTimeout(finished, timeout, () => `expected ${n} messages, got ${got.length}`);
+      } finally {
+        await consumer.cancel();
+      }
+      return got;
+    }
+
+    /** Takes what is in a queue now with basicGet (proving absence by asking). */
+    async function drainByGet(conn: Connection, name: string): Promise<unknown[]> {
+      const channel = await conn.channel();
+      const bodies: unknown[] = [];
+      for (let i = 0; i < 1000; i++) {
+        const delivery = await channel.basicGet(name, { noAck: true });
+        if (!delivery) break;
+        bodies.push(JSON.parse(new TextDecoder().decode(delivery.body)));
+      }
+      await channel.close();
+      return bodies;
+    }
+
+    /** Gets one message by polling basicGet for up to the timeout (for stores that lag). */
+    async function getOne(conn: Connection, name: string): Promise<Message | undefined> {
+      const q = new Queue(name);
+      const simple = conn.simpleQueue(q);
+      try {
+        return await simple.get({ timeout });
+      } catch (error) {
+        if (error instanceof TimeoutError) return undefined;
+        throw error;
+      }
+    }
+
+    it("connects and answers supports() from its capabilities", async () => {
+      const conn = await connect();
+      assert.equal(conn.connected, true);
+      assert.deepEqual(conn.capabilities, capabilities);
+      for (const type of capabilities.exchangeTypes) assert.equal(conn.supports(type), true);
+      assert.equal(conn.supports("priority"), capabilities.priority !== "none");
+    });
+
+    it("publishes to a direct exchange and consumes with body, headers and properties", async () => {
+      const conn = await connect();
+      const exchange = new Exchange(uniqueName("direct"), { type: "direct" });
+      const q = queue("direct", { exchange, routingKey: "rk" });
+      await conn.producer().publish({ hello: "wörld", n: 1 }, {
+        exchange,
+        routingKey: "rk",
+        declare: [q],
+        headers: { "x-trace": "t-1", count: 3 },
+        correlationId: "corr-1",
+        replyTo: "reply-queue",
+        messageId: "mid-1",
+        type: "greeting",
+        appId: "conformance",
+      });
+      const [message] = await collect(conn, [q], 1);
+      assert.deepEqual(message.payload, { hello: "wörld", n: 1 });
+      assert.equal(message.contentType, "application/json");
+      assert.equal(message.headers["x-trace"], "t-1");
+      assert.equal(Number(message.headers["count"]), 3);
+      assert.equal(message.correlationId, "corr-1");
+      assert.equal(message.replyTo, "reply-queue");
+      assert.equal(message.properties.messageId, "mid-1");
+      assert.equal(message.properties.type, "greeting");
+      assert.equal(message.properties.appId, "conformance");
+      assert.equal(message.deliveryInfo.exchange, exchange.name);
+      assert.equal(message.deliveryInfo.routingKey, "rk");
+      assert.equal(message.deliveryInfo.redelivered, false);
+    });
+
+    it("routes the default exchange by queue name", async () => {
+      const conn = await connect();
+      const q = queue("default");
+      await conn.producer().publish("plain", { routingKey: q.name, declare: [q] });
+      const [message] = await collect(conn, [q], 1);
+      assert.equal(message.payload, "plain");
+    });
+
+    it("get() on an empty queue answers undefined", async () => {
+      const conn = await connect();
+      const channel = await conn.channel();
+      const q = queue("empty").bind(channel);
+      await q.declare();
+      assert.equal(await q.get(), undefined);
+    });
+
+    it("keeps the order of publication in a queue", { skip: lacks("fifo") }, async () => {
+      const conn = await connect();
+      const q = queue("order");
+      const producer = conn.producer();
+      for (let i = 0; i < 20; i++) await producer.publish(i, { routingKey: q.name, declare: [q] });
+      const got = await collect(conn, [q], 20);
+      assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 20 }, (_, i) => i));
+    });
+
+    it("routes a topic exchange as RabbitMQ does", { skip: lacks("topic") }, async () => {
+      const conn = await connect();
+      const exchange = new Exchange(uniqueName("topic"), { type: "topic" });
+      const channel = await conn.channel();
+      const queues = TOPIC_TABLE.map(([pattern]) =>
+        queue("topic", { exchange, routingKey: pattern }).bind(channel)
+      );
+      for (const q of queues) await q.declare();
+      const producer = conn.producer({ exchange });
+      for (const [, key] of TOPIC_TABLE) await producer.publish({ key }, { routingKey: key });
+      const missing: string[] = [];
+      const extra: string[] = [];
+      for (let i = 0; i < TOPIC_TABLE.length; i++) {
+        const [pattern] = TOPIC_TABLE[i];
+        const expected = TOPIC_TABLE.filter(([, key]) => topicMatches(pattern, key)).map((
+          [, key],
+        ) => key);
+        const got = (await drainByGet(conn, queues[i].name)).map((b) => (b as { key: string }).key);
+        for (const key of expected) if (!got.includes(key)) missing.push(`${pattern} <- ${key}`);
+        for (const key of got) if (!expected.includes(key)) extra.push(`${pattern} <- ${key}`);
+        // The table's own verdict is what we expect the shared matcher to say.
+        assert.equal(topicMatches(pattern, TOPIC_TABLE[i][1]), TOPIC_TABLE[i][2]);
+      }
+      assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
+    });
+
+    it("copies a fanout message to every bound queue", { skip: lacks("fanout") }, async () => {
+      const conn = await connect();
+      const exchange = new Exchange(uniqueName("fanout"), { type: "fanout" });
+      const a = queue("fan-a", { exchange });
+      const b = queue("fan-b", { exchange });
+      const consumerConn = await connect();
+      const gotA = collect(consumerConn, [a], 1);
+      const gotB = collect(consumerConn, [b], 1);
+      // Consumers must be listening before a store-side fanout (PUB/SUB) publishes.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await conn.producer().publish({ to: "all" }, { exchange, declare: [a, b] });
+      const [[ma], [mb]] = await Promise.all([gotA, gotB]);
+      assert.deepEqual(ma.payload, { to: "all" });
+      assert.deepEqual(mb.payload, { to: "all" });
+    });
+
+    it("matches a headers exchange with x-match all and any", { skip: lacks("headers") }, async () => {
+      const conn = await connect();
+      const exchange = new Exchange(uniqueName("headers"), { type: "headers" });
+      const all = queue("hdr-all", {
+        exchange,
+        bindingArguments: { "x-match": "all", format: "pdf", type: "report" },
+      });
+      const any = queue("hdr-any", {
+        exchange,
+        bindingArguments: { "x-match": "any", format: "pdf", type: "log" },
+      });
+      const producer = conn.producer({ exchange });
+      await producer.publish({ n: 1 }, { headers: { format: "pdf", type: "report" }, declare: [all, any] });
+      await producer.publish({ n: 2 }, { headers: { format: "zip", type: "log" } });
+      await producer.publish({ n: 3 }, { headers: { format: "zip", type: "report" } });
+      assert.deepEqual(await drainByGet(conn, all.name), [{ n: 1 }]);
+      assert.deepEqual(await drainByGet(conn, any.name), [{ n: 1 }, { n: 2 }]);
+    });
+
+    it("acks remove a message; a second ack throws MessageStateError", async () => {
+      const conn = await connect();
+      const q = queue("ack");
+      await conn.producer().publish(1, { routingKey: q.name, declare: [q] });
+      const [message] = await collect(conn, [q], 1);
+      await assert.rejects(message.ack(), MessageStateError);
+      await assert.rejects(message.reject(), MessageStateError);
+      assert.deepEqual(await drainByGet(conn, q.name), []);
+    });
+
+    it("requeue puts a message back, marked redelivered", async () => {
+      const conn = await connect();
+      const q = queue("requeue");
+      await conn.producer().publish("again", { routingKey: q.name, declare: [q] });
+      const [first] = await collect(conn, [q], 1, { ack: false });
+      assert.equal(first.deliveryInfo.redelivered, false);
+      await first.requeue();
+      const [second] = await collect(conn, [q], 1);
+      assert.equal(second.payload, "again");
+      if (!lacks("redeliveredFlag")) assert.equal(second.deliveryInfo.redelivered, true);
+    });
+
+    it("reject without requeue drops the message", async () => {
+      const conn = await connect();
+      const q = queue("reject");
+      await conn.producer().publish("drop me", { routingKey: q.name, declare: [q] });
+      const [message] = await collect(conn, [q], 1, { ack: false });
+      await message.reject({ requeue: false });
+      assert.deepEqual(await drainByGet(conn, q.name), []);
+    });
+
+    it("gives unacked messages back when their connection closes", async () => {
+      const q = queue("restore");
+      const first = await connect();
+      await first.producer().publish("unacked", { routingKey: q.name, declare: [q] });
+      const [message] = await collect(first, [q], 1, { ack: false });
+      assert.equal(message.acknowledged, false);
+      await first.close();
+      await assert.rejects(message.ack(), MessageStateError);
+      const second = await connect();
+      const again = await getOne(second, q.name);
+      assert.ok(again, "the unacked message came back");
+      assert.equal(again.payload, "unacked");
+      if (!lacks("redeliveredFlag")) assert.equal(again.deliveryInfo.redelivered, true);
+      await again.ack();
+    });
+
+    it("never has more unacked deliveries than the prefetch count", async () => {
+      const conn = await connect();
+      const q = queue("prefetch");
+      const producer = conn.producer();
+      for (let i = 0; i < 6; i++) await producer.publish(i, { routingKey: q.name, declare: [q] });
+      const held: Message[] = [];
+      let twoArrived!: () => void;
+      const arrived = new Promise<void>((resolve) => (twoArrived = resolve));
+      const consumer = conn.consumer([q], {
+        prefetchCount: 2,
+        callbacks: [(_body, message) => {
+          held.push(message);
+          if (held.length === 2) twoArrived();
+        }],
+      });
+      await consumer.consume();
+      await withTimeout(arrived, timeout, () => `expected 2 deliveries, got ${held.length}`);
+      // Ask the broker: four are still waiting, so no third delivery is in flight.
+      const ok = await (await conn.channel()).queueDeclare({ name: q.name, passive: true, durable: q.durable });
+      if (ok.messageCount !== -1) assert.equal(ok.messageCount, 4);
+      assert.equal(held.length, 2);
+      const rest = collectFrom(held, 6, timeout);
+      for (const message of [...held]) await message.ack();
+      await rest.wait(async (message) => await message.ack());
+      await consumer.cancel();
+      assert.deepEqual(held.map((m) => m.payload).sort(), [0, 1, 2, 3, 4, 5]);
+    });
+
+    it("purges a queue and reports its size", async () => {
+      const conn = await connect();
+      const simple = conn.simpleQueue(queue("purge"));
+      for (let i = 0; i < 3; i++) await simple.put(i);
+      assert.equal(await eventually(() => simple.qsize(), (n) => n === 3, timeout), 3);
+      assert.equal(await simple.clear(), 3);
+      assert.equal(await simple.qsize(), 0);
+      await simple.close();
+    });
+
+    it("returns an unroutable mandatory message", { skip: lacks("mandatory") }, async () => {
+      const conn = await connect();
+      const exchange = new Exchange(uniqueName("mandatory"), { type: "direct" });
+      const returned = new Promise<ReturnedMessage>((resolve) => {
+        const producer = conn.producer({ exchange, onReturn: resolve });
+        void producer.publish("lost", { routingKey: "nowhere", mandatory: true });
+      });
+      const message = await withTimeout(returned, timeout, () => "no basic.return");
+      assert.equal(message.replyCode, 312);
+      assert.equal(message.routingKey, "nowhere");
+    });
+
+    it("round-trips a zlib-compressed body with Kombu's header", async () => {
+      const conn = await connect();
+      const q = queue("zlib");
+      const big = { text: "wakame ".repeat(500) };
+      await conn.producer().publish(big, { routingKey: q.name, declare: [q], compression: "zlib" });
+      const [message] = await collect(conn, [q], 1);
+      assert.equal(message.headers.compression, "application/x-gzip");
+      assert.ok(message.body.length < 200, "the body on the wire is compressed");
+      assert.deepEqual(message.payload, big);
+    });
+
+    it("survives undecodable, disallowed and failing messages", async () => {
+      const conn = await connect();
+      const q = queue("poison");
+      const producer = conn.producer();
+      await producer.publish("{not json", {
+        routingKey: q.name,
+        declare: [q],
+        contentType: "application/json",
+      });
+      await producer.publish("pickled?", {
+        routingKey: q.name,
+        contentType: "application/x-python-serialize",
+        contentEncoding: "binary",
+      });
+      await producer.publish({ boom: true }, { routingKey: q.name });
+      await producer.publish({ ok: true }, { routingKey: q.name });
+      const decodeErrors: string[] = [];
+      const callbackErrors: unknown[] = [];
+      const bodies: unknown[] = [];
+      let finished!: () => void;
+      const done = new Promise<void>((resolve) => (finished = resolve));
+      const consumer = conn.consumer([q], {
+        onDecodeError: async (message, error) => {
+          decodeErrors.push((error as Error).name);
+          await message.reject({ requeue: false });
+        },
+        onError: (error) => callbackErrors.push(error),
+        callbacks: [async (body, message) => {
+          bodies.push(body);
+          await message.ack();
+          if ((body as { boom?: boolean }).boom) throw new Error("callback failed");
+          finished();
+        }],
+      });
+      await consumer.consume();
+      await withTimeout(done, timeout, () => `consumer stopped after ${bodies.length} messages`);
+      await consumer.cancel();
+      assert.deepEqual(decodeErrors.sort(), ["ContentDisallowedError", "DecodeError"]);
+      assert.equal(callbackErrors.length, 1);
+      assert.deepEqual(bodies, [{ boom: true }, { ok: true }]);
+    });
+
+    it("iterates with for await and cancels on break", async () => {
+      const conn = await connect();
+      const q = queue("iterate");
+      const producer = conn.producer();
+      for (let i = 0; i < 3; i++) await producer.publish(i, { routingKey: q.name, declare: [q] });
+      const consumer: Consumer = conn.consumer([q], { prefetchCount: 3 });
+      const seen: unknown[] = [];
+      const loop = (async () => {
+        for await (const message of consumer) {
+          seen.push(message.payload);
+          await message.ack();
+          if (seen.length === 2) break;
+        }
+      })();
+      await withTimeout(loop, timeout, () => `iterated ${seen.length} messages`);
+      assert.equal(seen.length, 2);
+      assert.equal(consumer.consuming, false);
+      const left = await getOne(conn, q.name);
+      assert.ok(left, "the message not taken by the loop is still there");
+      await left.ack();
+      assert.deepEqual([...seen, left.payload].sort(), [0, 1, 2]);
+    });
+
+    it("consumes from several queues", async () => {
+      const conn = await connect();
+      const a = queue("multi-a");
+      const b = queue("multi-b");
+      const producer = conn.producer();
+      for (let i = 0; i < 3; i++) {
+        await producer.publish({ q: "a", i }, { routingKey: a.name, declare: [a] });
+        await producer.publish({ q: "b", i }, { routingKey: b.name, declare: [b] });
+      }
+      const got = await collect(conn, [a, b], 6);
+      const count = (name: string) => got.filter((m) => (m.payload as { q: string }).q === name).length;
+      assert.equal(count("a"), 3);
+      assert.equal(count("b"), 3);
+    });
+
+    it("SimpleQueue puts and gets; getNowait raises when empty", async () => {
+      const conn = await connect();
+      await using simple = conn.simpleQueue(queue("simple"));
+      await simple.put({ n: 1 });
+      const message = await simple.get({ timeout });
+      assert.deepEqual(message.payload, { n: 1 });
+      await message.ack();
+      await assert.rejects(simple.getNowait(), TimeoutError);
+    });
+
+    it("keeps messages across connections", { skip: lacks("persistent") }, async () => {
+      const q = queue("persist");
+      const first = await connect();
+      await first.producer().publish("kept", { routingKey: q.name, declare: [q] });
+      await first.close();
+      const second = await connect();
+      const message = await getOne(second, q.name);
+      assert.equal(message?.payload, "kept");
+      await message?.ack();
+    });
+
+    it("delivers by priority", { skip: lacks("priority") }, async () => {
+      const conn = await connect();
+      const q = queue("priority", { maxPriority: 10 });
+      const producer = conn.producer();
+      await producer.publish("low", { routingKey: q.name, declare: [q], priority: 0 });
+      await producer.publish("high", { routingKey: q.name, priority: 9 });
+      await eventually(async () => (await drainCount(conn, q.name)), (n) => n === 2, timeout);
+      const first = await getOne(conn, q.name);
+      // RabbitMQ serves the highest first; Kombu's Redis steps serve priority 0 first.
+      const expected = capabilities.priority === "steps" ? "low" : "high";
+      assert.equal(first?.payload, expected);
+      await first?.ack();
+    });
+
+    it("expires messages after their TTL", { skip: lacks("messageTtl") }, async () => {
+      const conn = await connect();
+      const q = queue("ttl");
+      await conn.producer().publish("short", { routingKey: q.name, declare: [q], expiration: 0.05 });
+      await conn.producer().publish("long", { routingKey: q.name });
+      await new Promise((resolve) => setTimeout(resolve, 300)); // let the first TTL pass
+      assert.deepEqual(await drainByGet(conn, q.name), ["long"]);
+    });
+
+    it("confirms publishes", { skip: lacks("confirms") }, async () => {
+      const conn = await connect();
+      const channel = await conn.channel();
+      await channel.confirmSelect?.();
+      const q = queue("confirm").bind(channel);
+      await q.declare();
+      await channel.basicPublish("", q.name, {
+        body: new TextEncoder().encode('"c"'),
+        properties: { contentType: "application/json", contentEncoding: "utf-8" },
+      });
+      assert.equal(await drainCount(conn, q.name), 1);
+    });
+  });
+
+  async function drainCount(conn: Connection, name: string): Promise<number> {
+    const channel = await conn.channel();
+    try {
+      return (await channel.queueDeclare({ name, passive: true })).messageCount;
+    } finally {
+      await channel.close();
+    }
+  }
+}
+
+function collectFrom(
+  held: Message[],
+  total: number,
+  timeout: number,
+): { wait(each: (m: Message) => Promise<void>): Promise<void> } {
+  return {
+    async wait(each) {
+      const deadline = Date.now() + timeout;
+      let acked = 2;
+      while (held.length < total || acked < held.length) {
+        if (Date.now() > deadline) throw new Error(`expected ${total} deliveries, got ${held.length}`);
+        while (acked < held.length) await each(held[acked++]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+  };
+}
+
+async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeout: number,
+): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
