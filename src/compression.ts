@@ -7,10 +7,13 @@
  * | name | header value | aliases | runtimes |
  * | --- | --- | --- | --- |
  * | `gzip` | `application/x-gzip` | gzip, zlib | all (Web `CompressionStream("deflate")`) |
- * | `brotli` | `application/x-brotli` | brotli | where `node:zlib` has brotli (Node, Deno, Bun) |
+ * | `brotli` | `application/x-brotli` | brotli | Web streams where they know brotli (Node 24, Deno, Bun), else `node:zlib` (Node 20) |
  * | `zstd` | `application/zstd` | zstd, zstandard | where `node:zlib` has zstd (Node >= 22.15, Deno, Bun) |
  * | `bzip2` | `application/x-bz2` | bzip2, bzip | none: no portable codec |
  * | `lzma` | `application/x-lzma` | lzma, xz | none: no portable codec |
+ *
+ * Decompression checks integrity where a runtime does not: the zlib Adler-32 trailer, and that
+ * every zstd frame is complete and as long as it declares.
  *
  * Kombu's `application/x-gzip` is the zlib format (RFC 1950), not gzip (RFC 1952).
  *
@@ -194,6 +197,33 @@ async function throughStream(
   return out;
 }
 
+/**
+ * Adler-32 of `data` (RFC 1950), the checksum that ends a zlib stream.
+ *
+ * @param data the bytes
+ * @returns the checksum as an unsigned 32-bit number
+ */
+export function adler32(data: Uint8Array): number {
+  let a = 1, b = 0;
+  const n = data.length;
+  for (let i = 0; i < n;) {
+    // 3800 steps keep b below 2^31 before the modulo (zlib's NMAX is 5552 for unsigned 32-bit).
+    const end = Math.min(i + 3800, n);
+    for (; i < end; i++) {
+      a += data[i];
+      b += a;
+    }
+    a %= 65521;
+    b %= 65521;
+  }
+  return ((b << 16) | a) >>> 0;
+}
+
+function readUint32BE(data: Uint8Array, offset: number): number {
+  return ((data[offset] << 24) | (data[offset + 1] << 16) | (data[offset + 2] << 8) |
+    data[offset + 3]) >>> 0;
+}
+
 /** Kombu's default codec: zlib format through the Web Compression Streams API. */
 export const zlibCompressor: Compressor = {
   name: "gzip",
@@ -202,17 +232,113 @@ export const zlibCompressor: Compressor = {
   compress(data: Uint8Array): Promise<Uint8Array> {
     return throughStream(data, new CompressionStream("deflate"));
   },
-  decompress(data: Uint8Array): Promise<Uint8Array> {
-    return throughStream(data, new DecompressionStream("deflate"));
+  async decompress(data: Uint8Array): Promise<Uint8Array> {
+    const out = await throughStream(data, new DecompressionStream("deflate"));
+    // Some runtimes (Deno) return what they inflated from a truncated stream without an error:
+    // the Adler-32 trailer must match what came out, or the body is cut or corrupt.
+    if (data.length < 6 || readUint32BE(data, data.length - 4) !== adler32(out)) {
+      throw new DecodeError(
+        `Cannot decompress "application/x-gzip" body of ${data.length} bytes: ` +
+          "truncated or corrupt (Adler-32 mismatch)",
+      );
+    }
+    return out;
   },
 };
 
 registerCompressor(zlibCompressor);
 
+/** True when the Web Compression Streams API of this runtime knows `format` both ways. */
+function streamsSupport(format: string): boolean {
+  try {
+    new CompressionStream(format as CompressionFormat);
+    new DecompressionStream(format as CompressionFormat);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- zstd frame check ------------------------------------------------------------------------
+
+const ZSTD_MAGIC = 0xfd2fb528;
+
+function readUint32LE(data: Uint8Array, offset: number): number {
+  return (data[offset] | (data[offset + 1] << 8) | (data[offset + 2] << 16) |
+    (data[offset + 3] << 24)) >>> 0;
+}
+
+/**
+ * Walks the frames of a zstd body (RFC 8878) and checks that each one is complete: every runtime
+ * tested decompresses a truncated frame to fewer bytes without an error.
+ *
+ * @param data the compressed body
+ * @returns the sum of the frames' declared content sizes, or -1 when a frame does not declare it
+ * @throws {DecodeError} when a frame is truncated or malformed
+ */
+export function checkZstdFrames(data: Uint8Array): number {
+  const bad = (why: string): never => {
+    throw new DecodeError(
+      `Cannot decompress "application/zstd" body of ${data.length} bytes: ${why}`,
+    );
+  };
+  let pos = 0;
+  let total = 0;
+  if (data.length === 0) bad("empty");
+  while (pos < data.length) {
+    if (pos + 4 > data.length) bad("truncated frame");
+    const magic = readUint32LE(data, pos);
+    if ((magic & 0xfffffff0) === 0x184d2a50) { // skippable frame
+      if (pos + 8 > data.length) bad("truncated skippable frame");
+      pos += 8 + readUint32LE(data, pos + 4);
+      if (pos > data.length) bad("truncated skippable frame");
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) bad("not a zstd frame");
+    pos += 4;
+    if (pos >= data.length) bad("truncated frame header");
+    const descriptor = data[pos++];
+    const fcsFlag = descriptor >> 6;
+    const singleSegment = (descriptor & 0x20) !== 0;
+    const checksum = (descriptor & 0x04) !== 0;
+    const dictBytes = [0, 1, 2, 4][descriptor & 0x03];
+    const fcsBytes = fcsFlag === 0 ? (singleSegment ? 1 : 0) : [0, 2, 4, 8][fcsFlag];
+    if ((descriptor & 0x08) !== 0) bad("reserved bit set in frame header");
+    pos += (singleSegment ? 0 : 1) + dictBytes;
+    if (pos + fcsBytes > data.length) bad("truncated frame header");
+    if (fcsBytes === 0) {
+      total = -1;
+    } else {
+      let size = 0;
+      for (let i = fcsBytes - 1; i >= 0; i--) size = size * 256 + data[pos + i];
+      if (fcsBytes === 2) size += 256;
+      if (total !== -1) total += size;
+    }
+    pos += fcsBytes;
+    for (;;) {
+      if (pos + 3 > data.length) bad("truncated block");
+      const header = data[pos] | (data[pos + 1] << 8) | (data[pos + 2] << 16);
+      pos += 3;
+      const last = (header & 1) === 1;
+      const type = (header >> 1) & 3;
+      const size = header >>> 3;
+      if (type === 3) bad("reserved block type");
+      pos += type === 1 ? 1 : size;
+      if (pos > data.length) bad("truncated block");
+      if (last) break;
+    }
+    if (checksum) {
+      pos += 4;
+      if (pos > data.length) bad("truncated checksum");
+    }
+  }
+  return total;
+}
+
 // --- codecs from node:zlib (Node, Deno, Bun, Workers with nodejs_compat) ----------------------
 
 type Callback = (error: Error | null, result: Uint8Array) => void;
-type AsyncCodec = (data: Uint8Array, callback: Callback) => void;
+type AsyncCodec = (data: Uint8Array, options: object, callback: Callback) => void;
 interface NodeZlib {
   brotliCompress?: AsyncCodec;
   brotliDecompress?: AsyncCodec;
@@ -236,51 +362,58 @@ function nodeZlib(): NodeZlib | undefined {
   }
 }
 
-function viaCallback(fn: AsyncCodec, data: Uint8Array): Promise<Uint8Array> {
+function viaCallback(fn: AsyncCodec, data: Uint8Array, options: object): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
-    fn(data, (error, result) => {
+    fn(data, options, (error, result) => {
       if (error) reject(error);
       else resolve(new Uint8Array(result.buffer, result.byteOffset, result.byteLength));
     });
   });
 }
 
-function nodeCodec(
-  name: string,
-  contentType: string,
-  aliases: string[],
-  enc: AsyncCodec,
-  dec: AsyncCodec,
-): Compressor {
-  return {
-    name,
-    contentType,
-    aliases,
-    compress: (data) => viaCallback(enc, data),
-    decompress: (data) => viaCallback(dec, data),
-  };
+const zlib = nodeZlib();
+
+// Brotli: the Web streams where they know it (Deno's node:zlib returns a truncated stream's
+// prefix without an error; its DecompressionStream does not), else node:zlib.
+if (streamsSupport("brotli")) {
+  registerCompressor({
+    name: "brotli",
+    contentType: "application/x-brotli",
+    aliases: ["brotli"],
+    compress: (data) => throughStream(data, new CompressionStream("brotli" as CompressionFormat)),
+    decompress: (data) =>
+      throughStream(data, new DecompressionStream("brotli" as CompressionFormat)),
+  });
+} else if (zlib?.brotliCompress !== undefined && zlib.brotliDecompress !== undefined) {
+  const enc = zlib.brotliCompress.bind(zlib), dec = zlib.brotliDecompress.bind(zlib);
+  registerCompressor({
+    name: "brotli",
+    contentType: "application/x-brotli",
+    aliases: ["brotli"],
+    compress: (data) => viaCallback(enc, data, {}),
+    decompress: (data) => viaCallback(dec, data, {}),
+  });
 }
 
-const zlib = nodeZlib();
-if (zlib?.brotliCompress !== undefined && zlib.brotliDecompress !== undefined) {
-  registerCompressor(
-    nodeCodec(
-      "brotli",
-      "application/x-brotli",
-      ["brotli"],
-      zlib.brotliCompress.bind(zlib),
-      zlib.brotliDecompress.bind(zlib),
-    ),
-  );
-}
+// Zstandard through node:zlib. The content size goes in the frame header (pledgedSrcSize):
+// Python's zstandard (Kombu's codec) cannot decompress a frame without it.
 if (zlib?.zstdCompress !== undefined && zlib.zstdDecompress !== undefined) {
-  registerCompressor(
-    nodeCodec(
-      "zstd",
-      "application/zstd",
-      ["zstd", "zstandard"],
-      zlib.zstdCompress.bind(zlib),
-      zlib.zstdDecompress.bind(zlib),
-    ),
-  );
+  const enc = zlib.zstdCompress.bind(zlib), dec = zlib.zstdDecompress.bind(zlib);
+  registerCompressor({
+    name: "zstd",
+    contentType: "application/zstd",
+    aliases: ["zstd", "zstandard"],
+    compress: (data) => viaCallback(enc, data, { pledgedSrcSize: data.length }),
+    async decompress(data: Uint8Array): Promise<Uint8Array> {
+      const declared = checkZstdFrames(data);
+      const out = await viaCallback(dec, data, {});
+      if (declared !== -1 && out.length !== declared) {
+        throw new DecodeError(
+          `Cannot decompress "application/zstd" body of ${data.length} bytes: ` +
+            `${out.length} bytes came out, the frames declare ${declared}`,
+        );
+      }
+      return out;
+    },
+  });
 }

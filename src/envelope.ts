@@ -286,6 +286,20 @@ export function pythonJsonString(text: string): string {
   return `"${text.replace(ESCAPE_ALL, escapeChar)}"`;
 }
 
+/**
+ * Writes a finite number as Python would: integers as integers, other values as `repr(float)`
+ * (the same shortest digits as JavaScript, but scientific below 1e-4 with a two-digit exponent,
+ * `1e-05`, where JavaScript writes `0.00001`), and -0 as `-0.0`.
+ */
+function pythonNumber(value: number): string {
+  if (Object.is(value, -0)) return "-0.0";
+  const abs = Math.abs(value);
+  if (abs !== 0 && abs < 1e-4) {
+    return value.toExponential().replace(/e([+-])(\d)$/, (_, sign, digit) => `e${sign}0${digit}`);
+  }
+  return String(value);
+}
+
 function dumpValue(value: unknown, stack: unknown[]): string | undefined {
   switch (typeof value) {
     case "string":
@@ -294,7 +308,7 @@ function dumpValue(value: unknown, stack: unknown[]): string | undefined {
       if (!Number.isFinite(value)) {
         throw new EncodeError(`Cannot write ${value} as JSON: not a finite number`);
       }
-      return Object.is(value, -0) ? "-0" : String(value);
+      return pythonNumber(value);
     case "bigint":
       return value.toString();
     case "boolean":

@@ -393,6 +393,17 @@ export const rawSerializer: Serializer = {
   },
 };
 
+/** A plain `Uint8Array` view of the same memory (no copy) when `bytes` is a subclass (Buffer). */
+function plainBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function plainBytesReviver(_key: unknown, value: unknown): unknown {
+  return value instanceof Uint8Array ? plainBytes(value) : value;
+}
+
 const packr = new Packr({
   useRecords: false,
   mapsAsObjects: true,
@@ -405,18 +416,20 @@ const packr = new Packr({
 
 /**
  * MessagePack (`application/x-msgpack`, `binary`), interoperable with Python's
- * `msgpack.packb(use_bin_type=True)`: maps decode to plain objects, `bin` to `Uint8Array` (a
- * `Buffer` on Node), 64-bit integers beyond 2^53 to `bigint`.
+ * `msgpack.packb(use_bin_type=True)`: maps decode to plain objects, `bin` to `Uint8Array`, 64-bit
+ * integers beyond 2^53 to `bigint`. A map key `__proto__` arrives as `__proto_` (msgpackr's guard
+ * against prototype pollution).
  */
 export const msgpackSerializer: Serializer = {
   name: "msgpack",
   contentType: "application/x-msgpack",
   contentEncoding: "binary",
   encode(value: unknown): Uint8Array {
-    return packr.pack(value);
+    return plainBytes(packr.pack(value));
   },
   decode(body: Uint8Array): unknown {
-    return packr.unpack(body);
+    // A plain Uint8Array in gives plain Uint8Arrays out for `bin` (a Buffer in gives Buffers).
+    return packr.unpack(plainBytes(body));
   },
 };
 
@@ -444,7 +457,7 @@ export const yamlSerializer: Serializer = {
         cause: problem,
       });
     }
-    return doc.toJS({ maxAliasCount: 100 });
+    return doc.toJS({ maxAliasCount: 100, reviver: plainBytesReviver });
   },
 };
 

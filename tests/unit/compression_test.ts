@@ -1,0 +1,199 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  adler32,
+  availableCompressors,
+  checkZstdFrames,
+  compress,
+  type Compressor,
+  decompress,
+  getCompressor,
+  registerCompressor,
+} from "../../src/compression.ts";
+import { DecodeError, EncodeError } from "../../src/errors.ts";
+import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
+import { kombuFixture, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
+
+const available = availableCompressors();
+const GOLDEN: Record<string, string> = {
+  gzip: "body.json.zlib",
+  brotli: "body.json.br",
+  zstd: "body.json.zst",
+};
+
+describe("compression registry", () => {
+  it("always has Kombu's default codec, zlib under application/x-gzip", () => {
+    assert.ok(available.includes("gzip"));
+    for (const name of ["gzip", "zlib", "application/x-gzip", "GZIP"]) {
+      assert.equal(getCompressor(name).contentType, "application/x-gzip");
+    }
+  });
+
+  it("writes the zlib format (RFC 1950), not gzip", async () => {
+    const { body, contentType } = await compress(new TextEncoder().encode("hello"), "gzip");
+    assert.equal(contentType, "application/x-gzip");
+    assert.equal(body[0] & 0x0f, 8, "CM = deflate");
+    assert.equal(((body[0] << 8) | body[1]) % 31, 0, "zlib header check bits");
+    assert.notEqual(body[0], 0x1f, "not a gzip member");
+  });
+
+  it("names a codec this runtime lacks", async () => {
+    for (
+      const [alias, codec] of [["bzip2", "bzip2"], ["application/x-bz2", "bzip2"], ["xz", "lzma"]]
+    ) {
+      assert.throws(() => getCompressor(alias), (e: unknown) => {
+        assert.ok(e instanceof EncodeError);
+        assert.equal(
+          e.message,
+          `Cannot compress with "${alias}": no ${codec} codec is available on this runtime`,
+        );
+        return true;
+      });
+      await assert.rejects(compress(new Uint8Array(1), alias), EncodeError);
+      await assert.rejects(decompress(new Uint8Array(1), alias), DecodeError);
+    }
+    assert.throws(() => getCompressor("snappy"), /"snappy": no such compression method/);
+  });
+
+  it("reports corrupt data as DecodeError naming the codec", async () => {
+    for (const name of available) {
+      const type = getCompressor(name).contentType;
+      await assert.rejects(decompress(new Uint8Array([1, 2, 3, 4, 5]), type), (e: unknown) => {
+        assert.ok(e instanceof DecodeError, `${name}: ${e}`);
+        assert.ok(e.message.includes(`"${type}"`), e.message);
+        return true;
+      });
+    }
+  });
+
+  it("keeps the runtime's error as the cause", async () => {
+    await assert.rejects(
+      decompress(new Uint8Array([0x78, 0x9c, 0xff, 0xff, 0xff, 0xff, 0, 0]), "zlib"),
+      (e: unknown) => e instanceof DecodeError && e.cause instanceof Error,
+    );
+  });
+
+  it("accepts a codec registered by the application", async () => {
+    const reverse: Compressor = {
+      name: "reverse",
+      contentType: "application/x-reverse",
+      aliases: ["rev"],
+      compress: (data) => Promise.resolve(data.slice().reverse()),
+      decompress: (data) => Promise.resolve(data.slice().reverse()),
+    };
+    registerCompressor(reverse);
+    const out = await compress(new Uint8Array([1, 2, 3]), "rev");
+    assert.deepEqual(out, {
+      body: new Uint8Array([3, 2, 1]),
+      contentType: "application/x-reverse",
+    });
+    assert.deepEqual(
+      await decompress(out.body, "application/x-reverse"),
+      new Uint8Array([1, 2, 3]),
+    );
+    assert.ok(availableCompressors().includes("reverse"));
+  });
+});
+
+describe("integrity checks", () => {
+  it("adler32 matches known values", () => {
+    assert.equal(adler32(new TextEncoder().encode("Wikipedia")), 0x11e60398);
+    assert.equal(adler32(new Uint8Array(0)), 1);
+    assert.equal(adler32(new Uint8Array(100_000).fill(255)), 0x149a302c);
+  });
+
+  it("checkZstdFrames reads the content size of Python's frame and refuses junk", () => {
+    assert.equal(checkZstdFrames(kombuFixture("body.json.zst")), kombuFixture("body.json").length);
+    assert.throws(() => checkZstdFrames(new Uint8Array([1, 2, 3, 4, 5])), DecodeError);
+    assert.throws(
+      () => checkZstdFrames(kombuFixture("body.json.zst").subarray(0, 20)),
+      DecodeError,
+    );
+  });
+});
+
+describe("golden bodies compressed by Python Kombu 5.2", () => {
+  const original = kombuFixture("body.json");
+  for (const [name, file] of Object.entries(GOLDEN)) {
+    it(
+      `${name}: ${file}`,
+      { skip: available.includes(name) ? false : `no ${name} here` },
+      async () => {
+        const codec = getCompressor(name);
+        assert.deepEqual(await decompress(kombuFixture(file), codec.contentType), original);
+      },
+    );
+  }
+});
+
+describe("round trips (property)", () => {
+  for (const name of available) {
+    it(name, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), async (data) => {
+          const { body, contentType } = await compress(data, name);
+          assert.deepEqual(await decompress(body, contentType), data);
+        }),
+        { numRuns: 50 },
+      );
+    });
+  }
+
+  for (const name of available) {
+    it(`${name}: every truncated body is a DecodeError`, async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.uint8Array({ minLength: 1, maxLength: 2048 }),
+          fc.nat(),
+          async (data, n) => {
+            const { body, contentType } = await compress(data, name);
+            const cut = n % body.length; // a strict prefix, maybe empty
+            await assert.rejects(decompress(body.subarray(0, cut), contentType), DecodeError);
+          },
+        ),
+        { numRuns: 30 },
+      );
+    });
+  }
+
+  it("a large body (1 MiB) through zlib", async () => {
+    const big = new Uint8Array(1 << 20).map((_, i) => (i * 2654435761) >>> 24);
+    const { body } = await compress(big, "zlib");
+    assert.deepEqual(await decompress(body, "zlib"), big);
+  });
+});
+
+const skipPython = kombuSkipReason();
+
+describe("Python Kombu decompresses our bodies (live)", { skip: skipPython }, () => {
+  it("with kombu.compression.decompress for every codec both sides have", async () => {
+    const data = new TextEncoder().encode(
+      JSON.stringify({ hello: "wörld", n: [1, 2, 3] }).repeat(20),
+    );
+    const cases = [];
+    for (const name of available.filter((n) => n in GOLDEN)) {
+      const { body, contentType } = await compress(data, name);
+      cases.push({ name, contentType, body: encodeBase64(body) });
+    }
+    const out = runPython(
+      `
+import base64, json, sys
+from kombu import compression
+result = {}
+for c in json.load(sys.stdin):
+    try:
+        result[c["name"]] = base64.b64encode(
+            compression.decompress(base64.b64decode(c["body"]), c["contentType"])).decode()
+    except KeyError:
+        result[c["name"]] = None  # this Python lacks the codec (brotli, zstandard)
+print(json.dumps(result))
+`,
+      cases,
+    ) as Record<string, string | null>;
+    assert.ok(out.gzip !== null, "Python always has zlib");
+    for (const [name, body] of Object.entries(out)) {
+      if (body !== null) assert.deepEqual(decodeBase64(body), data, name);
+    }
+  });
+});
