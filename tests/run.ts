@@ -1,0 +1,199 @@
+/**
+ * Runs the whole suite: static checks once, then every `*_test.ts` under tests/ on Deno, Bun,
+ * the machine's Node (with tsx) and Node 24 from npm (native type stripping).
+ *
+ * Usage: `deno task test` (or `deno run -A tests/run.ts [--only deno,bun,node,node24]
+ * [--no-static] [filter...]`). Prints one summary line per runtime and a last line
+ * `N passed, N failed, N skipped`; exits non-zero when anything failed.
+ */
+
+const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
+
+interface Counts {
+  passed: number;
+  failed: number;
+  skipped: number;
+}
+
+interface Outcome extends Counts {
+  name: string;
+  code: number;
+  seconds: number;
+}
+
+function parseArgs(args: string[]): { only?: string[]; staticChecks: boolean; filters: string[] } {
+  const out = { only: undefined as string[] | undefined, staticChecks: true, filters: [] as string[] };
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--only") out.only = args[++i].split(",");
+    else if (args[i] === "--no-static") out.staticChecks = false;
+    else out.filters.push(args[i]);
+  }
+  return out;
+}
+
+async function findTests(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) {
+      if (entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python") continue;
+      found.push(...await findTests(path));
+    } else if (entry.name.endsWith("_test.ts")) {
+      found.push(path);
+    }
+  }
+  return found.sort();
+}
+
+/** The machine's own Node: the first `node` on PATH outside node_modules. */
+async function systemNode(): Promise<string | undefined> {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    if (!dir || dir.includes("node_modules")) continue;
+    try {
+      const path = `${dir}/node`;
+      const info = await Deno.stat(path);
+      if (info.isFile || info.isSymlink) return path;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+async function run(
+  name: string,
+  cmd: string,
+  args: string[],
+  parse: (text: string) => Counts,
+): Promise<Outcome> {
+  const started = performance.now();
+  console.log(`\n=== ${name}: ${[cmd.replace(root + "/", ""), ...args.slice(0, 4)].join(" ")}${args.length > 4 ? " ..." : ""}`);
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+  }).spawn();
+  const decoder = new TextDecoder();
+  let text = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: (s: string) => void) => {
+    for await (const chunk of stream) {
+      const s = decoder.decode(chunk, { stream: true });
+      text += s;
+      sink(s);
+    }
+  };
+  const write = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s));
+  await Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
+  const { code } = await child.status;
+  const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""));
+  if (code !== 0 && counts.failed === 0) counts.failed = 1;
+  return { name, code, seconds: (performance.now() - started) / 1000, ...counts };
+}
+
+const num = (text: string, re: RegExp): number => {
+  let total = 0;
+  for (const m of text.matchAll(re)) total += Number(m[1]);
+  return total;
+};
+
+function parseDeno(text: string): Counts {
+  // Every test and step prints "name ... ok|FAILED|ignored"; group lines that only repeat
+  // their steps' verdict are told apart by being followed by deeper-indented lines.
+  const lines = text.split("\n");
+  const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
+  const indent = (line: string) => /^\s*/.exec(line)![0].length;
+  for (let i = 0; i < lines.length; i++) {
+    const m = / \.\.\. (ok|FAILED|ignored)\b/.exec(lines[i]);
+    if (!m || /due to \d+ failed step/.test(lines[i])) continue;
+    // A group's own verdict line comes after its steps, which are indented deeper.
+    if (i > 0 && indent(lines[i - 1]) > indent(lines[i]) && / \.\.\. /.test(lines[i - 1])) continue;
+    if (m[1] === "ok") counts.passed++;
+    else if (m[1] === "FAILED") counts.failed++;
+    else counts.skipped++;
+  }
+  return counts;
+}
+
+function parseBun(text: string): Counts {
+  return {
+    passed: num(text, /^\s*(\d+) pass$/gm),
+    failed: num(text, /^\s*(\d+) fail$/gm),
+    skipped: num(text, /^\s*(\d+) skip$/gm) + num(text, /^\s*(\d+) todo$/gm),
+  };
+}
+
+function parseNode(text: string): Counts {
+  return {
+    passed: num(text, /^[#ℹ] pass (\d+)$/gm),
+    failed: num(text, /^[#ℹ] fail (\d+)$/gm) + num(text, /^[#ℹ] cancelled (\d+)$/gm),
+    skipped: num(text, /^[#ℹ] skipped (\d+)$/gm) + num(text, /^[#ℹ] todo (\d+)$/gm),
+  };
+}
+
+async function nodeVersion(path: string): Promise<string> {
+  const out = await new Deno.Command(path, { args: ["--version"], stdout: "piped" }).output();
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+const options = parseArgs(Deno.args);
+const all = await findTests(`${root}/tests`);
+const files = options.filters.length
+  ? all.filter((f) => options.filters.some((x) => f.includes(x)))
+  : all;
+const relative = files.map((f) => f.replace(`${root}/`, ""));
+const wants = (runtime: string) => !options.only || options.only.includes(runtime);
+console.log(`wakame test suite: ${relative.length} test files; CI=${Deno.env.get("CI") ?? ""}`);
+
+const outcomes: Outcome[] = [];
+if (options.staticChecks && !options.filters.length) {
+  const deno = bin("deno");
+  const quiet = (): Counts => ({ passed: 1, failed: 0, skipped: 0 });
+  outcomes.push(await run("deno check", deno, ["check", "mod.ts", ...relative], quiet));
+  outcomes.push(await run("deno lint", deno, ["lint"], quiet));
+  outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
+  outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", "mod.ts"], quiet));
+}
+if (relative.length) {
+  if (wants("deno")) {
+    outcomes.push(await run("deno", bin("deno"), ["test", "-A", "--no-check", ...relative], parseDeno));
+  }
+  if (wants("bun")) {
+    outcomes.push(
+      await run("bun", bin("bun"), ["test", "--timeout", "60000", ...relative.map((f) => `./${f}`)], parseBun),
+    );
+  }
+  const node20 = await systemNode();
+  if (wants("node")) {
+    if (node20) {
+      const version = await nodeVersion(node20);
+      outcomes.push(
+        await run(`node ${version} (tsx)`, node20, ["--import", "tsx", "--test", "--test-reporter=tap", ...relative], parseNode),
+      );
+    } else {
+      console.log("No Node on PATH outside node_modules: skipping the system-Node run");
+    }
+  }
+  if (wants("node24")) {
+    const node24 = `${root}/node_modules/node24/bin/node`;
+    const version = await nodeVersion(node24);
+    outcomes.push(
+      await run(`node ${version} (type stripping)`, node24, ["--test", "--test-reporter=tap", ...relative], parseNode),
+    );
+  }
+}
+
+console.log("\n=== summary");
+const total: Counts = { passed: 0, failed: 0, skipped: 0 };
+for (const o of outcomes) {
+  console.log(
+    `${o.code === 0 ? "ok  " : "FAIL"} ${o.name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped (${o.seconds.toFixed(1)} s)`,
+  );
+  total.passed += o.passed;
+  total.failed += o.failed;
+  total.skipped += o.skipped;
+}
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+Deno.exit(outcomes.some((o) => o.code !== 0) ? 1 : 0);
