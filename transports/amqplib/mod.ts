@@ -1,0 +1,174 @@
+/**
+ * The `amqplib://` transport: RabbitMQ through the npm package `amqplib`, a fallback for the
+ * native AMQP transport (Kombu's `pyamqp` / `librabbitmq` choice, in TypeScript).
+ *
+ * It runs where `node:net` runs (Node, Bun, Deno); not on Cloudflare Workers.
+ *
+ * URL: `amqplib://user:password@host:5672/vhost` (`amqplibs://` or `ssl: true` for TLS, port
+ * 5671 by default). The virtual host is the URL path (`/` when empty; `//` in the URL means
+ * `/`).
+ *
+ * Options (`transportOptions`):
+ * - `confirmPublish` (boolean): open every channel in publisher-confirm mode, so each publish
+ *   resolves once the broker has the message (Kombu's `confirm_publish`).
+ * - `frameMax` (number): largest frame to negotiate, in bytes.
+ *
+ * Heartbeat: `heartbeat` in seconds (0 turns it off), passed to amqplib, which closes the
+ * connection when the broker stays silent. TLS: `ssl: true` or TLS options (`ca`, `cert`,
+ * `key`, `serverName`); certificates and host names are verified unless
+ * `rejectUnauthorized: false`.
+ *
+ * Capabilities: direct, topic, fanout and headers exchanges; native priority (with
+ * `x-max-priority`); per-message and per-queue TTL and queue arguments; the redelivered flag;
+ * publisher confirms; mandatory returns; heartbeats; persistence; exclusive queues and
+ * consumers; exchange-to-exchange bindings; delivery across processes; FIFO order.
+ *
+ * Publisher confirms on an open channel: amqplib starts confirm mode only when it opens a
+ * channel, so `confirmSelect()` moves the wakame channel onto a new amqplib confirm channel (it
+ * refuses once consumers or unacknowledged deliveries use the old one).
+ *
+ * @example
+ * ```ts ignore
+ * import { AmqplibTransport } from "@wakame/wakame/amqplib";
+ * const connection = await AmqplibTransport.connect({
+ *   transport: "amqplib", hostname: "127.0.0.1", port: 5672, userid: "guest",
+ *   password: "guest", virtualHost: "/", ssl: false, heartbeat: 0, connectTimeout: 4000,
+ *   transportOptions: {},
+ * });
+ * const channel = await connection.createChannel();
+ * await channel.queueDeclare({ name: "video" });
+ * await connection.close();
+ * ```
+ *
+ * @module
+ */
+
+import amqplib from "amqplib";
+import { ConfigurationError, ConnectionError } from "../../src/errors.ts";
+import type {
+  Capabilities,
+  ConnectionParams,
+  TlsOptions,
+  Transport,
+  TransportConnection,
+} from "../../src/transport.ts";
+import { AmqplibConnection } from "./_connection.ts";
+import { replyText } from "./_convert.ts";
+
+
+/** What RabbitMQ offers through amqplib. */
+export const amqplibCapabilities: Capabilities = Object.freeze({
+  exchangeTypes: Object.freeze(["direct", "topic", "fanout", "headers"] as const),
+  priority: "native",
+  messageTtl: true,
+  queueArguments: true,
+  redeliveredFlag: true,
+  confirms: true,
+  mandatory: true,
+  heartbeats: true,
+  persistent: true,
+  exclusive: true,
+  exchangeBindings: true,
+  crossProcess: true,
+  fifo: true,
+});
+
+function tlsSettings(ssl: boolean | TlsOptions): TlsOptions | undefined {
+  if (ssl === false) return undefined;
+  return ssl === true ? {} : ssl;
+}
+
+function numberOption(options: Record<string, unknown>, name: string): number | undefined {
+  const value = options[name];
+  if (value === undefined) return undefined;
+  const number = typeof value === "string" ? Number(value) : value;
+  if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
+    throw new ConfigurationError(`Cannot use transport option "${name}": not a number`);
+  }
+  return number;
+}
+
+function booleanOption(options: Record<string, unknown>, name: string): boolean {
+  const value = options[name];
+  return value === true || value === "true" || value === "1" || value === 1;
+}
+
+/**
+ * Connects to RabbitMQ with amqplib.
+ *
+ * @param params where and how to connect (heartbeat in seconds, connect timeout in ms)
+ * @returns the open connection
+ * @throws {ConnectionError} when connecting, logging in or the TLS handshake fails, times out
+ *   or is aborted
+ * @throws {ConfigurationError} for an invalid transport option
+ */
+async function connect(params: ConnectionParams): Promise<TransportConnection> {
+  const tls = tlsSettings(params.ssl);
+  const port = params.port ?? (tls === undefined ? 5672 : 5671);
+  const virtualHost = params.virtualHost === "" ? "/" : params.virtualHost;
+  const where = `${params.hostname}:${port}/${encodeURIComponent(virtualHost)}`;
+  const options = params.transportOptions;
+  const frameMax = numberOption(options, "frameMax");
+  const confirmPublish = booleanOption(options, "confirmPublish");
+  const signal = params.signal;
+  if (signal?.aborted) {
+    throw new ConnectionError(`Cannot connect to ${where}: aborted`, { cause: signal.reason });
+  }
+  const socketOptions: Record<string, unknown> = { noDelay: true };
+  if (params.connectTimeout > 0) socketOptions.timeout = params.connectTimeout;
+  if (tls !== undefined) {
+    socketOptions.rejectUnauthorized = tls.rejectUnauthorized ?? true;
+    if (tls.ca !== undefined) socketOptions.ca = tls.ca;
+    if (tls.cert !== undefined) socketOptions.cert = tls.cert;
+    if (tls.key !== undefined) socketOptions.key = tls.key;
+    if (tls.serverName !== undefined) socketOptions.servername = tls.serverName;
+  }
+  const attempt = amqplib.connect(
+    {
+      protocol: tls === undefined ? "amqp" : "amqps",
+      hostname: params.hostname,
+      port,
+      username: params.userid ?? "guest",
+      password: params.password ?? "guest",
+      // amqplib unescapes the vhost, so "/" travels as "%2F".
+      vhost: encodeURIComponent(virtualHost),
+      heartbeat: Math.max(0, Math.round(params.heartbeat)),
+      ...(frameMax === undefined ? {} : { frameMax }),
+    },
+    socketOptions,
+  );
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () =>
+      reject(new ConnectionError(`Cannot connect to ${where}: aborted`, { cause: signal?.reason }));
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+  aborted.catch(() => undefined);
+  try {
+    const model = await Promise.race([attempt, aborted]);
+    return new AmqplibConnection(model, where, confirmPublish);
+  } catch (error) {
+    // A connection that still opens after an abort must not leak.
+    attempt.then((late) => late.close(), () => undefined).catch(() => undefined);
+    if (error instanceof ConnectionError) throw error;
+    throw new ConnectionError(`Cannot connect to ${where}: ${replyText(error)}`, { cause: error });
+  } finally {
+    if (onAbort !== undefined) signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * The amqplib transport (register it under `amqplib`).
+ *
+ * @example
+ * ```ts ignore
+ * import { AmqplibTransport } from "@wakame/wakame/amqplib";
+ * console.assert(AmqplibTransport.capabilities.confirms);
+ * ```
+ */
+export const AmqplibTransport: Transport = Object.freeze({
+  name: "amqplib",
+  defaultPort: 5672,
+  capabilities: amqplibCapabilities,
+  connect,
+});
