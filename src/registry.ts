@@ -102,3 +102,7 @@ registerTransport(
   ["memory"],
   () => import("../transports/memory/mod.ts").then((m) => m.MemoryTransport),
 );
+registerTransport(
+  ["filesystem"],
+  () => import("../transports/filesystem/mod.ts").then((m) => m.FilesystemTransport),
+);

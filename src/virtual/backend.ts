@@ -47,6 +47,11 @@ export interface Binding {
   routingKey: string;
   /** Headers-exchange match arguments (x-match and the headers). */
   arguments?: Record<string, unknown>;
+  /**
+   * Kombu's stored pattern (a regex for topic bindings, else empty), written by stores that
+   * share bindings with Python peers; routing never reads it.
+   */
+  pattern?: string;
 }
 
 /** Where bindings live (in-process by default; Redis keeps them in `_kombu.binding.*`). */

@@ -21,8 +21,8 @@ import type {
   QueueDeclareOk,
   ReturnedMessage,
 } from "../transport.ts";
-import type { BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
-import { route } from "./exchange_types.ts";
+import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
+import { kombuBindingPattern, route } from "./exchange_types.ts";
 import type { VirtualState } from "./state.ts";
 
 /** Tuning of a virtual channel. */
@@ -150,9 +150,8 @@ export class VirtualChannel implements Channel {
   ): Promise<void> {
     this.#check(`bind queue "${queue}"`);
     if (exchange === "") return;
-    const binding = args && Object.keys(args).length > 0
-      ? { queue, routingKey, arguments: args as Record<string, unknown> }
-      : { queue, routingKey };
+    const binding = bindingOf(queue, routingKey, args);
+    binding.pattern = kombuBindingPattern(this.#state.typeOf(exchange), routingKey);
     await this.#bindings.add(exchange, binding);
     if (this.#backend.bindFanout && this.#state.typeOf(exchange) === "fanout") {
       await this.#backend.bindFanout(exchange, queue, routingKey);
@@ -168,10 +167,7 @@ export class VirtualChannel implements Channel {
   ): Promise<void> {
     this.#check(`unbind queue "${queue}"`);
     if (exchange === "") return;
-    const binding = args && Object.keys(args).length > 0
-      ? { queue, routingKey, arguments: args as Record<string, unknown> }
-      : { queue, routingKey };
-    await this.#bindings.remove(exchange, binding);
+    await this.#bindings.remove(exchange, bindingOf(queue, routingKey, args));
   }
 
   /** Removes the queue's ready messages. */
@@ -549,4 +545,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }
     signal?.addEventListener("abort", done, { once: true });
   });
+}
+
+function bindingOf(queue: string, routingKey: string, args: FieldTable | undefined): Binding {
+  return args && Object.keys(args).length > 0
+    ? { queue, routingKey, arguments: args as Record<string, unknown> }
+    : { queue, routingKey };
 }

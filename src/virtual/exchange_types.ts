@@ -125,3 +125,27 @@ export function route(
   }
   return out;
 }
+
+/**
+ * The `pattern` Kombu stores beside a binding (Redis `_kombu.binding.*` members, filesystem
+ * `.exchange` files): a regex for topic bindings (Kombu's `key_to_pattern`), empty otherwise.
+ * wakame routes with {@link topicMatches} and writes this only so Python peers can route too.
+ *
+ * @param type the exchange type
+ * @param routingKey the binding key
+ * @returns Kombu's pattern text
+ */
+export function kombuBindingPattern(type: ExchangeType, routingKey: string): string {
+  if (type !== "topic") return "";
+  const escaped = [...routingKey].map((c) =>
+    /[A-Za-z0-9]/.test(c) || c === "." || c === "#" || c === "*" || c.charCodeAt(0) > 127
+      ? c
+      : c === "\0"
+      ? "\\000"
+      : `\\${c}`
+  ).join("");
+  const words = escaped.split(".").map((word) =>
+    word === "*" ? ".*?[^\\.]" : word === "#" ? ".*?" : word
+  );
+  return `^${words.join("\\.")}$`;
+}

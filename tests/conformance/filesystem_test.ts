@@ -1,0 +1,24 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { filesystemCapabilities } from "../../transports/filesystem/mod.ts";
+import { conformanceSuite } from "../../testing/conformance.ts";
+
+const root = mkdtempSync(join(tmpdir(), "wakame-fs-"));
+const data = join(root, "data");
+
+conformanceSuite({
+  name: "filesystem",
+  url: "filesystem://",
+  capabilities: filesystemCapabilities,
+  options: {
+    transportOptions: {
+      dataFolderIn: data,
+      dataFolderOut: data,
+      processedFolder: join(root, "processed"),
+      controlFolder: join(root, "control"),
+      pollingInterval: 10,
+    },
+  },
+  teardown: () => Promise.resolve(rmSync(root, { recursive: true, force: true })),
+});

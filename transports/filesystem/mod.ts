@@ -1,0 +1,282 @@
+/**
+ * The `filesystem://` transport (Kombu's `filesystem` transport): one file per message in shared
+ * folders, readable and writable by Python Kombu on the same folders.
+ *
+ * URL: `filesystem://` with transport options (camelCase; Kombu's snake_case names are accepted
+ * in the query string):
+ * - `dataFolderIn` / `dataFolderOut` (default `data_in` / `data_out`; point both at one folder
+ *   for a single-folder broker, or cross them for two peers)
+ * - `processedFolder` (default `processed`), `storeProcessed` (default false: delete after reading)
+ * - `controlFolder` (default `control`): bindings in `<exchange>.exchange` files as in Kombu 5.3
+ * - `pollingInterval` in ms (default 100)
+ *
+ * Layout: `<ms>_<uuid4>.<queue>.msg` holding Kombu's JSON envelope. Writers write a temporary
+ * `.tmp-<uuid>` file and rename it, so readers never see half a message. Queue names match
+ * exactly (Kombu's substring match also took `x.a` for `a`). A corrupt file is moved to
+ * `<dataFolderIn>/corrupt/` and never stops a consumer.
+ *
+ * Capabilities: direct, topic and fanout exchanges (bindings shared through the control folder),
+ * redelivered flag, persistence. No priority, no TTL, no headers exchange (Kombu's binding files
+ * cannot hold header arguments).
+ *
+ * @module
+ */
+
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { decodeEnvelope, encodeEnvelope } from "../../src/envelope.ts";
+import { ConnectionError } from "../../src/errors.ts";
+import type { Capabilities, ConnectionParams, Transport } from "../../src/transport.ts";
+import type {
+  Binding,
+  BindingStore,
+  QueueBackend,
+  StoredMessage,
+} from "../../src/virtual/backend.ts";
+import { sameBinding } from "../../src/virtual/state.ts";
+import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
+
+/** What `filesystem://` can do. */
+export const filesystemCapabilities: Capabilities = {
+  exchangeTypes: ["direct", "topic", "fanout"],
+  priority: "none",
+  messageTtl: false,
+  queueArguments: false,
+  redeliveredFlag: true,
+  confirms: false,
+  mandatory: true,
+  heartbeats: false,
+  persistent: true,
+  exclusive: false,
+  exchangeBindings: false,
+  crossProcess: true,
+  fifo: true,
+};
+
+/** Folders and behaviour of a filesystem broker. */
+export interface FilesystemOptions {
+  /** Where consumers read (default `data_in`). */
+  dataFolderIn: string;
+  /** Where producers write (default `data_out`). */
+  dataFolderOut: string;
+  /** Where read messages go (default `processed`). */
+  processedFolder: string;
+  /** Keep read messages in `processedFolder` (default false). */
+  storeProcessed: boolean;
+  /** Where bindings live (default `control`). */
+  controlFolder: string;
+}
+
+const MESSAGE_FILE = /^\d+_[0-9a-fA-F-]{36}\.(.+)\.msg$/;
+
+function option(o: Record<string, unknown>, camel: string, snake: string, fallback: string): string {
+  const value = o[camel] ?? o[snake];
+  return typeof value === "string" && value !== "" ? value : fallback;
+}
+
+/** Reads the options, accepting Kombu's snake_case names too. */
+export function filesystemOptions(o: Record<string, unknown>): FilesystemOptions {
+  const stored = o.storeProcessed ?? o.store_processed;
+  return {
+    dataFolderIn: option(o, "dataFolderIn", "data_folder_in", "data_in"),
+    dataFolderOut: option(o, "dataFolderOut", "data_folder_out", "data_out"),
+    processedFolder: option(o, "processedFolder", "processed_folder", "processed"),
+    storeProcessed: stored === true || stored === "true",
+    controlFolder: option(o, "controlFolder", "control_folder", "control"),
+  };
+}
+
+let lastMs = 0;
+let sequence = 0;
+
+/**
+ * Milliseconds since the epoch followed by a 4-digit sequence, so that files written by this
+ * process in the same millisecond still sort in the order they were written.
+ */
+function stamp(): string {
+  const now = Date.now();
+  if (now === lastMs) sequence++;
+  else {
+    lastMs = now;
+    sequence = 0;
+  }
+  return `${now}${String(sequence % 10000).padStart(4, "0")}`;
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: string })?.code === "ENOENT";
+}
+
+/** Bindings in `<controlFolder>/<exchange>.exchange`: a JSON array of [key, pattern, queue]. */
+class FileBindingStore implements BindingStore {
+  readonly #folder: string;
+
+  constructor(folder: string) {
+    this.#folder = folder;
+  }
+
+  #file(exchange: string): string {
+    return join(this.#folder, `${exchange}.exchange`);
+  }
+
+  async #read(exchange: string): Promise<[string, string | null, string][]> {
+    try {
+      const rows = JSON.parse(await readFile(this.#file(exchange), "utf8"));
+      return Array.isArray(rows) ? rows : [];
+    } catch (error) {
+      if (isMissing(error) || error instanceof SyntaxError) return [];
+      throw error;
+    }
+  }
+
+  async #write(exchange: string, rows: [string, string | null, string][]): Promise<void> {
+    const temp = join(this.#folder, `.tmp-${crypto.randomUUID()}`);
+    await writeFile(temp, JSON.stringify(rows));
+    await rename(temp, this.#file(exchange));
+  }
+
+  async add(exchange: string, binding: Binding): Promise<void> {
+    const rows = await this.#read(exchange);
+    const row: [string, string | null, string] = [binding.routingKey, binding.pattern || null, binding.queue];
+    if (rows.some(([key, , queue]) => key === row[0] && queue === row[2])) return;
+    rows.push(row);
+    await this.#write(exchange, rows);
+  }
+
+  async remove(exchange: string, binding: Binding): Promise<void> {
+    const rows = await this.#read(exchange);
+    const kept = rows.filter(([key, , queue]) =>
+      !sameBinding({ queue, routingKey: key }, { queue: binding.queue, routingKey: binding.routingKey })
+    );
+    if (kept.length !== rows.length) await this.#write(exchange, kept);
+  }
+
+  async list(exchange: string): Promise<Binding[]> {
+    return (await this.#read(exchange)).map(([routingKey, pattern, queue]) => ({
+      routingKey: routingKey ?? "",
+      queue,
+      pattern: pattern ?? "",
+    }));
+  }
+
+  async deleteExchange(exchange: string): Promise<void> {
+    await rm(this.#file(exchange), { force: true });
+  }
+}
+
+/** Messages as files in folders shared with Python Kombu. */
+export class FilesystemBackend implements QueueBackend {
+  readonly bindings: BindingStore;
+  readonly #o: FilesystemOptions;
+  readonly #context: BackendContext | undefined;
+
+  /**
+   * @param options the folders
+   * @param context where to report corrupt files
+   */
+  constructor(options: FilesystemOptions, context?: BackendContext) {
+    this.#o = options;
+    this.#context = context;
+    this.bindings = new FileBindingStore(options.controlFolder);
+  }
+
+  /** Makes the folders. */
+  async open(): Promise<void> {
+    const o = this.#o;
+    for (const folder of [o.dataFolderIn, o.dataFolderOut, o.processedFolder, o.controlFolder]) {
+      try {
+        await mkdir(folder, { recursive: true });
+      } catch (cause) {
+        throw new ConnectionError(`Cannot open filesystem broker: cannot create folder "${folder}"`, {
+          cause,
+        });
+      }
+    }
+  }
+
+  /** Writes the message as a new file (temporary name, then rename). */
+  async put(queue: string, message: StoredMessage): Promise<void> {
+    const name = `${stamp()}_${crypto.randomUUID()}.${queue}.msg`;
+    const temp = join(this.#o.dataFolderOut, `.tmp-${crypto.randomUUID()}`);
+    await writeFile(temp, encodeEnvelope(message));
+    await rename(temp, join(this.#o.dataFolderOut, name));
+  }
+
+  async #files(queue: string): Promise<string[]> {
+    const names = await readdir(this.#o.dataFolderIn);
+    return names.filter((name) => MESSAGE_FILE.exec(name)?.[1] === queue).sort();
+  }
+
+  /** Claims the oldest file of the queue by renaming it, then reads it. */
+  async get(queue: string): Promise<StoredMessage | undefined> {
+    for (const name of await this.#files(queue)) {
+      const claimed = join(this.#o.processedFolder, name);
+      try {
+        await rename(join(this.#o.dataFolderIn, name), claimed);
+      } catch (error) {
+        if (isMissing(error)) continue; // another consumer took it
+        throw error;
+      }
+      const text = await readFile(claimed, "utf8");
+      let message: StoredMessage;
+      try {
+        message = decodeEnvelope(text);
+      } catch (error) {
+        await this.#quarantine(claimed, name, error);
+        continue;
+      }
+      if (!this.#o.storeProcessed) await rm(claimed, { force: true });
+      return message;
+    }
+    return undefined;
+  }
+
+  async #quarantine(path: string, name: string, error: unknown): Promise<void> {
+    const folder = join(this.#o.dataFolderIn, "corrupt");
+    await mkdir(folder, { recursive: true });
+    await rename(path, join(folder, name));
+    this.#context?.warn(`Moved corrupt message file "${name}" to "${folder}"`, error);
+  }
+
+  /** Deletes the queue's files. */
+  async purge(queue: string): Promise<number> {
+    let count = 0;
+    for (const name of await this.#files(queue)) {
+      try {
+        await rm(join(this.#o.dataFolderIn, name));
+        count++;
+      } catch (error) {
+        if (!isMissing(error)) throw error;
+      }
+    }
+    return count;
+  }
+
+  /** Counts the queue's files. */
+  async size(queue: string): Promise<number> {
+    return (await this.#files(queue)).length;
+  }
+
+  /** Deletes the queue's files (queues have no other existence here). */
+  async delete(queue: string): Promise<void> {
+    await this.purge(queue);
+  }
+}
+
+/** The `filesystem://` transport. */
+export const FilesystemTransport: Transport = virtualTransport({
+  name: "filesystem",
+  capabilities: filesystemCapabilities,
+  pollingInterval: 100,
+  scopeKey: (params: ConnectionParams) => {
+    const o = filesystemOptions(params.transportOptions);
+    return `filesystem|${o.controlFolder}|${o.dataFolderOut}`;
+  },
+  async openBackend(params, context) {
+    const backend = new FilesystemBackend(filesystemOptions(params.transportOptions), context);
+    await backend.open();
+    return backend;
+  },
+});
+
+export default FilesystemTransport;
