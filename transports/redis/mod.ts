@@ -1,0 +1,121 @@
+/**
+ * The Redis transport, wire-compatible with Python Kombu's (`kombu.transport.redis`): Python
+ * Kombu, Celery and wakame can share one Redis.
+ *
+ * URLs:
+ * - `redis://[user:password@]host[:6379][/db]`
+ * - `rediss://...` TLS, certificate and host name verified unless
+ *   `ssl: { rejectUnauthorized: false }`
+ * - `redis+socket:///path/to/redis.sock` (database from `transportOptions.db`)
+ * - `sentinel://host[:26379]` with `transportOptions.masterName` (more sentinels in
+ *   `transportOptions.sentinels`, as `host:port` strings); the master is asked for again on every
+ *   reconnect
+ *
+ * Options (`transportOptions`, Kombu's names in camelCase, durations in milliseconds where Kombu
+ * has seconds): `visibilityTimeout` (3 600 000), `ackEmulation` (true), `unackedKey`,
+ * `unackedIndexKey`, `unackedMutexKey`, `unackedMutexExpire` (300 000), `unackedRestoreLimit`,
+ * `fanoutPrefix` (true: `/{db}.`), `fanoutPatterns` (true), `globalKeyprefix`, `sep`,
+ * `prioritySteps` ([0, 3, 6, 9]), `queueOrderStrategy` (`round_robin`, `sorted`, `priority`),
+ * `socketTimeout`, `socketConnectTimeout`; and wakame's own: `driver` (`resp` or `ioredis`),
+ * `protocol` (2 or 3), `clientName`, `cluster`, `wakeup` (`tracking` or `poll`), `pollInterval`,
+ * `fanoutBufferLimit`, `parser` (bulk length limit...), `socketFactory`. See
+ * {@link RedisTransportOptions}.
+ *
+ * Capabilities: direct, topic and fanout exchanges; priority in steps (0 is consumed first, the
+ * reverse of RabbitMQ); redelivered flag; persistent; cross-process fanout (PUB/SUB, at most
+ * once). No per-message TTL, queue limits, headers exchange, confirms or heartbeats.
+ *
+ * Cluster mode (`cluster: true`) needs a hash tag in `globalKeyprefix` (`"{wakame}."`) so that
+ * every key of the transport shares one slot; it is checked at connect, and the connection goes
+ * to the node owning that slot.
+ *
+ * @example
+ * ```ts ignore
+ * import { Connection } from "@wakame/wakame";
+ * const connection = new Connection("redis://127.0.0.1:6379/0", {
+ *   transportOptions: { visibilityTimeout: 60_000, globalKeyprefix: "app:" },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import type { Capabilities, ConnectionParams, Transport } from "../../src/transport.ts";
+import type { QueueBackend } from "../../src/virtual/backend.ts";
+import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
+import { RedisBackend } from "./backend.ts";
+import { RedisConnector, type RedisMode } from "./connector.ts";
+import { readSettings } from "./options.ts";
+
+export { RedisBackend } from "./backend.ts";
+export { RedisBindingStore } from "./bindings.ts";
+export { RedisConnector, type RedisMode } from "./connector.ts";
+export { nativeDriver, type RedisDriver, type RedisLink, type RedisLinkOptions } from "./driver.ts";
+export { KeyLayout, kombuTopicPattern, priorityStep } from "./keys.ts";
+export { readSettings, type RedisSettings, type RedisTransportOptions } from "./options.ts";
+export { RespConnection, type RespConnectionOptions } from "./resp/client.ts";
+export { RespEncoder } from "./resp/encoder.ts";
+export { DEFAULT_MAX_BULK_LENGTH, RespParser, type RespParserOptions } from "./resp/parser.ts";
+export { type RespArg, RespErrorReply, RespPush, type RespValue } from "./resp/types.ts";
+
+/** What the Redis transport can do. */
+export const redisCapabilities: Capabilities = {
+  exchangeTypes: ["direct", "topic", "fanout"],
+  priority: "steps",
+  messageTtl: false,
+  queueArguments: false,
+  redeliveredFlag: true,
+  confirms: false,
+  mandatory: true,
+  heartbeats: false,
+  persistent: true,
+  exclusive: false,
+  exchangeBindings: false,
+  crossProcess: true,
+  fifo: true,
+};
+
+/**
+ * Opens the Redis queue store of one connection.
+ *
+ * @param params the parsed URL and options
+ * @param context where the store reports warnings
+ * @param mode how the URL names the server
+ * @returns the connected store
+ * @throws {ConnectionError} when Redis cannot be reached or refuses the credentials
+ * @throws {ConfigurationError} for bad options (database number, cluster prefix, Sentinel)
+ */
+export async function openRedisBackend(
+  params: ConnectionParams,
+  context: Pick<BackendContext, "warn">,
+  mode: RedisMode = "tcp",
+): Promise<RedisBackend> {
+  const settings = readSettings(params.transportOptions);
+  const connector = new RedisConnector(params, settings, mode);
+  const backend = new RedisBackend(connector, settings, context);
+  await backend.open();
+  return backend;
+}
+
+function makeTransport(name: string, mode: RedisMode, defaultPort: number): Transport {
+  return virtualTransport({
+    name,
+    capabilities: redisCapabilities,
+    defaultPort,
+    batchSize: 100,
+    openBackend: (params, context): Promise<QueueBackend> =>
+      openRedisBackend(params, context, mode),
+  });
+}
+
+/** `redis://`: Redis over TCP (TLS too when the connection's `ssl` is set). */
+export const redisTransport: Transport = makeTransport("redis", "tcp", 6379);
+
+/** `rediss://`: Redis over TLS (verification on unless turned off in `ssl`). */
+export const redissTransport: Transport = makeTransport("rediss", "tls", 6379);
+
+/** `redis+socket:///path/to/socket`: Redis over a unix socket (Deno, Bun, Node). */
+export const redisSocketTransport: Transport = makeTransport("redis+socket", "socket", 0);
+
+/** `sentinel://host:26379` with `transportOptions.masterName`: the master found by Sentinel. */
+export const sentinelTransport: Transport = makeTransport("sentinel", "sentinel", 26379);
