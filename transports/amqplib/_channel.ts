@@ -39,6 +39,8 @@ export interface ChannelOwner {
   readonly failure: Error | undefined;
   /** Opens a raw amqplib channel, in confirm mode or not. */
   openRaw(confirm: boolean): Promise<amqplib.Channel>;
+  /** Forgets a channel that closed. */
+  release(channel: AmqplibChannel): void;
 }
 
 /** AMQP 540 NOT_IMPLEMENTED: what RabbitMQ would answer, said before sending. */
@@ -114,6 +116,7 @@ export class AmqplibChannel implements Channel {
       if (!current()) return;
       this.#open = false;
       this.#unacked.clear();
+      this.#owner.release(this);
       this.#wakeDrainWaiters(this.#closedError("Cannot publish"));
     });
     raw.on("drain", () => {

@@ -22,6 +22,7 @@ export class AmqplibConnection implements TransportConnection, ChannelOwner {
   #gone = false;
   #closing = false;
   #failure: Error | undefined;
+  #channels = new Set<AmqplibChannel>();
 
   /**
    * Wraps a connected amqplib model.
@@ -75,6 +76,15 @@ export class AmqplibConnection implements TransportConnection, ChannelOwner {
   }
 
   /**
+   * Forgets a channel that closed.
+   *
+   * @param channel the closed channel
+   */
+  release(channel: AmqplibChannel): void {
+    this.#channels.delete(channel);
+  }
+
+  /**
    * Opens a channel.
    *
    * @returns the channel
@@ -91,7 +101,9 @@ export class AmqplibConnection implements TransportConnection, ChannelOwner {
     }
     try {
       const raw = await this.openRaw(this.#confirmPublish);
-      return new AmqplibChannel(this, raw, this.#confirmPublish);
+      const channel = new AmqplibChannel(this, raw, this.#confirmPublish);
+      this.#channels.add(channel);
+      return channel;
     } catch (error) {
       throw new ConnectionError(`Cannot open a channel on ${this.#where}: ${replyText(error)}`, {
         cause: error,
@@ -99,10 +111,18 @@ export class AmqplibConnection implements TransportConnection, ChannelOwner {
     }
   }
 
-  /** Closes the connection and its channels (unacknowledged deliveries are requeued). */
+  /**
+   * Closes the connection and its channels (unacknowledged deliveries are requeued).
+   *
+   * Channels are closed first: amqplib queues publishes per channel and sends the connection's
+   * close on its own queue, which could overtake them; a channel's close follows its publishes,
+   * so every publish that resolved reaches the broker.
+   */
   async close(): Promise<void> {
     if (this.#gone) return;
     this.#closing = true;
+    await Promise.allSettled([...this.#channels].map((channel) => channel.close()));
+    this.#channels.clear();
     try {
       await this.#model.close();
     } catch {

@@ -55,7 +55,6 @@ import type {
 import { AmqplibConnection } from "./_connection.ts";
 import { replyText } from "./_convert.ts";
 
-
 /** What RabbitMQ offers through amqplib. */
 export const amqplibCapabilities: Capabilities = Object.freeze({
   exchangeTypes: Object.freeze(["direct", "topic", "fanout", "headers"] as const),

@@ -416,6 +416,25 @@ describe("amqplib transport (RabbitMQ)", { skip }, () => {
     await ch.close();
   });
 
+  it("delivers every resolved publish when the connection closes right after", async () => {
+    const queue = unique("flush");
+    queues.push(queue);
+    const publisher = await AmqplibTransport.connect(params());
+    const ch = await publisher.createChannel();
+    await ch.queueDeclare({ name: queue });
+    // Without confirms a publish resolves once amqplib has it; close() must still send it.
+    await Promise.all(
+      Array.from(
+        { length: 500 },
+        (_, i) => ch.basicPublish("", queue, { body: text(String(i)), properties: {} }),
+      ),
+    );
+    await publisher.close();
+    assert.equal(await publisher.closed, undefined);
+    assert.equal(ch.isOpen, false);
+    assert.equal((await channel.queueDeclare({ name: queue, passive: true })).messageCount, 500);
+  });
+
   it("reports a connection-level refusal as ConnectionError and resolves `closed`", async () => {
     const victim = await AmqplibTransport.connect(params());
     const ch = await victim.createChannel();
