@@ -16,10 +16,10 @@ import {
   channelErrorFor,
   ConfigurationError,
   ConnectionError,
-  LimitExceededError,
   ProtocolError,
 } from "../../src/errors.ts";
 import type {
+  BasicPublishOptions,
   Channel,
   ConsumeHandlers,
   ConsumeOptions,
@@ -29,7 +29,6 @@ import type {
   FieldTable,
   MessageProperties,
   OutgoingMessage,
-  BasicPublishOptions,
   QosOptions,
   QueueDeclaration,
   QueueDeclareOk,
@@ -697,7 +696,7 @@ export class AmqpChannel implements Channel {
     d.u16();
     const bodySize = d.u64();
     if (bodySize > this.#conn.maxMessageSize) {
-      throw new LimitExceededError(
+      throw new ProtocolError(
         `Cannot receive message of ${bodySize} bytes on channel ${this.id}: larger than the limit of ${this.#conn.maxMessageSize} bytes (maxMessageSize)`,
       );
     }

@@ -29,7 +29,7 @@
  * import { AmqpTransport } from "./mod.ts";
  * const conn = await AmqpTransport.connect({
  *   transport: "amqp", hostname: "127.0.0.1", port: undefined, userid: "guest",
- *   password: "guest", virtualHost: "/", ssl: false, heartbeat: 60, connectTimeout: 4000,
+ *   password: "guest", virtualHost: "/", url: "amqp://127.0.0.1", ssl: false, heartbeat: 60, connectTimeout: 4000,
  *   transportOptions: { connectionName: "example" },
  * });
  * const channel = await conn.createChannel();
