@@ -25,9 +25,12 @@ function decode(text: string, what: string): string {
   try {
     return decodeURIComponent(text);
   } catch (cause) {
-    throw new ConfigurationError(`Cannot parse broker URL: the ${what} is not valid percent-encoding`, {
-      cause,
-    });
+    throw new ConfigurationError(
+      `Cannot parse broker URL: the ${what} is not valid percent-encoding`,
+      {
+        cause,
+      },
+    );
   }
 }
 
@@ -50,7 +53,9 @@ export function parseUrl(url: string): UrlParts {
   const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/(.*)$/s.exec(url.trim());
   if (!match) {
     throw new ConfigurationError(
-      `Cannot parse broker URL "${maskUrl(url)}": expected transport://[user:password@]host[:port][/vhost]`,
+      `Cannot parse broker URL "${
+        maskUrl(url)
+      }": expected transport://[user:password@]host[:port][/vhost]`,
     );
   }
   const scheme = match[1].toLowerCase();
@@ -91,7 +96,11 @@ export function parseUrl(url: string): UrlParts {
   if (portText !== undefined && portText !== "") {
     if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) {
       throw new ConfigurationError(
-        `Cannot parse broker URL "${maskUrl(url)}": port "${portText}" is not a number from 0 to 65535`,
+        // The port text is not echoed: it may be part of a password with a raw "/".
+        `Cannot parse broker URL "${maskUrl(url)}": the port is not a number from 0 to 65535` +
+          (at < 0 && rest.includes("@", slash)
+            ? ' (percent-encode "/", "?" and "#" in the user name and password)'
+            : ""),
       );
     }
     port = Number(portText);
@@ -115,14 +124,10 @@ export function parseUrl(url: string): UrlParts {
  * @returns the same with passwords masked
  */
 export function maskUrl(url: string): string {
+  // The password runs to the LAST "@" of the URL, as in the logger's redaction: a password
+  // written with a raw "/", "?" or "#" is over-masked rather than leaked.
   return url.split(";").map((one) =>
-    one.replace(
-      /^(\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/)([^/?#]*)@/s,
-      (_all, scheme: string, userinfo: string) => {
-        const colon = userinfo.indexOf(":");
-        return colon >= 0 ? `${scheme}${userinfo.slice(0, colon)}:**@` : `${scheme}${userinfo}@`;
-      },
-    )
+    one.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/?#@]*:)[\s\S]*@/, "$1**@")
   ).join(";");
 }
 
