@@ -289,8 +289,6 @@ export class RespConnection {
       this.#timer = undefined;
       this.#checkTimeouts();
     }, Math.max(1, deadline - performance.now()));
-    // A pending timer must not keep a Node process alive by itself.
-    (this.#timer as { unref?: () => void }).unref?.();
   }
 
   #checkTimeouts(): void {
@@ -358,7 +356,7 @@ export class RespConnection {
         `Cannot match a Redis reply from ${this.endpoint}: no command is waiting for one`,
       );
     }
-    if (entry.expected > 1) {
+    if (entry.expected > 1 || entry.collected !== undefined) {
       (entry.collected ??= []).push(value);
       if (--entry.expected > 0) return;
       value = entry.collected;
