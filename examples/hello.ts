@@ -36,4 +36,6 @@ await using consumer = conn.consumer(video, {
 });
 await consumer.consume();
 await conn.drainEvents({ timeout: 5000 });
-console.log(received === 1 ? "Done: one message published, consumed and acknowledged." : "No message?");
+console.log(
+  received === 1 ? "Done: one message published, consumed and acknowledged." : "No message?",
+);

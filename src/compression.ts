@@ -6,7 +6,7 @@
  *
  * | name | header value | aliases | runtimes |
  * | --- | --- | --- | --- |
- * | `gzip` | `application/x-gzip` | gzip, zlib | all (Web `CompressionStream("deflate")`) |
+ * | `gzip` | `application/x-gzip` | gzip, zlib | all (Web `CompressionStream("deflate")`; `node:zlib` for small bodies where present) |
  * | `brotli` | `application/x-brotli` | brotli | Web streams where they know brotli (Node 24, Deno, Bun), else `node:zlib` (Node 20) |
  * | `zstd` | `application/zstd` | zstd, zstandard | where `node:zlib` has zstd (Node >= 22.15, Deno, Bun) |
  * | `bzip2` | `application/x-bz2` | bzip2, bzip | none: no portable codec |
@@ -105,6 +105,15 @@ export function getCompressor(nameOrTypeOrAlias: string): Compressor {
 
 /**
  * Compresses a body (Kombu's `compression.compress`).
+ *
+ * @example
+ * ```ts
+ * import { compress, decompress } from "@wakame/wakame";
+ * const data = new TextEncoder().encode("hello ".repeat(100));
+ * const { body, contentType } = await compress(data, "zlib");
+ * console.assert(contentType === "application/x-gzip"); // the `compression` header
+ * console.assert((await decompress(body, contentType)).length === data.length);
+ * ```
  *
  * @param body the serialized body
  * @param method a codec name, alias or MIME type
@@ -224,16 +233,77 @@ function readUint32BE(data: Uint8Array, offset: number): number {
     data[offset + 3]) >>> 0;
 }
 
-/** Kombu's default codec: zlib format through the Web Compression Streams API. */
+// --- codecs from node:zlib (Node, Deno, Bun, Workers with nodejs_compat) ----------------------
+
+type Callback = (error: Error | null, result: Uint8Array) => void;
+type AsyncCodec = (data: Uint8Array, options: object, callback: Callback) => void;
+interface NodeZlib {
+  deflateSync?: (data: Uint8Array) => Uint8Array;
+  inflateSync?: (data: Uint8Array) => Uint8Array;
+  brotliCompress?: AsyncCodec;
+  brotliDecompress?: AsyncCodec;
+  zstdCompress?: AsyncCodec;
+  zstdDecompress?: AsyncCodec;
+}
+
+/**
+ * `node:zlib` when the runtime offers it synchronously through `process.getBuiltinModule`
+ * (Node >= 20.16, Deno 2, Bun, Workers with nodejs_compat). No import statement names it, so
+ * bundles for the edge never pull it in.
+ */
+function nodeZlib(): NodeZlib | undefined {
+  const proc = (globalThis as {
+    process?: { getBuiltinModule?: (id: string) => unknown };
+  }).process;
+  try {
+    return proc?.getBuiltinModule?.("node:zlib") as NodeZlib | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A plain Uint8Array over the same memory as a Buffer. */
+function plainView(bytes: Uint8Array): Uint8Array {
+  return bytes.constructor === Uint8Array
+    ? bytes
+    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function viaCallback(fn: AsyncCodec, data: Uint8Array, options: object): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    fn(data, options, (error, result) => {
+      if (error) reject(error);
+      else resolve(plainView(result));
+    });
+  });
+}
+
+const zlib = nodeZlib();
+
+/**
+ * Bodies up to this size are deflated/inflated synchronously through `node:zlib` where it exists:
+ * for small bodies that is 5 to 40 times faster than a Web stream, and blocks for microseconds.
+ */
+const SYNC_ZLIB_LIMIT = 64 * 1024;
+
+/**
+ * Kombu's default codec: the zlib format through the Web Compression Streams API
+ * (`"deflate"`), or `node:zlib` for small bodies where the runtime has it.
+ */
 export const zlibCompressor: Compressor = {
   name: "gzip",
   contentType: "application/x-gzip",
   aliases: ["gzip", "zlib"],
   compress(data: Uint8Array): Promise<Uint8Array> {
+    if (zlib?.deflateSync !== undefined && data.length <= SYNC_ZLIB_LIMIT) {
+      return Promise.resolve(plainView(zlib.deflateSync(data)));
+    }
     return throughStream(data, new CompressionStream("deflate"));
   },
   async decompress(data: Uint8Array): Promise<Uint8Array> {
-    const out = await throughStream(data, new DecompressionStream("deflate"));
+    const out = zlib?.inflateSync !== undefined && data.length <= SYNC_ZLIB_LIMIT
+      ? plainView(zlib.inflateSync(data))
+      : await throughStream(data, new DecompressionStream("deflate"));
     // Some runtimes (Deno) return what they inflated from a truncated stream without an error:
     // the Adler-32 trailer must match what came out, or the body is cut or corrupt.
     if (data.length < 6 || readUint32BE(data, data.length - 4) !== adler32(out)) {
@@ -334,44 +404,6 @@ export function checkZstdFrames(data: Uint8Array): number {
   }
   return total;
 }
-
-// --- codecs from node:zlib (Node, Deno, Bun, Workers with nodejs_compat) ----------------------
-
-type Callback = (error: Error | null, result: Uint8Array) => void;
-type AsyncCodec = (data: Uint8Array, options: object, callback: Callback) => void;
-interface NodeZlib {
-  brotliCompress?: AsyncCodec;
-  brotliDecompress?: AsyncCodec;
-  zstdCompress?: AsyncCodec;
-  zstdDecompress?: AsyncCodec;
-}
-
-/**
- * `node:zlib` when the runtime offers it synchronously through `process.getBuiltinModule`
- * (Node >= 20.16, Deno 2, Bun, Workers with nodejs_compat). No import statement names it, so
- * bundles for the edge never pull it in.
- */
-function nodeZlib(): NodeZlib | undefined {
-  const proc = (globalThis as {
-    process?: { getBuiltinModule?: (id: string) => unknown };
-  }).process;
-  try {
-    return proc?.getBuiltinModule?.("node:zlib") as NodeZlib | undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function viaCallback(fn: AsyncCodec, data: Uint8Array, options: object): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    fn(data, options, (error, result) => {
-      if (error) reject(error);
-      else resolve(new Uint8Array(result.buffer, result.byteOffset, result.byteLength));
-    });
-  });
-}
-
-const zlib = nodeZlib();
 
 // Brotli: the Web streams where they know it (Deno's node:zlib returns a truncated stream's
 // prefix without an error; its DecompressionStream does not), else node:zlib.

@@ -17,7 +17,7 @@ import {
 import { getLogger, redact } from "./logger.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import { resolveTransport, takesRawUrl } from "./registry.ts";
-import { type RetryPolicy, retryOverTime } from "./retry.ts";
+import { retryOverTime, type RetryPolicy } from "./retry.ts";
 import { SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./simple.ts";
 import {
   type Capabilities,
@@ -151,6 +151,10 @@ export class Connection {
   #waiters: Waiter[] = [];
 
   /**
+
+   * Creates the object.
+
+   *
    * @param url one broker URL, several separated by `;`, or a list (default `memory://`)
    * @param options failover, transport options, timeouts, TLS
    * @throws {ConfigurationError} when no URL is given in a list
@@ -183,7 +187,9 @@ export class Connection {
   /** The transport's capabilities, once known (after `connect()`, or given as an object). */
   get capabilities(): Capabilities | undefined {
     return this.#transport?.capabilities ??
-      (typeof this.#options.transport === "object" ? this.#options.transport.capabilities : undefined);
+      (typeof this.#options.transport === "object"
+        ? this.#options.transport.capabilities
+        : undefined);
   }
 
   /**
@@ -240,7 +246,9 @@ export class Connection {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1].toLowerCase();
     if (!scheme) {
       throw new ConfigurationError(
-        `Cannot parse broker URL "${maskUrl(url)}": expected transport://[user:password@]host[:port][/vhost]`,
+        `Cannot parse broker URL "${
+          maskUrl(url)
+        }": expected transport://[user:password@]host[:port][/vhost]`,
       );
     }
     const name = typeof o.transport === "string" ? o.transport : scheme;
@@ -606,7 +614,10 @@ export class Connection {
    * @param options callbacks, accept, prefetch
    * @returns the consumer (call `consume()` or iterate it)
    */
-  consumer(queues: Queue | string | ReadonlyArray<Queue | string>, options?: ConsumerOptions): Consumer {
+  consumer(
+    queues: Queue | string | ReadonlyArray<Queue | string>,
+    options?: ConsumerOptions,
+  ): Consumer {
     return new Consumer(this, queues, options);
   }
 

@@ -98,6 +98,10 @@ export class Consumer {
   #idle: (() => void)[] = [];
 
   /**
+
+   * Creates the object.
+
+   *
    * @param channelOrConnection a Connection (its default channel; consumers revive after a
    *   reconnect) or a channel
    * @param queues the queues to consume from
@@ -236,7 +240,7 @@ export class Consumer {
     this.#connection?.detach(this);
     const tags = [...this.#tags.values()];
     this.#tags.clear();
-    if (this.#channel?.isOpen) for (const tag of tags) await this.#channel.basicCancel(tag);
+    if (this.#channel?.isOpen) { for (const tag of tags) await this.#channel.basicCancel(tag); }
   }
 
   /** Redelivers this channel's unacknowledged messages (Kombu's `recover`). */
@@ -259,7 +263,13 @@ export class Consumer {
   async revive(channel?: Channel): Promise<void> {
     // Deliveries of the dead channel cannot be acked; the broker redelivers them.
     const stale = this.#pending.filter((m) => !m.channel.isOpen);
-    if (stale.length) this.#pending.splice(0, this.#pending.length, ...this.#pending.filter((m) => m.channel.isOpen));
+    if (stale.length) {
+      this.#pending.splice(
+        0,
+        this.#pending.length,
+        ...this.#pending.filter((m) => m.channel.isOpen),
+      );
+    }
     this.#channel = channel;
     if (!this.#consuming) return;
     this.#tags.clear();

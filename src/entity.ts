@@ -112,6 +112,10 @@ export class Exchange implements Declarable {
   readonly #channel: Channel | undefined;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param name the exchange name (`""` for the default exchange)
    * @param options type, durability and the rest
    * @throws {ConfigurationError} for an unknown type
@@ -170,16 +174,20 @@ export class Exchange implements Declarable {
     return new Exchange(this.name, this.options, channel);
   }
 
-  /** Identifies the declaration for `maybeDeclare`. */
+  #key: string | undefined;
+
+  /** Identifies the declaration for `maybeDeclare` (computed once). */
   get declarationKey(): string {
-    return `exchange:${this.name}:${
+    return this.#key ??= `exchange:${this.name}:${
       stableJson([this.type, this.durable, this.autoDelete, this.internal, this.arguments])
     }`;
   }
 
   #bound(action: string): Channel {
     if (!this.#channel) {
-      throw new NotBoundError(`Cannot ${action} exchange "${this.name}": it is not bound to a channel`);
+      throw new NotBoundError(
+        `Cannot ${action} exchange "${this.name}": it is not bound to a channel`,
+      );
     }
     return this.#channel;
   }
@@ -350,6 +358,10 @@ export class Queue implements Declarable {
   readonly #channel: Channel | undefined;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param name the queue name
    * @param options exchange, routing key, flags and limits
    */
@@ -444,9 +456,14 @@ export class Queue implements Declarable {
     return args;
   }
 
-  /** Identifies the declaration for `maybeDeclare`. */
+  #key: string | undefined;
+  #keyName: string | undefined;
+
+  /** Identifies the declaration for `maybeDeclare` (computed once per name). */
   get declarationKey(): string {
-    return `queue:${this.name}:${
+    if (this.#key !== undefined && this.#keyName === this.name) return this.#key;
+    this.#keyName = this.name;
+    return this.#key = `queue:${this.name}:${
       stableJson([
         this.durable,
         this.exclusive,
@@ -462,7 +479,9 @@ export class Queue implements Declarable {
 
   #bound(action: string): Channel {
     if (!this.#channel) {
-      throw new NotBoundError(`Cannot ${action} queue "${this.name}": it is not bound to a channel`);
+      throw new NotBoundError(
+        `Cannot ${action} queue "${this.name}": it is not bound to a channel`,
+      );
     }
     return this.#channel;
   }
@@ -559,6 +578,8 @@ export class Queue implements Declarable {
 
   /** Kombu-style text, e.g. `<Queue video -> <Exchange media(direct)> -> video>`. */
   toString(): string {
-    return `<Queue ${this.name} -> ${this.exchange ?? "<Exchange ''(direct)>"} -> ${this.routingKey}>`;
+    return `<Queue ${this.name} -> ${
+      this.exchange ?? "<Exchange ''(direct)>"
+    } -> ${this.routingKey}>`;
   }
 }

@@ -19,7 +19,7 @@
 
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
 import { DecodeError, EncodeError } from "./errors.ts";
-import { parseKombuJson } from "./serialization.ts";
+import { parseKombuJson, tagBytes } from "./serialization.ts";
 import type { FieldTable, MessageProperties } from "./transport.ts";
 import type { StoredMessage } from "./virtual/backend.ts";
 
@@ -126,6 +126,21 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
 
 /**
  * Serializes a message as Kombu's envelope JSON text, formatted like Python's `json.dumps`.
+ *
+ * @example
+ * ```ts
+ * import { decodeEnvelope, encodeEnvelope } from "@wakame/wakame";
+ * const text = encodeEnvelope({
+ *   body: new TextEncoder().encode('{"x": 1}'),
+ *   properties: { contentType: "application/json", contentEncoding: "utf-8", priority: 0 },
+ *   exchange: "media",
+ *   routingKey: "video",
+ *   tag: "5c9d3f9e-8d0a-4a8e-9d9b-3a1f1f1f1f1f",
+ *   redelivered: false,
+ * });
+ * // {"body": "eyJ4IjogMX0=", "content-encoding": "utf-8", ... "properties": {"priority": 0, ...}}
+ * console.assert(decodeEnvelope(text).routingKey === "video");
+ * ```
  *
  * @param message the stored message
  * @returns the JSON text
@@ -344,16 +359,6 @@ function dumpValue(value: unknown, stack: unknown[]): string | undefined {
   }
   stack.pop();
   return out;
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-function tagBytes(bytes: Uint8Array): Record<string, string> {
-  try {
-    return { __type__: "bytes", __value__: strictUtf8.decode(bytes) };
-  } catch {
-    return { __type__: "base64", __value__: encodeBase64(bytes) };
-  }
 }
 
 /**

@@ -25,6 +25,8 @@ export interface KombuErrorOptions {
  */
 export class KombuError extends Error {
   /**
+   * Creates the object.
+   *
    * @param message what failed, the action first, values quoted
    * @param options the cause, if any
    */
@@ -42,6 +44,8 @@ export class ConnectionError extends OperationalError {
   /** The AMQP reply code of a server-side close, when there was one. */
   readonly replyCode?: number;
   /**
+   * Creates the object.
+   *
    * @param message what failed
    * @param options the cause and the reply code of a server close
    */
@@ -73,6 +77,8 @@ export class ChannelError extends KombuError {
   /** AMQP method id of the failed method, or 0. */
   readonly methodId: number;
   /**
+   * Creates the object.
+   *
    * @param message what failed
    * @param options reply code, class and method id, cause
    */
@@ -137,6 +143,8 @@ export class HttpError extends OperationalError {
   /** The service's request id, when it sent one. */
   readonly requestId?: string;
   /**
+   * Creates the object.
+   *
    * @param message what failed
    * @param options status, code, request id, cause
    */

@@ -62,11 +62,19 @@ export class Message {
   #payload: unknown;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param channel the delivering channel
    * @param delivery what the channel delivered
    * @param options accept list, and whether the consumer is no-ack
    */
-  constructor(channel: Channel, delivery: Delivery, options: DecodeOptions & { noAck?: boolean } = {}) {
+  constructor(
+    channel: Channel,
+    delivery: Delivery,
+    options: DecodeOptions & { noAck?: boolean } = {},
+  ) {
     this.channel = channel;
     this.body = delivery.body;
     this.properties = delivery.properties;
@@ -158,7 +166,12 @@ export class Message {
   decodeNow(): unknown {
     if (this.#decoded) return this.#payload;
     if (this.compression) return this.decode();
-    this.#payload = serializers.loads(this.body, this.contentType, this.contentEncoding, this.#accept);
+    this.#payload = serializers.loads(
+      this.body,
+      this.contentType,
+      this.contentEncoding,
+      this.#accept,
+    );
     this.#decoded = true;
     return this.#payload;
   }
@@ -202,7 +215,12 @@ export class Message {
    */
   async reject(options?: { requeue?: boolean }): Promise<void> {
     const requeue = options?.requeue ?? false;
-    if (this.#settle(requeue ? "requeue" : "reject", requeue ? MessageState.REQUEUED : MessageState.REJECTED)) {
+    if (
+      this.#settle(
+        requeue ? "requeue" : "reject",
+        requeue ? MessageState.REQUEUED : MessageState.REJECTED,
+      )
+    ) {
       await this.channel.basicReject(this.deliveryTag, requeue);
     }
   }

@@ -6,8 +6,11 @@
  * @module
  */
 
+import { Connection } from "./connection.ts";
 import { KombuError, LimitExceededError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
+import { Producer, type ProducerOptions } from "./producer.ts";
+import type { Channel } from "./transport.ts";
 
 const log = getLogger("pools");
 
@@ -384,3 +387,347 @@ function checkLimit(limit: number): number {
   }
   return limit;
 }
+
+/** Options of the pools made from a connection. */
+export interface PoolOptions {
+  /** Most resources at once; 0 for none (default: the global limit, {@link getLimit}). */
+  limit?: number;
+}
+
+/** A connection lease that also carries the connection's default channel. */
+export interface ChannelLease extends PoolLease<Connection> {
+  /** The connection's default channel. */
+  readonly channel: Channel;
+}
+
+/**
+ * A pool of connections cloned from one (Kombu's `ConnectionPool`, `conn.Pool()`). Connections
+ * connect lazily on first use; a broken one should be given back with `discard()`.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./connection.ts";
+ * import { ConnectionPool } from "./pools.ts";
+ * const pool = new ConnectionPool(new Connection("memory://"), { limit: 2 });
+ * {
+ *   await using lease = await pool.acquire();
+ *   await lease.resource.producer().publish("hi", { routingKey: "pool-doc" });
+ * }
+ * await pool.close();
+ * ```
+ */
+export class ConnectionPool extends ResourcePool<Connection> {
+  /** The connection the pooled ones are cloned from. */
+  readonly connection: Connection;
+
+  /**
+   * @param connection the template (never handed out itself)
+   * @param options the limit (default: the global limit)
+   */
+  constructor(connection: Connection, options: PoolOptions = {}) {
+    super({
+      create: () => connection.clone(),
+      dispose: (conn) => conn.close(),
+      limit: options.limit ?? getLimit(),
+      name: connection.asUri(),
+    });
+    this.connection = connection;
+  }
+
+  /**
+   * Acquires a connection together with its default channel (Kombu's `acquire_channel`).
+   *
+   * @param options timeout and signal, as {@link ResourcePool.acquire}
+   * @returns the lease, with `channel`
+   * @throws {LimitExceededError} when the limit is reached and the timeout passes
+   */
+  async acquireChannel(options: AcquireOptions = {}): Promise<ChannelLease> {
+    const lease = await this.acquire(options);
+    try {
+      const channel = await lease.resource.defaultChannel();
+      return Object.assign(lease, { channel });
+    } catch (error) {
+      await lease.discard();
+      throw error;
+    }
+  }
+}
+
+/**
+ * A pool of channels of one connection (Kombu's `ChannelPool`, `conn.ChannelPool()`). A
+ * channel found closed is replaced.
+ */
+export class ChannelPool extends ResourcePool<Channel> {
+  /** The connection the channels belong to. */
+  readonly connection: Connection;
+
+  /**
+   * @param connection the connection
+   * @param options the limit (default: the global limit)
+   */
+  constructor(connection: Connection, options: PoolOptions = {}) {
+    super({
+      create: () => connection.channel(),
+      dispose: async (channel) => {
+        if (channel.isOpen) await channel.close();
+      },
+      isUsable: (channel) => channel.isOpen,
+      limit: options.limit ?? getLimit(),
+      name: `channels of ${connection.asUri()}`,
+    });
+    this.connection = connection;
+  }
+}
+
+/** Options of a {@link ProducerPool}. */
+export interface ProducerPoolOptions extends PoolOptions {
+  /** Options of every producer (default exchange, routing key, serializer...). */
+  producer?: ProducerOptions;
+}
+
+/**
+ * A pool of producers over a pool of connections (Kombu's `ProducerPool`). As in Kombu, a
+ * producer holds a connection only while acquired: the connection goes back to its pool on
+ * release. The limit bounds how many producers are out at once.
+ *
+ * @example
+ * ```ts
+ * import { Connection } from "./connection.ts";
+ * import { ConnectionPool, ProducerPool } from "./pools.ts";
+ * const connections = new ConnectionPool(new Connection("memory://"), { limit: 2 });
+ * const producers = new ProducerPool(connections, { limit: 2 });
+ * {
+ *   await using lease = await producers.acquire({ timeout: 1000 });
+ *   await lease.resource.publish({ n: 1 }, { routingKey: "producer-pool-doc" });
+ * }
+ * await producers.close();
+ * await connections.close();
+ * ```
+ */
+export class ProducerPool implements AsyncDisposable {
+  /** The connections producers publish on. */
+  readonly connections: ConnectionPool;
+  readonly #slots: ResourcePool<object>;
+  readonly #producerOptions: ProducerOptions | undefined;
+
+  /**
+   * @param connections the connection pool
+   * @param options the limit (default: the global limit) and producer options
+   */
+  constructor(connections: ConnectionPool, options: ProducerPoolOptions = {}) {
+    this.connections = connections;
+    this.#producerOptions = options.producer;
+    this.#slots = new ResourcePool<object>({
+      create: () => ({}),
+      limit: options.limit ?? getLimit(),
+      name: `producers of ${connections.connection.asUri()}`,
+    });
+  }
+
+  /** The limit; 0 means none. */
+  get limit(): number {
+    return this.#slots.limit;
+  }
+
+  /** Producers out now. */
+  get inUse(): number {
+    return this.#slots.inUse;
+  }
+
+  /** The limit (Kombu's `limit`). */
+  getLimit(): number {
+    return this.#slots.limit;
+  }
+
+  /**
+   * Changes the limit.
+   *
+   * @param limit the new limit, 0 for none
+   * @param options `force` to shrink while in use
+   * @throws {KombuError} when shrinking below the producers out, without `force`
+   */
+  setLimit(limit: number, options: SetLimitOptions = {}): Promise<void> {
+    return this.#slots.setLimit(limit, options);
+  }
+
+  /**
+   * Takes a producer bound to a pooled connection.
+   *
+   * @param options timeout and signal (for the producer slot and the connection alike)
+   * @returns a lease on the producer; `discard()` also discards its connection
+   * @throws {LimitExceededError} when a limit is reached and the timeout passes
+   */
+  async acquire(options: AcquireOptions = {}): Promise<PoolLease<Producer>> {
+    const slot = await this.#slots.acquire(options);
+    let connection: PoolLease<Connection>;
+    try {
+      connection = await this.connections.acquire(options);
+    } catch (error) {
+      await slot.release();
+      throw error;
+    }
+    const producer = new Producer(connection.resource, this.#producerOptions);
+    let released = false;
+    const finish = async (broken: boolean) => {
+      if (released) return;
+      released = true;
+      try {
+        await (broken ? connection.discard() : connection.release());
+      } finally {
+        await slot.release();
+      }
+    };
+    return {
+      resource: producer,
+      get released() {
+        return released;
+      },
+      release: () => finish(false),
+      discard: () => finish(true),
+      [Symbol.asyncDispose]: () => finish(false),
+    };
+  }
+
+  /** Closes the pool (not the connection pool, which may be shared). */
+  close(): Promise<void> {
+    return this.#slots.close();
+  }
+
+  /** Same as {@link ProducerPool.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/** Anything whose limit the global {@link setLimit} changes. */
+interface Resizable {
+  setLimit(limit: number, options?: SetLimitOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Pools keyed by broker URL (Kombu's `PoolGroup`): the first `get` for a URL makes its pool.
+ * Keys include the password (so two users of one host get two pools) and are never shown.
+ */
+export class PoolGroup<P extends Resizable> {
+  readonly #pools = new Map<string, P>();
+  readonly #create: (connection: Connection, limit: number) => P;
+  readonly #limit: number | undefined;
+
+  /**
+   * @param create makes the pool of one connection
+   * @param limit the limit of new pools (default: the global limit at the time)
+   */
+  constructor(create: (connection: Connection, limit: number) => P, limit?: number) {
+    this.#create = create;
+    this.#limit = limit;
+    groups.add(this as PoolGroup<Resizable>);
+  }
+
+  /**
+   * The pool of a URL or connection, made on first use.
+   *
+   * @param target a broker URL or a connection (its current URL and options)
+   * @returns the pool
+   */
+  get(target: string | Connection): P {
+    const key = typeof target === "string" ? target : target.asUri({ includePassword: true });
+    let pool = this.#pools.get(key);
+    if (pool === undefined) {
+      const connection = typeof target === "string" ? new Connection(target) : target;
+      pool = this.#create(connection, this.#limit ?? getLimit());
+      this.#pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  /** The number of pools. */
+  get size(): number {
+    return this.#pools.size;
+  }
+
+  /** The pools. */
+  values(): IterableIterator<P> {
+    return this.#pools.values();
+  }
+
+  /** Closes every pool and forgets them. */
+  async clear(): Promise<void> {
+    const pools = [...this.#pools.values()];
+    this.#pools.clear();
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+  }
+}
+
+const groups = new Set<PoolGroup<Resizable>>();
+let globalLimit = 10;
+
+/**
+ * The limit of pools made by the global groups (Kombu's `kombu.pools.get_limit`; default 10).
+ *
+ * @returns the limit, 0 for none
+ */
+export function getLimit(): number {
+  return globalLimit;
+}
+
+/**
+ * Changes the global limit and resizes every pool of the groups (Kombu's `set_limit`).
+ *
+ * @param limit the new limit, 0 for none
+ * @param options `force` to shrink pools that have more resources out
+ * @returns the limit
+ * @throws {KombuError} when a pool cannot shrink without `force`
+ */
+export async function setLimit(limit: number, options: SetLimitOptions = {}): Promise<number> {
+  checkLimit(limit);
+  if (limit !== globalLimit) {
+    globalLimit = limit;
+    for (const group of groups) {
+      for (const pool of group.values()) await pool.setLimit(limit, options);
+    }
+  }
+  return limit;
+}
+
+/**
+ * Closes every pool of every group and forgets them (Kombu's `kombu.pools.reset`).
+ */
+export async function reset(): Promise<void> {
+  await Promise.all([...groups].map((g) => g.clear()));
+}
+
+/**
+ * The global connection pools, one per broker URL (Kombu's `kombu.pools.connections`).
+ *
+ * @example
+ * ```ts
+ * import { connections, reset } from "./pools.ts";
+ * {
+ *   await using lease = await connections.get("memory://").acquire({ timeout: 1000 });
+ *   await lease.resource.producer().publish("hi", { routingKey: "connections-doc" });
+ * }
+ * await reset();
+ * ```
+ */
+export const connections: PoolGroup<ConnectionPool> = new PoolGroup(
+  (connection, limit) => new ConnectionPool(connection, { limit }),
+);
+
+/**
+ * The global producer pools, one per broker URL, over {@link connections} (Kombu's
+ * `kombu.pools.producers`).
+ *
+ * @example
+ * ```ts
+ * import { producers, reset } from "./pools.ts";
+ * {
+ *   await using lease = await producers.get("memory://").acquire({ timeout: 1000 });
+ *   await lease.resource.publish({ n: 1 }, { routingKey: "producers-doc" });
+ * }
+ * await reset();
+ * ```
+ */
+export const producers: PoolGroup<ProducerPool> = new PoolGroup(
+  (connection, limit) => new ProducerPool(connections.get(connection), { limit }),
+);

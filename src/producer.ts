@@ -154,6 +154,10 @@ export class Producer {
   #channel: Channel | undefined;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param channelOrConnection a Connection (its default channel is used, and `retry` works) or a
    *   channel
    * @param options defaults for every publish
@@ -228,13 +232,18 @@ export class Producer {
     const exchange = options.exchange ?? this.exchange;
     const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
     const routingKey = options.routingKey ?? this.routingKey;
-    const message = await this.#prepare(body, options, exchange);
+    const message = this.#prepare(body, options, exchange);
     const send = async (): Promise<void> => {
-      const channel = await this.channel();
-      await this.#declareFor(channel, exchange, options.declare);
-      await channel.basicPublish(exchangeName, routingKey, message, {
-        mandatory: options.mandatory ?? false,
-      });
+      const channel = this.#channel?.isOpen ? this.#channel : await this.channel();
+      if (this.#needsDeclare(exchange, options.declare)) {
+        await this.#declareFor(channel, exchange, options.declare);
+      }
+      await channel.basicPublish(
+        exchangeName,
+        routingKey,
+        message instanceof Promise ? await message : message,
+        options.mandatory ? { mandatory: true } : undefined,
+      );
     };
     if (options.retry && this.#connection) {
       await this.#connection.ensure(send, {
@@ -247,6 +256,24 @@ export class Producer {
     await send();
   }
 
+  /** False when every entity to declare is in the connection's cache already (the hot path). */
+  #needsDeclare(
+    exchange: Exchange | string,
+    declare: ReadonlyArray<Exchange | Queue> | undefined,
+  ): boolean {
+    const cache = this.#connection?.declaredEntities;
+    if (!cache) return true;
+    if (typeof exchange !== "string" && exchange.name !== "" && this.autoDeclare) {
+      if (!cache.has(exchange.declarationKey)) return true;
+    }
+    if (declare) {
+      for (const entity of declare) {
+        if (!cache.has(entity.declarationKey)) return true;
+      }
+    }
+    return false;
+  }
+
   async #declareFor(
     channel: Channel,
     exchange: Exchange | string,
@@ -256,27 +283,39 @@ export class Producer {
     if (typeof exchange !== "string" && exchange.name !== "" && this.autoDeclare) {
       await maybeDeclare(exchange, channel, cache);
     }
-    if (declare) for (const entity of declare) await maybeDeclare(entity, channel, cache);
+    if (declare) { for (const entity of declare) await maybeDeclare(entity, channel, cache); }
   }
 
-  async #prepare(
+  #prepare(
     body: unknown,
     options: PublishOptions,
     exchange: Exchange | string,
-  ): Promise<OutgoingMessage> {
+  ): OutgoingMessage | Promise<OutgoingMessage> {
     const prepared = prepareBody(body, {
       serializer: options.serializer ?? this.serializer,
       contentType: options.contentType,
       contentEncoding: options.contentEncoding,
     });
-    let headers = options.headers;
-    let bytes = prepared.body;
     const compression = options.compression ?? this.compression;
-    if (compression) {
-      const compressed = await compress(bytes, compression);
-      bytes = compressed.body;
-      headers = { ...headers, compression: compressed.contentType };
-    }
+    const message = this.#properties(prepared, options, exchange);
+    if (!compression) return message;
+    return compress(message.body, compression).then((compressed) => {
+      message.body = compressed.body;
+      message.properties.headers = {
+        ...message.properties.headers,
+        compression: compressed.contentType,
+      };
+      return message;
+    });
+  }
+
+  #properties(
+    prepared: { body: Uint8Array; contentType: string; contentEncoding: string },
+    options: PublishOptions,
+    exchange: Exchange | string,
+  ): OutgoingMessage {
+    const headers = options.headers;
+    const bytes = prepared.body;
     const mode = options.deliveryMode ??
       (typeof exchange === "string" ? undefined : exchange.deliveryMode) ?? 2;
     const properties: MessageProperties = {
@@ -288,7 +327,9 @@ export class Producer {
     };
     if (options.correlationId !== undefined) properties.correlationId = options.correlationId;
     if (options.replyTo !== undefined) {
-      properties.replyTo = typeof options.replyTo === "string" ? options.replyTo : options.replyTo.name;
+      properties.replyTo = typeof options.replyTo === "string"
+        ? options.replyTo
+        : options.replyTo.name;
     }
     if (options.expiration !== undefined) {
       properties.expiration = String(Math.trunc(options.expiration * 1000));

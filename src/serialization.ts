@@ -276,7 +276,14 @@ function taggedReplacer(this: unknown, key: string, value: unknown): unknown {
   return value;
 }
 
-function tagBytes(bytes: Uint8Array): Record<string, string> {
+/**
+ * Writes bytes as a Kombu 5.3 tagged value, as Kombu does: `bytes` with the text when they are
+ * valid UTF-8, `base64` otherwise.
+ *
+ * @param bytes the bytes
+ * @returns `{"__type__": "bytes" | "base64", "__value__": text}`
+ */
+export function tagBytes(bytes: Uint8Array): Record<string, string> {
   try {
     return { [TYPE_KEY]: "bytes", [VALUE_KEY]: utf8Decoder.decode(bytes) };
   } catch {
@@ -316,13 +323,22 @@ export interface JsonSerializerOptions {
  */
 export function createJsonSerializer(options: JsonSerializerOptions = {}): Serializer {
   const tag = options.tagTypes === true;
-  const replacer = tag ? taggedReplacer : plainReplacer;
   return {
     name: options.name ?? (tag ? "json-tagged" : "json"),
     contentType: "application/json",
     contentEncoding: "utf-8",
     encode(value: unknown): Uint8Array {
-      const text = JSON.stringify(value, replacer);
+      let text: string | undefined;
+      if (tag) {
+        text = JSON.stringify(value, taggedReplacer);
+      } else {
+        text = JSON.stringify(value);
+        // A Uint8Array would come out as {"0":..} (or {} when empty): only then pay for the
+        // replacer pass that finds it and refuses it.
+        if (text !== undefined && (text.includes('{"0":') || text.includes("{}"))) {
+          JSON.stringify(value, plainReplacer);
+        }
+      }
       if (text === undefined) {
         throw new EncodeError(`Cannot serialize a value of type "${typeof value}" as JSON`);
       }
@@ -473,9 +489,11 @@ export interface RegisterOptions {
  *
  * @example
  * ```ts
- * import { serializers } from "./serialization.ts";
- * const { body, contentType, contentEncoding } = serializers.dumps({ hello: "world" });
- * const value = serializers.loads(body, contentType, contentEncoding);
+ * import { serializers } from "@wakame/wakame";
+ * const { body, contentType, contentEncoding } = serializers.dumps({ hello: "world" }, "msgpack");
+ * const accept = serializers.prepareAccept(["json", "msgpack"]);
+ * const value = serializers.loads(body, contentType, contentEncoding, accept);
+ * console.assert((value as { hello: string }).hello === "world");
  * ```
  */
 export class SerializerRegistry {

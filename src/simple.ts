@@ -6,7 +6,13 @@
 
 import type { Connection } from "./connection.ts";
 import { Consumer } from "./consumer.ts";
-import { Exchange, type ExchangeOptions, maybeDeclare, Queue, type QueueOptions } from "./entity.ts";
+import {
+  Exchange,
+  type ExchangeOptions,
+  maybeDeclare,
+  Queue,
+  type QueueOptions,
+} from "./entity.ts";
 import { TimeoutError } from "./errors.ts";
 import { Message } from "./message.ts";
 import { serializers } from "./serialization.ts";
@@ -65,6 +71,10 @@ export class SimpleQueue {
   #closed = false;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param connection the connection
    * @param name the queue name, or a Queue
    * @param options see {@link SimpleQueueOptions}
@@ -75,7 +85,11 @@ export class SimpleQueue {
     this.#accept = serializers.prepareAccept(options.accept);
     this.noAck = options.noAck ?? this.defaultNoAck;
     if (typeof name === "string") {
-      this.exchange = new Exchange(name, { type: "direct", ...this.defaultExchangeOptions, ...options.exchangeOptions });
+      this.exchange = new Exchange(name, {
+        type: "direct",
+        ...this.defaultExchangeOptions,
+        ...options.exchangeOptions,
+      });
       this.queue = new Queue(name, {
         exchange: this.exchange,
         routingKey: name,
@@ -202,7 +216,9 @@ export class SimpleQueue {
     const channel = await this.#ensureChannel();
     const delivery = await channel.basicGet(this.queue.name, { noAck: this.noAck });
     if (!delivery) throw new EmptyError(`Queue "${this.queue.name}" is empty`);
-    return await this.#decoded(new Message(channel, delivery, { noAck: this.noAck, accept: this.#accept }));
+    return await this.#decoded(
+      new Message(channel, delivery, { noAck: this.noAck, accept: this.#accept }),
+    );
   }
 
   /** Removes every waiting message; resolves to how many (Kombu's `clear`). */

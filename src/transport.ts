@@ -108,12 +108,19 @@ export interface ReturnedMessage {
 
 /** What a channel needs to declare an exchange. */
 export interface ExchangeDeclaration {
+  /** Exchange name. */
   name: string;
+  /** Exchange type. */
   type: ExchangeType;
+  /** Survives a broker restart. */
   durable?: boolean;
+  /** Deleted when the last binding goes. */
   autoDelete?: boolean;
+  /** Only exchanges may publish to it. */
   internal?: boolean;
+  /** Only check that it exists. */
   passive?: boolean;
+  /** x-arguments. */
   arguments?: FieldTable;
 }
 
@@ -121,9 +128,13 @@ export interface ExchangeDeclaration {
 export interface QueueDeclaration {
   /** Empty string asks the broker for a generated name. */
   name: string;
+  /** Survives a broker restart. */
   durable?: boolean;
+  /** Only this connection may use it. */
   exclusive?: boolean;
+  /** Deleted when its last consumer goes. */
   autoDelete?: boolean;
+  /** Only check that it exists. */
   passive?: boolean;
   /** x-arguments (x-expires, x-message-ttl, x-max-priority, ...). */
   arguments?: FieldTable;
@@ -131,8 +142,11 @@ export interface QueueDeclaration {
 
 /** The answer to a queue declaration. */
 export interface QueueDeclareOk {
+  /** The queue name (the generated one for `""`). */
   queue: string;
+  /** Messages ready in the queue. */
   messageCount: number;
+  /** Consumers of the queue. */
   consumerCount: number;
 }
 
@@ -253,10 +267,13 @@ export interface Channel {
 export interface ConnectionParams {
   /** The canonical transport name. */
   transport: string;
+  /** Broker host. */
   hostname: string;
   /** Port, or undefined for the transport's default. */
   port: number | undefined;
+  /** User name, if any. */
   userid: string | undefined;
+  /** Password, if any: never log it. */
   password: string | undefined;
   /** Virtual host (AMQP), database number (Redis), folder or prefix elsewhere; `""` = default. */
   virtualHost: string;

@@ -11,9 +11,13 @@ import { ConfigurationError } from "./errors.ts";
 export interface UrlParts {
   /** The scheme as written (`amqp`, `redis+socket`, ...). */
   scheme: string;
+  /** Host name, percent-decoded (brackets of IPv6 removed). */
   hostname: string;
+  /** Port, when the URL names one. */
   port: number | undefined;
+  /** User name, when given. */
   userid: string | undefined;
+  /** Password, when given: never log it. */
   password: string | undefined;
   /** Virtual host: `amqp://h//` is `/`; absent is `undefined` (the transport's default). */
   virtualHost: string | undefined;

@@ -265,24 +265,31 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual(mb.payload, { to: "all" });
     });
 
-    it("matches a headers exchange with x-match all and any", { skip: lacks("headers") }, async () => {
-      const conn = await connect();
-      const exchange = new Exchange(uniqueName("headers"), { type: "headers" });
-      const all = queue("hdr-all", {
-        exchange,
-        bindingArguments: { "x-match": "all", format: "pdf", type: "report" },
-      });
-      const any = queue("hdr-any", {
-        exchange,
-        bindingArguments: { "x-match": "any", format: "pdf", type: "log" },
-      });
-      const producer = conn.producer({ exchange });
-      await producer.publish({ n: 1 }, { headers: { format: "pdf", type: "report" }, declare: [all, any] });
-      await producer.publish({ n: 2 }, { headers: { format: "zip", type: "log" } });
-      await producer.publish({ n: 3 }, { headers: { format: "zip", type: "report" } });
-      assert.deepEqual(await drainByGet(conn, all.name), [{ n: 1 }]);
-      assert.deepEqual(await drainByGet(conn, any.name), [{ n: 1 }, { n: 2 }]);
-    });
+    it(
+      "matches a headers exchange with x-match all and any",
+      { skip: lacks("headers") },
+      async () => {
+        const conn = await connect();
+        const exchange = new Exchange(uniqueName("headers"), { type: "headers" });
+        const all = queue("hdr-all", {
+          exchange,
+          bindingArguments: { "x-match": "all", format: "pdf", type: "report" },
+        });
+        const any = queue("hdr-any", {
+          exchange,
+          bindingArguments: { "x-match": "any", format: "pdf", type: "log" },
+        });
+        const producer = conn.producer({ exchange });
+        await producer.publish({ n: 1 }, {
+          headers: { format: "pdf", type: "report" },
+          declare: [all, any],
+        });
+        await producer.publish({ n: 2 }, { headers: { format: "zip", type: "log" } });
+        await producer.publish({ n: 3 }, { headers: { format: "zip", type: "report" } });
+        assert.deepEqual(await drainByGet(conn, all.name), [{ n: 1 }]);
+        assert.deepEqual(await drainByGet(conn, any.name), [{ n: 1 }, { n: 2 }]);
+      },
+    );
 
     it("acks remove a message; a second ack throws MessageStateError", async () => {
       const conn = await connect();
@@ -349,7 +356,11 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await consumer.consume();
       await withTimeout(arrived, timeout, () => `expected 2 deliveries, got ${held.length}`);
       // Ask the broker: four are still waiting, so no third delivery is in flight.
-      const ok = await (await conn.channel()).queueDeclare({ name: q.name, passive: true, durable: q.durable });
+      const ok = await (await conn.channel()).queueDeclare({
+        name: q.name,
+        passive: true,
+        durable: q.durable,
+      });
       if (ok.messageCount !== -1) assert.equal(ok.messageCount, 4);
       assert.equal(held.length, 2);
       const rest = collectFrom(held, 6, timeout);
@@ -467,7 +478,8 @@ export function conformanceSuite(target: ConformanceTarget): void {
         await producer.publish({ q: "b", i }, { routingKey: b.name, declare: [b] });
       }
       const got = await collect(conn, [a, b], 6);
-      const count = (name: string) => got.filter((m) => (m.payload as { q: string }).q === name).length;
+      const count = (name: string) =>
+        got.filter((m) => (m.payload as { q: string }).q === name).length;
       assert.equal(count("a"), 3);
       assert.equal(count("b"), 3);
     });
@@ -510,7 +522,11 @@ export function conformanceSuite(target: ConformanceTarget): void {
     it("expires messages after their TTL", { skip: lacks("messageTtl") }, async () => {
       const conn = await connect();
       const q = queue("ttl");
-      await conn.producer().publish("short", { routingKey: q.name, declare: [q], expiration: 0.05 });
+      await conn.producer().publish("short", {
+        routingKey: q.name,
+        declare: [q],
+        expiration: 0.05,
+      });
       await conn.producer().publish("long", { routingKey: q.name });
       await new Promise((resolve) => setTimeout(resolve, 300)); // let the first TTL pass
       assert.deepEqual(await drainByGet(conn, q.name), ["long"]);
@@ -550,7 +566,9 @@ function collectFrom(
       const deadline = Date.now() + timeout;
       let acked = 2;
       while (held.length < total || acked < held.length) {
-        if (Date.now() > deadline) throw new Error(`expected ${total} deliveries, got ${held.length}`);
+        if (Date.now() > deadline) {
+          throw new Error(`expected ${total} deliveries, got ${held.length}`);
+        }
         while (acked < held.length) await each(held[acked++]);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }

@@ -23,7 +23,11 @@ interface Outcome extends Counts {
 }
 
 function parseArgs(args: string[]): { only?: string[]; staticChecks: boolean; filters: string[] } {
-  const out = { only: undefined as string[] | undefined, staticChecks: true, filters: [] as string[] };
+  const out = {
+    only: undefined as string[] | undefined,
+    staticChecks: true,
+    filters: [] as string[],
+  };
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--only") out.only = args[++i].split(",");
     else if (args[i] === "--no-static") out.staticChecks = false;
@@ -37,7 +41,9 @@ async function findTests(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory) {
-      if (entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python") continue;
+      if (entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python") {
+        continue;
+      }
       found.push(...await findTests(path));
     } else if (entry.name.endsWith("_test.ts")) {
       found.push(path);
@@ -68,7 +74,11 @@ async function run(
   parse: (text: string) => Counts,
 ): Promise<Outcome> {
   const started = performance.now();
-  console.log(`\n=== ${name}: ${[cmd.replace(root + "/", ""), ...args.slice(0, 4)].join(" ")}${args.length > 4 ? " ..." : ""}`);
+  console.log(
+    `\n=== ${name}: ${[cmd.replace(root + "/", ""), ...args.slice(0, 4)].join(" ")}${
+      args.length > 4 ? " ..." : ""
+    }`,
+  );
   const child = new Deno.Command(cmd, {
     args,
     cwd: root,
@@ -88,6 +98,7 @@ async function run(
   const write = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s));
   await Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
   const { code } = await child.status;
+  // deno-lint-ignore no-control-regex
   const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""));
   if (code !== 0 && counts.failed === 0) counts.failed = 1;
   return { name, code, seconds: (performance.now() - started) / 1000, ...counts };
@@ -158,11 +169,18 @@ if (options.staticChecks && !options.filters.length) {
 }
 if (relative.length) {
   if (wants("deno")) {
-    outcomes.push(await run("deno", bin("deno"), ["test", "-A", "--no-check", ...relative], parseDeno));
+    outcomes.push(
+      await run("deno", bin("deno"), ["test", "-A", "--no-check", ...relative], parseDeno),
+    );
   }
   if (wants("bun")) {
     outcomes.push(
-      await run("bun", bin("bun"), ["test", "--timeout", "60000", ...relative.map((f) => `./${f}`)], parseBun),
+      await run(
+        "bun",
+        bin("bun"),
+        ["test", "--timeout", "60000", ...relative.map((f) => `./${f}`)],
+        parseBun,
+      ),
     );
   }
   const node20 = await systemNode();
@@ -170,7 +188,13 @@ if (relative.length) {
     if (node20) {
       const version = await nodeVersion(node20);
       outcomes.push(
-        await run(`node ${version} (tsx)`, node20, ["--import", "tsx", "--test", "--test-reporter=tap", ...relative], parseNode),
+        await run(`node ${version} (tsx)`, node20, [
+          "--import",
+          "tsx",
+          "--test",
+          "--test-reporter=tap",
+          ...relative,
+        ], parseNode),
       );
     } else {
       console.log("No Node on PATH outside node_modules: skipping the system-Node run");
@@ -180,7 +204,11 @@ if (relative.length) {
     const node24 = `${root}/node_modules/node24/bin/node`;
     const version = await nodeVersion(node24);
     outcomes.push(
-      await run(`node ${version} (type stripping)`, node24, ["--test", "--test-reporter=tap", ...relative], parseNode),
+      await run(`node ${version} (type stripping)`, node24, [
+        "--test",
+        "--test-reporter=tap",
+        ...relative,
+      ], parseNode),
     );
   }
 }
@@ -189,7 +217,11 @@ console.log("\n=== summary");
 const total: Counts = { passed: 0, failed: 0, skipped: 0 };
 for (const o of outcomes) {
   console.log(
-    `${o.code === 0 ? "ok  " : "FAIL"} ${o.name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped (${o.seconds.toFixed(1)} s)`,
+    `${
+      o.code === 0 ? "ok  " : "FAIL"
+    } ${o.name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped (${
+      o.seconds.toFixed(1)
+    } s)`,
   );
   total.passed += o.passed;
   total.failed += o.failed;

@@ -7,6 +7,7 @@
 
 import { ChannelError, ConnectionError, PreconditionFailedError } from "../errors.ts";
 import type {
+  BasicPublishOptions,
   Channel,
   ConsumeHandlers,
   ConsumeOptions,
@@ -15,7 +16,6 @@ import type {
   ExchangeDeclaration,
   FieldTable,
   OutgoingMessage,
-  BasicPublishOptions,
   QosOptions,
   QueueDeclaration,
   QueueDeclareOk,
@@ -81,6 +81,10 @@ export class VirtualChannel implements Channel {
   #rotation = 0;
 
   /**
+
+   * Creates the object.
+
+   *
    * @param backend the queue store
    * @param state the exchange table of the store's scope
    * @param options polling and failure handling
@@ -233,7 +237,11 @@ export class VirtualChannel implements Channel {
       await this.#backend.putFanout(exchange, stored, routingKey);
       return;
     }
-    const queues = route(type, await this.#bindings.list(exchange), routingKey, message.properties);
+    const local = this.#bindings === this.#state.bindings;
+    const bindings = local
+      ? this.#state.bindings.listNow(exchange)
+      : await this.#bindings.list(exchange);
+    const queues = route(type, bindings, routingKey, message.properties);
     if (queues.length === 0) {
       if (options?.mandatory) {
         this.onReturn?.({
@@ -345,7 +353,7 @@ export class VirtualChannel implements Channel {
     const entries = multiple ? this.#takeUpTo(deliveryTag) : this.#take(deliveryTag, "ack");
     this.#freeRoom();
     const acks = this.#backend.acks;
-    if (acks) for (const { queue, message } of entries) await acks.ack(queue, message);
+    if (acks) { for (const { queue, message } of entries) await acks.ack(queue, message); }
   }
 
   /** Rejects a delivery: back to its queue with `requeue`, dropped otherwise. */

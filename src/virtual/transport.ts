@@ -127,7 +127,9 @@ class VirtualConnection implements TransportConnection {
       return Promise.reject(new ConnectionError("Cannot open a channel: the connection is closed"));
     }
     const key = this.#spec.scopeKey?.(this.#params) ??
-      `${this.#spec.name}|${this.#params.hostname}:${this.#params.port ?? ""}/${this.#params.virtualHost}`;
+      `${this.#spec.name}|${this.#params.hostname}:${
+        this.#params.port ?? ""
+      }/${this.#params.virtualHost}`;
     const options = this.#params.transportOptions;
     const channel = new VirtualChannel(this.#backend, stateFor(key), {
       pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),

@@ -19,8 +19,9 @@ export function isListening(host: string, port: number, timeoutMs = 1000): Promi
 }
 
 /** True when running in CI, where a missing broker is a failure. */
-export const inCi: boolean = (globalThis as { process?: { env: Record<string, string | undefined> } })
-  .process?.env.CI === "true";
+export const inCi: boolean =
+  (globalThis as { process?: { env: Record<string, string | undefined> } })
+    .process?.env.CI === "true";
 
 /**
  * Decides whether broker tests run. Resolves to `false` (run them) or a skip reason; in CI a

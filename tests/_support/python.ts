@@ -12,7 +12,8 @@ export const PYTHON = "/usr/bin/python3";
 export function kombuSkipReason(modules: string[] = ["kombu"]): string | false {
   const probe = spawnSync(PYTHON, ["-c", `import ${modules.join(", ")}`], { encoding: "utf8" });
   if (probe.status === 0) return false;
-  const reason = `Python Kombu is not available (${PYTHON} -c "import ${modules.join(", ")}" failed): ` +
+  const reason =
+    `Python Kombu is not available (${PYTHON} -c "import ${modules.join(", ")}" failed): ` +
     "apt-get install python3-kombu";
   if (inCi) throw new Error(`${reason}; CI needs it`);
   return reason;

@@ -27,12 +27,22 @@ describe("filesystem interop with Python Kombu", { skip }, () => {
   it("consumes what Python Kombu published (plain and zlib)", async () => {
     await runPython(peer, ["publish", root, "from-python", "2"]);
     await using conn = connect();
-    const got: { body: unknown; headers: Record<string, unknown>; correlationId?: string; replyTo?: string }[] = [];
+    const got: {
+      body: unknown;
+      headers: Record<string, unknown>;
+      correlationId?: string;
+      replyTo?: string;
+    }[] = [];
     let done!: () => void;
     const finished = new Promise<void>((resolve) => (done = resolve));
     await using consumer = conn.consumer(new Queue("from-python"), {
       callbacks: [async (body, message) => {
-        got.push({ body, headers: message.headers, correlationId: message.correlationId, replyTo: message.replyTo });
+        got.push({
+          body,
+          headers: message.headers,
+          correlationId: message.correlationId,
+          replyTo: message.replyTo,
+        });
         await message.ack();
         if (got.length === 2) done();
       }],
@@ -50,7 +60,10 @@ describe("filesystem interop with Python Kombu", { skip }, () => {
 
   it("publishes what Python Kombu consumes", async () => {
     await using conn = connect();
-    const queue = new Queue("to-python", { exchange: new Exchange("to-python"), routingKey: "to-python" });
+    const queue = new Queue("to-python", {
+      exchange: new Exchange("to-python"),
+      routingKey: "to-python",
+    });
     const producer = conn.producer();
     await producer.publish({ from: "wakame", text: "héllo ✓" }, {
       routingKey: "to-python",
@@ -59,10 +72,16 @@ describe("filesystem interop with Python Kombu", { skip }, () => {
       correlationId: "wk-1",
       replyTo: "answers",
     });
-    await producer.publish({ from: "wakame", zipped: true }, { routingKey: "to-python", compression: "zlib" });
+    await producer.publish({ from: "wakame", zipped: true }, {
+      routingKey: "to-python",
+      compression: "zlib",
+    });
     const lines = (await runPython(peer, ["consume", root, "to-python", "2"])).trim().split("\n");
     const got = lines.map((line) => JSON.parse(line));
-    assert.deepEqual(got.map((m) => m.body), [{ from: "wakame", text: "héllo ✓" }, { from: "wakame", zipped: true }]);
+    assert.deepEqual(got.map((m) => m.body), [{ from: "wakame", text: "héllo ✓" }, {
+      from: "wakame",
+      zipped: true,
+    }]);
     assert.equal(got[0].headers["x-peer"], "wakame");
     assert.equal(got[0].correlation_id, "wk-1");
     assert.equal(got[0].reply_to, "answers");

@@ -69,7 +69,12 @@ export interface FilesystemOptions {
 
 const MESSAGE_FILE = /^\d+_[0-9a-fA-F-]{36}\.(.+)\.msg$/;
 
-function option(o: Record<string, unknown>, camel: string, snake: string, fallback: string): string {
+function option(
+  o: Record<string, unknown>,
+  camel: string,
+  snake: string,
+  fallback: string,
+): string {
   const value = o[camel] ?? o[snake];
   return typeof value === "string" && value !== "" ? value : fallback;
 }
@@ -137,7 +142,11 @@ class FileBindingStore implements BindingStore {
 
   async add(exchange: string, binding: Binding): Promise<void> {
     const rows = await this.#read(exchange);
-    const row: [string, string | null, string] = [binding.routingKey, binding.pattern || null, binding.queue];
+    const row: [string, string | null, string] = [
+      binding.routingKey,
+      binding.pattern || null,
+      binding.queue,
+    ];
     if (rows.some(([key, , queue]) => key === row[0] && queue === row[2])) return;
     rows.push(row);
     await this.#write(exchange, rows);
@@ -146,7 +155,10 @@ class FileBindingStore implements BindingStore {
   async remove(exchange: string, binding: Binding): Promise<void> {
     const rows = await this.#read(exchange);
     const kept = rows.filter(([key, , queue]) =>
-      !sameBinding({ queue, routingKey: key }, { queue: binding.queue, routingKey: binding.routingKey })
+      !sameBinding({ queue, routingKey: key }, {
+        queue: binding.queue,
+        routingKey: binding.routingKey,
+      })
     );
     if (kept.length !== rows.length) await this.#write(exchange, kept);
   }
@@ -187,9 +199,12 @@ export class FilesystemBackend implements QueueBackend {
       try {
         await mkdir(folder, { recursive: true });
       } catch (cause) {
-        throw new ConnectionError(`Cannot open filesystem broker: cannot create folder "${folder}"`, {
-          cause,
-        });
+        throw new ConnectionError(
+          `Cannot open filesystem broker: cannot create folder "${folder}"`,
+          {
+            cause,
+          },
+        );
       }
     }
   }
