@@ -80,6 +80,11 @@ describe("serializers.dumps", () => {
     const e = serializers.dumps({ d: new Date(0) }, "json");
     assert.equal(dec.decode(e.body), '{"d":"1970-01-01T00:00:00.000Z"}');
     assert.throws(() => serializers.dumps({ b: new Uint8Array(1) }, "json"), /json-tagged/);
+    assert.throws(() => serializers.dumps([new Uint8Array(0)], "json"), EncodeError);
+    assert.equal(
+      dec.decode(serializers.dumps({ a: {}, b: { "0": 1 } }, "json").body),
+      '{"a":{},"b":{"0":1}}',
+    );
   });
 
   it("json-tagged writes Kombu 5.3 tags for Date and bytes", () => {
