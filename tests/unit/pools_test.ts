@@ -1,7 +1,21 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Connection } from "../../src/connection.ts";
+import { Queue } from "../../src/entity.ts";
 import { KombuError, LimitExceededError } from "../../src/errors.ts";
-import { ResourcePool } from "../../src/pools.ts";
+import {
+  ChannelPool,
+  ConnectionPool,
+  connections,
+  getLimit,
+  PoolGroup,
+  ProducerPool,
+  producers,
+  reset,
+  ResourcePool,
+  setLimit,
+} from "../../src/pools.ts";
+import { uuid } from "../../src/utils/uuid.ts";
 
 interface Res {
   id: number;
@@ -225,5 +239,120 @@ describe("ResourcePool", () => {
   it("rejects a bad limit", () => {
     assert.throws(() => new ResourcePool({ create: () => 1, limit: -1 }), RangeError);
     assert.throws(() => new ResourcePool({ create: () => 1, limit: 1.5 }), RangeError);
+  });
+});
+
+describe("ConnectionPool, ChannelPool, ProducerPool on memory://", () => {
+  it("ConnectionPool clones the template and reuses connections", async () => {
+    const template = new Connection("memory://");
+    const pool = new ConnectionPool(template, { limit: 2 });
+    try {
+      const a = await pool.acquireChannel();
+      assert.notEqual(a.resource, template);
+      assert.ok(a.channel.isOpen);
+      assert.ok(a.resource.connected);
+      const conn = a.resource;
+      await a.release();
+      const b = await pool.acquire();
+      assert.equal(b.resource, conn);
+      const c = await pool.acquire();
+      await assert.rejects(pool.acquire({ timeout: 0 }), LimitExceededError);
+      await c.discard(); // closed, never handed out again
+      assert.equal(c.resource.connected, false);
+      const d = await pool.acquire();
+      assert.notEqual(d.resource, c.resource);
+      await b.release();
+      await d.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("ChannelPool replaces channels found closed", async () => {
+    await using conn = new Connection("memory://");
+    const pool = new ChannelPool(conn, { limit: 2 });
+    try {
+      const a = await pool.acquire();
+      const channel = a.resource;
+      await channel.close();
+      await a.release();
+      const b = await pool.acquire();
+      assert.notEqual(b.resource, channel);
+      assert.ok(b.resource.isOpen);
+      await b.release();
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("ProducerPool publishes on pooled connections and gives them back", async () => {
+    const connPool = new ConnectionPool(new Connection("memory://"), { limit: 1 });
+    const pool = new ProducerPool(connPool, { limit: 2, producer: { serializer: "json" } });
+    const name = `pp-${uuid()}`;
+    try {
+      {
+        await using lease = await pool.acquire({ timeout: 1000 });
+        await lease.resource.publish({ n: 1 }, { routingKey: name, declare: [new Queue(name)] });
+        assert.equal(connPool.inUse, 1);
+        assert.equal(pool.inUse, 1);
+        // The only connection is out: a second producer waits for it, then times out.
+        await assert.rejects(pool.acquire({ timeout: 10 }), LimitExceededError);
+        assert.equal(pool.inUse, 1);
+      }
+      assert.equal(connPool.inUse, 0);
+      assert.equal(pool.inUse, 0);
+      const lease = await pool.acquire();
+      const channel = await lease.resource.channel();
+      const got = await channel.basicGet(name, { noAck: true });
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(got!.body)), { n: 1 });
+      await lease.release();
+      assert.equal(pool.getLimit(), 2);
+      await pool.setLimit(3);
+      assert.equal(pool.limit, 3);
+    } finally {
+      await pool.close();
+      await connPool.close();
+    }
+  });
+});
+
+describe("global pool groups", () => {
+  it("key pools by URL and follow the global limit", async () => {
+    const previous = getLimit();
+    try {
+      const a = connections.get("memory://");
+      assert.equal(connections.get("memory://"), a);
+      assert.notEqual(connections.get("memory:///other"), a);
+      assert.equal(a.limit, previous);
+      const p = producers.get("memory://");
+      assert.equal(p.connections, a);
+      await setLimit(3);
+      assert.equal(getLimit(), 3);
+      assert.equal(a.limit, 3);
+      assert.equal(p.limit, 3);
+      {
+        await using lease = await p.acquire({ timeout: 1000 });
+        await lease.resource.publish("x", { routingKey: `g-${uuid()}` });
+      }
+      assert.equal(a.idle, 1);
+    } finally {
+      await setLimit(previous);
+      await reset();
+    }
+    assert.equal(connections.size, 0);
+    assert.equal(producers.size, 0);
+  });
+
+  it("a custom group makes pools with its own limit", async () => {
+    const group = new PoolGroup((conn, limit) => new ChannelPool(conn, { limit }), 4);
+    const conn = new Connection("memory://");
+    try {
+      const pool = group.get(conn);
+      assert.equal(pool.limit, 4);
+      assert.equal(group.get(conn), pool);
+    } finally {
+      await group.clear();
+      await conn.close();
+    }
   });
 });
