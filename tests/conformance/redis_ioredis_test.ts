@@ -1,8 +1,10 @@
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { redisCapabilities, redisTransport } from "../../transports/redis/mod.ts";
+import { dropPrefix, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
 
 const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
+const prefix = randomPrefix();
 
 conformanceSuite({
   name: "redis (ioredis driver)",
@@ -11,10 +13,13 @@ conformanceSuite({
   skip,
   options: {
     transport: redisTransport,
+    // "redis" ends in "s": keep TLS off explicitly until the core stops reading it as "rediss".
     ssl: false,
-    transportOptions: {
-      driver: "ioredis",
-      globalKeyprefix: `wk-conf-io-${crypto.randomUUID().slice(0, 8)}:`,
-    },
+    transportOptions: { driver: "ioredis", globalKeyprefix: prefix },
+  },
+  teardown: async () => {
+    const raw = await rawRedis();
+    await dropPrefix(raw, prefix);
+    await raw.close();
   },
 });

@@ -1,0 +1,275 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { kombuTopicPattern } from "../../../transports/redis/keys.ts";
+import type { RedisBackend } from "../../../transports/redis/mod.ts";
+import type { RespConnection } from "../../../transports/redis/resp/client.ts";
+import { brokerSkipReason } from "../../_support/brokers.ts";
+import {
+  bodyOf,
+  dropPrefix,
+  message,
+  openStore,
+  randomPrefix,
+  rawRedis,
+  take,
+  text,
+} from "./_helpers.ts";
+
+const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
+const SEP = "\x06\x16";
+
+for (const driver of ["resp", "ioredis"] as const) {
+  describe(`Redis store in Kombu's layout (${driver} driver)`, { skip }, () => {
+    let raw: RespConnection;
+    const stores: RedisBackend[] = [];
+    const open = async (options: Record<string, unknown> = {}) => {
+      const store = await openStore({ driver, ...options });
+      stores.push(store);
+      return store;
+    };
+    before(async () => {
+      raw = await rawRedis();
+    });
+    after(async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      for (const store of stores) await dropPrefix(raw, store.layout.prefix);
+      await raw.close();
+    });
+
+    it("LPUSHes Kombu's envelope onto one list per priority step", async () => {
+      const store = await open();
+      const p = store.layout.prefix;
+      await store.put("q", message("low", { priority: 0 }));
+      await store.put("q", message("mid", { priority: 4 }));
+      await store.put("q", message("top", { priority: 9 }));
+      assert.equal(await raw.send(["LLEN", `${p}q`]), 1);
+      assert.equal(await raw.send(["LLEN", `${p}q${SEP}3`]), 1);
+      assert.equal(await raw.send(["LLEN", `${p}q${SEP}9`]), 1);
+      const envelope = JSON.parse(text(await raw.send(["LINDEX", `${p}q`, 0])));
+      assert.equal(envelope["content-type"], "application/json");
+      assert.equal(envelope.properties.body_encoding, "base64");
+      assert.equal(atob(envelope.body), "low");
+      assert.equal(envelope.properties.priority, 0);
+      assert.equal(await store.size("q"), 3);
+    });
+
+    it("consumes step 0 first and each step oldest first", async () => {
+      const store = await open();
+      await store.put("q", message("a", { priority: 0 }));
+      await store.put("q", message("b", { priority: 9 }));
+      await store.put("q", message("c", { priority: 0 }));
+      await store.put("q", message("d", { priority: 5 }));
+      const got = await take(store, ["q"], 4);
+      assert.deepStrictEqual(got.map(([, m]) => bodyOf(m)), ["a", "c", "d", "b"]);
+      assert.equal(await store.get("q"), undefined);
+    });
+
+    it("moves a message into unacked and unacked_index in the same step as the pop", async () => {
+      const store = await open();
+      const p = store.layout.prefix;
+      const sent = message("x", { exchange: "media", routingKey: "video" });
+      await store.put("q", sent);
+      const got = await store.get("q");
+      assert.ok(got);
+      assert.equal(got.tag, sent.tag);
+      // Not in the list, recorded in Python Kombu's format.
+      assert.equal(await raw.send(["LLEN", `${p}q`]), 0);
+      const [envelope, exchange, routingKey] = JSON.parse(
+        text(await raw.send(["HGET", `${p}unacked`, sent.tag])),
+      );
+      assert.equal(envelope.properties.delivery_tag, sent.tag);
+      assert.equal(exchange, "media");
+      assert.equal(routingKey, "video");
+      const score = Number(text(await raw.send(["ZSCORE", `${p}unacked_index`, sent.tag])));
+      assert.ok(Math.abs(score - Date.now() / 1000) < 60);
+      await store.acks!.ack("q", got);
+      assert.equal(await raw.send(["HEXISTS", `${p}unacked`, sent.tag]), 0);
+      assert.equal(await raw.send(["ZSCORE", `${p}unacked_index`, sent.tag]), null);
+    });
+
+    it("requeues a rejected message at the back (LPUSH), marked redelivered", async () => {
+      const store = await open();
+      const p = store.layout.prefix;
+      for (const body of ["m1", "m2", "m3"]) await store.put("q", message(body));
+      const m1 = (await store.get("q"))!;
+      await store.acks!.requeue("q", m1);
+      assert.equal(await raw.send(["HEXISTS", `${p}unacked`, m1.tag]), 0);
+      const back = JSON.parse(text(await raw.send(["LINDEX", `${p}q`, 0])));
+      assert.equal(back.headers.redelivered, true);
+      assert.equal(back.properties.delivery_info.redelivered, true);
+      const order = await take(store, ["q"], 3);
+      assert.deepStrictEqual(order.map(([, m]) => bodyOf(m)), ["m2", "m3", "m1"]);
+      assert.deepStrictEqual(order.map(([, m]) => m.redelivered), [false, false, true]);
+    });
+
+    it("restores unacked messages at the front (RPUSH), once", async () => {
+      const store = await open();
+      for (const body of ["m1", "m2", "m3"]) await store.put("q", message(body));
+      const got = await take(store, ["q"], 2);
+      await store.acks!.restore(got);
+      // A second restore of the same deliveries finds nothing left to give back.
+      await store.acks!.restore(got);
+      assert.equal(await store.size("q"), 3);
+      const order = await take(store, ["q"], 3);
+      assert.deepStrictEqual(order.map(([, m]) => bodyOf(m)), ["m1", "m2", "m3"]);
+    });
+
+    it("restores what a dead consumer held after the visibility timeout, routed by its exchange", async () => {
+      const dead = await open();
+      const prefix = dead.layout.prefix;
+      await dead.bindings.add("media", { queue: "video", routingKey: "mp4.#" });
+      await dead.put(
+        "video",
+        message("clip", { exchange: "media", routingKey: "mp4.hd", priority: 6 }),
+      );
+      const held = await dead.get("video");
+      assert.ok(held);
+      await dead.close(); // dies without acking or restoring
+
+      const other = await open({ globalKeyprefix: prefix, visibilityTimeout: 0 });
+      assert.equal(await other.size("video"), 0);
+      assert.equal(await other.restoreVisible(), 1);
+      assert.equal(await raw.send(["LLEN", `${prefix}video${SEP}6`]), 1);
+      const again = await other.get("video");
+      assert.ok(again);
+      assert.equal(again.tag, held.tag);
+      assert.equal(again.redelivered, true);
+      assert.equal(bodyOf(again), "clip");
+      await other.acks!.ack("video", again);
+      assert.equal(await raw.send(["HLEN", `${prefix}unacked`]), 0);
+    });
+
+    it("does not sweep while another process holds unacked_mutex", async () => {
+      const store = await open({ visibilityTimeout: 0 });
+      const p = store.layout.prefix;
+      await store.put("q", message("m"));
+      const held = await store.get("q");
+      assert.ok(held);
+      await raw.send(["SET", `${p}unacked_mutex`, "someone-else", "PX", 60_000]);
+      assert.equal(await store.restoreVisible(), 0);
+      assert.equal(await raw.send(["HEXISTS", `${p}unacked`, held.tag]), 1);
+      await raw.send(["DEL", `${p}unacked_mutex`]);
+      assert.equal(await store.restoreVisible(), 1);
+      // The lock is released after the sweep.
+      assert.equal(await raw.send(["EXISTS", `${p}unacked_mutex`]), 0);
+    });
+
+    it("puts every key under globalKeyprefix", async () => {
+      const prefix = randomPrefix();
+      const store = await open({ globalKeyprefix: prefix });
+      await store.bindings.add("ex", { queue: "q", routingKey: "k" });
+      await store.put("q", message("m", { priority: 9 }));
+      await store.get("q");
+      const keys = (await raw.send(["KEYS", `${prefix}*`]) as Uint8Array[]).map(text).sort();
+      assert.deepStrictEqual(keys, [
+        `${prefix}_kombu.binding.ex`,
+        `${prefix}unacked`,
+        `${prefix}unacked_index`,
+      ]);
+      assert.equal(await raw.send(["EXISTS", "_kombu.binding.ex"]), 0);
+    });
+
+    it("applies x-expires to the queue's lists (PEXPIRE)", async () => {
+      const store = await open();
+      await store.declare("q", { "x-expires": 60_000 });
+      await store.put("q", message("m"));
+      const ttl = await raw.send(["PTTL", `${store.layout.prefix}q`]);
+      assert.ok(typeof ttl === "number" && ttl > 0 && ttl <= 60_000, `PTTL ${ttl}`);
+    });
+
+    it("consumes queues in the order of queueOrderStrategy", async () => {
+      for (
+        const [strategy, want] of [
+          ["priority", ["a", "a", "a", "b", "b", "b"]],
+          ["round_robin", ["a", "b", "a", "b", "a", "b"]],
+        ] as const
+      ) {
+        const store = await open({ queueOrderStrategy: strategy });
+        for (let i = 0; i < 3; i++) {
+          await store.put("a", message("a"));
+          await store.put("b", message("b"));
+        }
+        const order: string[] = [];
+        for (let i = 0; i < 6; i++) {
+          const [[queue]] = await store.getMany(["a", "b"], {
+            max: 1,
+            signal: AbortSignal.timeout(5000),
+          });
+          order.push(queue);
+        }
+        assert.deepStrictEqual(order, want, strategy);
+      }
+    });
+
+    it("keeps bindings in _kombu.binding.<exchange> with Python's topic pattern", async () => {
+      const store = await open();
+      const key = `${store.layout.prefix}_kombu.binding.logs`;
+      await store.bindings.add("logs", { queue: "errors", routingKey: "*.error.#" });
+      const members = (await raw.send(["SMEMBERS", key]) as Uint8Array[]).map(text);
+      assert.deepStrictEqual(members, [
+        `*.error.#${SEP}${kombuTopicPattern("*.error.#")}${SEP}errors`,
+      ]);
+      assert.equal(kombuTopicPattern("*.error.#"), "^.*?[^\\.]\\.error\\..*?$");
+      // A row written by Python for a direct exchange (empty pattern).
+      await raw.send(["SADD", key, `info${SEP}${SEP}infos`]);
+      const listed = await store.bindings.list("logs");
+      assert.deepStrictEqual(
+        listed.sort((a, b) => a.queue.localeCompare(b.queue)),
+        [{ queue: "errors", routingKey: "*.error.#" }, { queue: "infos", routingKey: "info" }],
+      );
+      await store.bindings.remove("logs", { queue: "infos", routingKey: "info" });
+      await store.bindings.remove("logs", { queue: "errors", routingKey: "*.error.#" });
+      assert.equal(await raw.send(["EXISTS", key]), 0);
+    });
+
+    it("delivers fanout over PUB/SUB on /{db}.<exchange>", async () => {
+      const store = await open();
+      const other = await open({ globalKeyprefix: store.layout.prefix });
+      await store.bindFanout("news", "reader-1", "");
+      await other.bindFanout("news", "reader-2", "");
+      await store.putFanout("news", message("hello", { exchange: "news" }), "");
+      const [first] = await take(store, ["reader-1"], 1);
+      const [second] = await take(other, ["reader-2"], 1);
+      assert.equal(bodyOf(first![1]), "hello");
+      assert.equal(bodyOf(second![1]), "hello");
+      assert.equal(store.layout.fanoutChannel("news", ""), `${store.layout.prefix}/0.news`);
+    });
+
+    it("wakes a waiting consumer when another client pushes, without polling", async () => {
+      const store = await open({ visibilityTimeout: 3_600_000 });
+      const waiting = take(store, ["q"], 1, 8000);
+      await new Promise((r) => setTimeout(r, 50));
+      const sent = message("late");
+      const { encodeEnvelope } = await import("../../../src/envelope.ts");
+      await raw.send(["LPUSH", `${store.layout.prefix}q`, encodeEnvelope(sent)]);
+      const [got] = await waiting;
+      assert.equal(got?.[1].tag, sent.tag);
+    });
+
+    it("also works by polling when told to", async () => {
+      const store = await open({ wakeup: "poll", pollInterval: 20 });
+      const waiting = take(store, ["q"], 1);
+      await new Promise((r) => setTimeout(r, 30));
+      await store.put("q", message("polled"));
+      const [got] = await waiting;
+      assert.equal(bodyOf(got![1]), "polled");
+    });
+
+    it("purges every step and reports the count", async () => {
+      const store = await open();
+      await store.put("q", message("a", { priority: 0 }));
+      await store.put("q", message("b", { priority: 3 }));
+      await store.put("q", message("c", { priority: 9 }));
+      assert.equal(await store.purge("q"), 3);
+      assert.equal(await store.size("q"), 0);
+    });
+
+    it("writes nothing to unacked with ackEmulation off", async () => {
+      const store = await open({ ackEmulation: false });
+      assert.equal(store.acks, undefined);
+      await store.put("q", message("m"));
+      assert.ok(await store.get("q"));
+      assert.equal(await raw.send(["EXISTS", `${store.layout.prefix}unacked`]), 0);
+    });
+  });
+}
