@@ -26,7 +26,12 @@ export function topicMatches(pattern: string, routingKey: string): boolean {
   if (pattern === routingKey) return true;
   if (pattern === "#") return true;
   if (pattern.indexOf("*") < 0 && pattern.indexOf("#") < 0) return false;
-  return matchWords(pattern.split("."), 0, routingKey.split("."), 0);
+  return matchWords(words(pattern), 0, words(routingKey), 0);
+}
+
+/** The words of a key; the empty key has none (RabbitMQ: `*` does not match ""). */
+function words(key: string): string[] {
+  return key === "" ? [] : key.split(".");
 }
 
 function matchWords(p: string[], i: number, k: string[], j: number): boolean {
