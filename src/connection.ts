@@ -34,6 +34,9 @@ import { maskUrl, parseUrl, splitUrls, type UrlParts } from "./url.ts";
 
 const log = getLogger("connection");
 
+/** Schemes that mean TLS (Kombu: `amqps://`, `rediss://`); `?ssl=true` turns it on for others. */
+const TLS_SCHEMES: ReadonlySet<string> = new Set(["amqps", "rediss"]);
+
 /** Picks the order in which failover URLs are tried. */
 export type FailoverStrategy = (urls: readonly string[]) => Iterator<string>;
 
@@ -149,6 +152,7 @@ export class Connection {
   readonly #attached = new Set<Revivable>();
   #recovering: Promise<void> | undefined;
   #waiters: Waiter[] = [];
+  #undrained = 0;
 
   /**
 
@@ -268,7 +272,7 @@ export class Connection {
     const query = queryOptions(parts.query);
     const sslFromQuery = query.ssl;
     delete query.ssl;
-    const ssl = o.ssl ?? (sslFromQuery === true || /s$/.test(scheme) && scheme !== "sqs");
+    const ssl = o.ssl ?? (sslFromQuery === true || TLS_SCHEMES.has(scheme));
     const heartbeatSeconds = o.heartbeat !== undefined
       ? Math.round(o.heartbeat / 1000)
       : typeof query.heartbeat === "number"
@@ -499,7 +503,8 @@ export class Connection {
 
   /**
    * Waits for deliveries (Kombu's `drain_events`). Consumers' callbacks run as messages arrive;
-   * this resolves once at least one was handled after the call began.
+   * this resolves once at least one message was handled since the previous drain (at once when
+   * one was handled before the call), so a drain loop never misses a message.
    *
    * @param options `timeout` in ms, or a `signal`
    * @throws {TimeoutError} when nothing arrived in time
@@ -507,6 +512,12 @@ export class Connection {
    */
   async drainEvents(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     if (!this.#live) await this.connect();
+    if (this.#undrained > 0) {
+      // Messages handled since the last drain count, as in Kombu where every event is seen by
+      // some drain_events call.
+      this.#undrained = 0;
+      return;
+    }
     await new Promise<void>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const signal = options.signal;
@@ -540,7 +551,10 @@ export class Connection {
 
   /** Tells `drainEvents` that a message was handled. Called by consumers. */
   notifyActivity(): void {
-    if (this.#waiters.length === 0) return;
+    if (this.#waiters.length === 0) {
+      this.#undrained++;
+      return;
+    }
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.resolve();
