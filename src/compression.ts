@@ -62,13 +62,15 @@ const aliasToType = new Map<string, string>();
 
 /**
  * Registers a codec (Kombu's `compression.register`), replacing one with the same content type.
+ * Names, aliases and content types are matched without regard to case.
  *
  * @param c the codec
  */
 export function registerCompressor(c: Compressor): void {
-  byType.set(c.contentType, c);
-  aliasToType.set(c.name, c.contentType);
-  for (const alias of c.aliases) aliasToType.set(alias, c.contentType);
+  const type = c.contentType.toLowerCase();
+  byType.set(type, c);
+  aliasToType.set(c.name.toLowerCase(), type);
+  for (const alias of c.aliases) aliasToType.set(alias.toLowerCase(), type);
 }
 
 function lookup(nameOrTypeOrAlias: string): Compressor | undefined {

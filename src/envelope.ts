@@ -65,6 +65,16 @@ const KNOWN_DELIVERY_INFO_KEYS: ReadonlySet<string> = new Set([
 
 const utf8Encoder = new TextEncoder();
 
+/** Sets an own property, even one named `__proto__` (which `=` would turn into a prototype). */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value) &&
     !(value instanceof Uint8Array) && !(value instanceof Date);
@@ -86,8 +96,8 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
 
   const properties: Record<string, unknown> = {};
   if (extraProps !== undefined) {
-    for (const key in extraProps) {
-      if (!KNOWN_PROPERTY_KEYS.has(key)) properties[key] = extraProps[key];
+    for (const key of Object.keys(extraProps)) {
+      if (!KNOWN_PROPERTY_KEYS.has(key)) setOwn(properties, key, extraProps[key]);
     }
   }
   for (const [camel, wire] of STRING_PROPERTIES) {
@@ -100,8 +110,8 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
   }
   const deliveryInfo: Record<string, unknown> = {};
   if (extraInfo !== undefined) {
-    for (const key in extraInfo) {
-      if (!KNOWN_DELIVERY_INFO_KEYS.has(key)) deliveryInfo[key] = extraInfo[key];
+    for (const key of Object.keys(extraInfo)) {
+      if (!KNOWN_DELIVERY_INFO_KEYS.has(key)) setOwn(deliveryInfo, key, extraInfo[key]);
     }
   }
   deliveryInfo.exchange = message.exchange;
@@ -118,7 +128,9 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
     properties,
   };
   if (extras !== undefined) {
-    for (const key in extras) if (!KNOWN_TOP_KEYS.has(key)) envelope[key] = extras[key];
+    for (const key of Object.keys(extras)) {
+      if (!KNOWN_TOP_KEYS.has(key)) setOwn(envelope, key, extras[key]);
+    }
   }
   if (message.redelivered) envelope.redelivered = true;
   return envelope;
@@ -250,16 +262,16 @@ export function envelopeFromObject(o: unknown): StoredMessage {
 
   // Keep what wakame does not model, in the envelope's own layout, for a lossless rewrite.
   let extras: Record<string, unknown> | undefined;
-  for (const key in o) {
-    if (!KNOWN_TOP_KEYS.has(key)) (extras ??= {})[key] = o[key];
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_TOP_KEYS.has(key)) setOwn(extras ??= {}, key, o[key]);
   }
   let extraProps: Record<string, unknown> | undefined;
-  for (const key in props) {
-    if (!KNOWN_PROPERTY_KEYS.has(key)) (extraProps ??= {})[key] = props[key];
+  for (const key of Object.keys(props)) {
+    if (!KNOWN_PROPERTY_KEYS.has(key)) setOwn(extraProps ??= {}, key, props[key]);
   }
   let extraInfo: Record<string, unknown> | undefined;
-  for (const key in info) {
-    if (!KNOWN_DELIVERY_INFO_KEYS.has(key)) (extraInfo ??= {})[key] = info[key];
+  for (const key of Object.keys(info)) {
+    if (!KNOWN_DELIVERY_INFO_KEYS.has(key)) setOwn(extraInfo ??= {}, key, info[key]);
   }
   if (extraInfo !== undefined) (extraProps ??= {}).delivery_info = extraInfo;
   if (extraProps !== undefined) (extras ??= {}).properties = extraProps;

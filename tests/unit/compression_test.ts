@@ -93,6 +93,8 @@ describe("compression registry", () => {
       new Uint8Array([1, 2, 3]),
     );
     assert.ok(availableCompressors().includes("reverse"));
+    assert.equal(getCompressor("REV"), reverse);
+    assert.equal(getCompressor("Application/X-Reverse"), reverse);
   });
 });
 

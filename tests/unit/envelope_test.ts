@@ -204,6 +204,21 @@ describe("decodeEnvelope", () => {
     });
   });
 
+  it("keeps a __proto__ key as data, without touching any prototype", () => {
+    const text =
+      '{"body": "", "__proto__": {"polluted": 1}, "properties": {"delivery_tag": "t", "__proto__": {"x": 2}, "delivery_info": {"__proto__": {"y": 3}}}}';
+    const m = decodeEnvelope(text);
+    const again = JSON.parse(encodeEnvelope(m));
+    assert.deepEqual(Object.getOwnPropertyDescriptor(again, "__proto__")?.value, { polluted: 1 });
+    assert.deepEqual(Object.getOwnPropertyDescriptor(again.properties, "__proto__")?.value, {
+      x: 2,
+    });
+    const info = again.properties.delivery_info;
+    assert.deepEqual(Object.getOwnPropertyDescriptor(info, "__proto__")?.value, { y: 3 });
+    assert.equal(Object.getPrototypeOf(m.envelopeExtras), Object.prototype);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it("decodes Kombu 5.3 tagged values inside headers", () => {
     const m = decodeEnvelope(
       '{"body": "", "headers": {"eta": {"__type__": "datetime", "__value__": "2024-05-01T12:00:00+00:00"}}, "properties": {"delivery_tag": "t"}}',
