@@ -8,8 +8,7 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import process from "node:process";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -26,6 +25,7 @@ import { BunSocket } from "../../../src/runtime/bun.ts";
 import { DenoSocket } from "../../../src/runtime/deno.ts";
 import { CloudflareSocket, connectCloudflareWith } from "../../../src/runtime/cloudflare.ts";
 import type { CloudflareConnect } from "../../../src/runtime/cloudflare.ts";
+import { makeTlsFixture, type TlsFixture } from "./_tls_fixture.ts";
 
 /** The runtime as `process.versions` tells it (independent of the globals mod.ts looks at). */
 const expectedRuntime: RuntimeName = process.versions.deno !== undefined
@@ -309,79 +309,25 @@ describe(`runtime sockets on ${expectedRuntime}`, () => {
   });
 
   describe("TLS", () => {
-    const dir = mkdtempSync(join(tmpdir(), "wakame-tls-"));
+    let fixture: TlsFixture;
     let server: tls.Server;
     let port = 0;
     let ca = "";
 
     before(async () => {
-      // A CA and a server certificate it signs (rustls refuses a CA used as the end entity).
-      const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore" });
-      const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-      const at = (name: string) => join(dir, name);
-      openssl(
-        "req",
-        "-x509",
-        ...ec,
-        "-keyout",
-        at("ca.key"),
-        "-out",
-        at("ca.pem"),
-        "-days",
-        "2",
-        "-subj",
-        "/CN=wakame test CA",
-      );
-      openssl(
-        "req",
-        ...ec,
-        "-keyout",
-        at("key.pem"),
-        "-out",
-        at("server.csr"),
-        "-subj",
-        "/CN=wakame.test",
-      );
-      writeFileSync(
-        at("server.ext"),
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" +
-          "subjectAltName=DNS:wakame.test,IP:127.0.0.1\n",
-      );
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        at("server.csr"),
-        "-CA",
-        at("ca.pem"),
-        "-CAkey",
-        at("ca.key"),
-        "-CAcreateserial",
-        "-out",
-        at("cert.pem"),
-        "-days",
-        "2",
-        "-extfile",
-        at("server.ext"),
-      );
-      ca = readFileSync(at("ca.pem"), "utf8");
-      server = tls.createServer(
-        {
-          key: readFileSync(join(dir, "key.pem"), "utf8"),
-          cert: readFileSync(join(dir, "cert.pem"), "utf8"),
-        },
-        (peer) => {
-          peer.on("error", () => undefined);
-          peer.pipe(peer);
-        },
-      );
+      fixture = makeTlsFixture();
+      ca = fixture.ca;
+      server = tls.createServer({ key: fixture.key, cert: fixture.cert }, (peer) => {
+        peer.on("error", () => undefined);
+        peer.pipe(peer);
+      });
       server.on("tlsClientError", () => undefined);
       await listen(server, { host: "127.0.0.1", port: 0 });
       port = portOf(server);
     });
     after(async () => {
       await closeServer(server);
-      rmSync(dir, { recursive: true, force: true });
+      fixture.cleanup();
     });
 
     it("refuses an unknown certificate by default", async () => {
