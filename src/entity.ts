@@ -40,6 +40,11 @@ export interface DeclarationCache {
 export interface Declarable {
   /** A key that identifies the declaration (name and arguments). */
   readonly declarationKey: string;
+  /**
+   * False when the entity may vanish by itself (auto-delete, x-expires), so `maybeDeclare` must
+   * declare it every time (Kombu's `can_cache_declaration`). Absent means cacheable.
+   */
+  readonly canCacheDeclaration?: boolean;
   /** Declares on a channel. */
   declareOn(channel: Channel): Promise<unknown>;
 }
@@ -59,9 +64,10 @@ export async function maybeDeclare(
   cache?: DeclarationCache,
 ): Promise<boolean> {
   const key = entity.declarationKey;
-  if (cache?.declaredEntities.has(key)) return false;
+  const cacheable = cache !== undefined && entity.canCacheDeclaration !== false;
+  if (cacheable && cache.declaredEntities.has(key)) return false;
   await entity.declareOn(channel);
-  cache?.declaredEntities.add(key);
+  if (cacheable) cache.declaredEntities.add(key);
   return true;
 }
 
@@ -150,6 +156,11 @@ export class Exchange implements Declarable {
     return this.#channel !== undefined;
   }
 
+  /** Auto-delete exchanges are declared every time (Kombu's `can_cache_declaration`). */
+  get canCacheDeclaration(): boolean {
+    return !this.autoDelete;
+  }
+
   /** The options this exchange was made with. */
   get options(): ExchangeOptions {
     return {
@@ -211,8 +222,8 @@ export class Exchange implements Declarable {
    *
    * @throws {NotBoundError} when not bound
    */
-  declare(options?: { passive?: boolean }): Promise<void> {
-    return this.declareOn(this.#bound("declare"), options);
+  async declare(options?: { passive?: boolean }): Promise<void> {
+    await this.declareOn(this.#bound("declare"), options);
   }
 
   /** Deletes the exchange. */
@@ -374,8 +385,8 @@ export class Queue implements Declarable {
     this.bindings = options.bindings ?? [];
     this.durable = options.durable ?? true;
     this.exclusive = options.exclusive ?? false;
-    // Kombu: exclusive queues are auto-delete.
-    this.autoDelete = options.autoDelete ?? this.exclusive;
+    // Kombu: exclusive queues are auto-delete, whatever autoDelete says.
+    this.autoDelete = this.exclusive || (options.autoDelete ?? false);
     this.noAck = options.noAck ?? false;
     this.passive = options.passive ?? false;
     this.noDeclare = options.noDeclare ?? false;
@@ -407,7 +418,8 @@ export class Queue implements Declarable {
     });
     return new Queue(name, {
       exchange,
-      routingKey: get<string>("routing_key") ?? get<string>("binding_key") ?? name,
+      // Kombu: `binding_key or routing_key`; Celery's add_compat defaults it to the name.
+      routingKey: get<string>("binding_key") || get<string>("routing_key") || name,
       durable: get<boolean>("queue_durable") ?? get<boolean>("durable"),
       exclusive: get<boolean>("exclusive"),
       autoDelete: get<boolean>("queue_auto_delete") ?? get<boolean>("auto_delete"),
@@ -431,6 +443,14 @@ export class Queue implements Declarable {
   /** True when bound to a channel. */
   get isBound(): boolean {
     return this.#channel !== undefined;
+  }
+
+  /**
+   * Auto-delete and expiring queues are declared every time, since they can vanish (Kombu's
+   * `can_cache_declaration`).
+   */
+  get canCacheDeclaration(): boolean {
+    return !this.autoDelete && !("x-expires" in this.queueArguments);
   }
 
   /**
@@ -493,9 +513,10 @@ export class Queue implements Declarable {
    * @returns the broker's answer (name, message and consumer counts)
    */
   async declareOn(channel: Channel): Promise<QueueDeclareOk | undefined> {
+    // Kombu: no_declare skips the exchange, the queue and the bindings.
+    if (this.noDeclare) return undefined;
     if (this.exchange) await this.exchange.declareOn(channel);
     for (const b of this.bindings) await b.exchange.declareOn(channel);
-    if (this.noDeclare) return undefined;
     const result = await channel.queueDeclare({
       name: this.name,
       durable: this.durable,
@@ -522,8 +543,8 @@ export class Queue implements Declarable {
   }
 
   /** Declares on the bound channel. */
-  declare(): Promise<QueueDeclareOk | undefined> {
-    return this.declareOn(this.#bound("declare"));
+  async declare(): Promise<QueueDeclareOk | undefined> {
+    return await this.declareOn(this.#bound("declare"));
   }
 
   /** Binds the queue to an exchange. */
@@ -537,8 +558,8 @@ export class Queue implements Declarable {
   }
 
   /** Takes one message, or `undefined` when empty (Kombu's `Queue.get`). */
-  get(options?: { noAck?: boolean }): Promise<Delivery | undefined> {
-    return this.#bound("get from").basicGet(this.name, { noAck: options?.noAck ?? this.noAck });
+  async get(options?: { noAck?: boolean }): Promise<Delivery | undefined> {
+    return await this.#bound("get from").basicGet(this.name, { noAck: options?.noAck ?? this.noAck });
   }
 
   /**
@@ -549,11 +570,11 @@ export class Queue implements Declarable {
    * @param options consumer tag, noAck, exclusive
    * @returns the consumer tag
    */
-  consume(
+  async consume(
     onDelivery: (delivery: Delivery) => void,
     options?: { consumerTag?: string; noAck?: boolean; exclusive?: boolean },
   ): Promise<string> {
-    return this.#bound("consume from").basicConsume(this.name, {
+    return await this.#bound("consume from").basicConsume(this.name, {
       consumerTag: options?.consumerTag,
       noAck: options?.noAck ?? this.noAck,
       exclusive: options?.exclusive ?? this.exclusive,
@@ -562,18 +583,18 @@ export class Queue implements Declarable {
   }
 
   /** Stops a consumer started with {@link Queue.consume}. */
-  cancel(consumerTag: string): Promise<void> {
-    return this.#bound("cancel a consumer of").basicCancel(consumerTag);
+  async cancel(consumerTag: string): Promise<void> {
+    await this.#bound("cancel a consumer of").basicCancel(consumerTag);
   }
 
   /** Removes every ready message; resolves to how many. */
-  purge(): Promise<number> {
-    return this.#bound("purge").queuePurge(this.name);
+  async purge(): Promise<number> {
+    return await this.#bound("purge").queuePurge(this.name);
   }
 
   /** Deletes the queue. */
-  delete(options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number> {
-    return this.#bound("delete").queueDelete(this.name, options);
+  async delete(options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number> {
+    return await this.#bound("delete").queueDelete(this.name, options);
   }
 
   /** Kombu-style text, e.g. `<Queue video -> <Exchange media(direct)> -> video>`. */
