@@ -240,9 +240,26 @@ function reviveTagged(_key: string, value: unknown): unknown {
   return value;
 }
 
+/** Strings, or the non-finite literals Python's `json.dumps` writes (`NaN`, `Infinity`). */
+const PYTHON_NON_FINITE = /"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g;
+/** A key no JSON text can hold (a lone NUL is escaped in JSON strings), for the placeholders. */
+const NON_FINITE_KEY = "\u0000nonfinite";
+
+function reviveNonFinite(this: unknown, key: string, value: unknown): unknown {
+  if (
+    value !== null && typeof value === "object" && NON_FINITE_KEY in value &&
+    Object.keys(value).length === 1
+  ) {
+    const literal = (value as Record<string, unknown>)[NON_FINITE_KEY];
+    return literal === "NaN" ? NaN : literal === "-Infinity" ? -Infinity : Infinity;
+  }
+  return reviveTagged(key, value);
+}
+
 /**
  * Parses Kombu JSON text, decoding tagged types. Walks the value only when the text contains
- * `__type__`.
+ * `__type__`. Like Python's `json.loads`, it also reads the `NaN`, `Infinity` and `-Infinity`
+ * literals Python writes for non-finite floats (on a second, slower pass).
  *
  * @param text JSON text
  * @returns the value
@@ -253,6 +270,19 @@ export function parseKombuJson(text: string): unknown {
     return text.includes(TYPE_KEY) ? JSON.parse(text, reviveTagged) : JSON.parse(text);
   } catch (cause) {
     if (cause instanceof DecodeError) throw cause;
+    if (cause instanceof SyntaxError && (text.includes("NaN") || text.includes("Infinity"))) {
+      const marked = text.replace(
+        PYTHON_NON_FINITE,
+        (token) => token[0] === '"' ? token : `{"\\u0000nonfinite": "${token}"}`,
+      );
+      if (marked !== text) {
+        try {
+          return JSON.parse(marked, reviveNonFinite);
+        } catch (again) {
+          if (again instanceof DecodeError) throw again;
+        }
+      }
+    }
     throw new DecodeError(`Cannot decode JSON: ${errorText(cause)}`, { cause });
   }
 }
@@ -316,7 +346,8 @@ export interface JsonSerializerOptions {
  * Makes a JSON serializer (`application/json`, `utf-8`). Decoding always understands Kombu's
  * tagged types: `datetime` becomes a `Date` (a naive time is taken as UTC), `date`, `time`,
  * `decimal` and `uuid` become strings, `bytes` and `base64` become `Uint8Array`s. Python's
- * `NaN`/`Infinity` literals are not JSON and fail to decode.
+ * `NaN`/`Infinity` literals decode to the numbers; encoding refuses nothing JSON.stringify
+ * accepts (it writes non-finite numbers as `null`, as JavaScript does).
  *
  * @param options name and whether to encode tagged types
  * @returns the serializer

@@ -188,6 +188,24 @@ describe("serializers.loads", () => {
     );
   });
 
+  it("reads the NaN and Infinity literals Python's json.dumps writes", () => {
+    const text = '{"a": NaN, "b": [Infinity, -Infinity, 1], "NaN": "Infinity \\" NaN"}';
+    assert.deepEqual(serializers.loads(enc.encode(text), "application/json", "utf-8"), {
+      a: NaN,
+      b: [Infinity, -Infinity, 1],
+      NaN: 'Infinity " NaN',
+    });
+    for (
+      const bad of ["[NaNa]", "[Infinity", '{"x": NaN, "y": {"__type__": "nope", "__value__": 1}}']
+    ) {
+      assert.throws(
+        () => serializers.loads(enc.encode(bad), "application/json", "utf-8"),
+        DecodeError,
+        bad,
+      );
+    }
+  });
+
   it("wraps decoder failures in DecodeError with the cause", () => {
     assert.throws(
       () => serializers.loads(enc.encode("{not json"), "application/json", "utf-8"),
@@ -494,6 +512,21 @@ print(json.dumps(out))
       cases,
     ) as Record<string, unknown>;
     assert.deepEqual(out, { json: value, msgpack: value, yaml: value, text: value.s });
+  });
+
+  it("non-finite floats from Python's json.dumps decode", () => {
+    const text = runPython(
+      `
+import json, sys
+from kombu.utils.json import dumps
+print(json.dumps(dumps({"nan": float("nan"), "inf": [float("inf"), float("-inf")]})))
+`,
+      null,
+    ) as string;
+    assert.deepEqual(serializers.loads(enc.encode(text), "application/json", "utf-8"), {
+      nan: NaN,
+      inf: [Infinity, -Infinity],
+    });
   });
 
   it("bytes inside msgpack arrive as Python bytes", () => {
