@@ -232,7 +232,10 @@ export class Producer {
     const exchange = options.exchange ?? this.exchange;
     const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
     const routingKey = options.routingKey ?? this.routingKey;
-    const message = this.#prepare(body, options, exchange);
+    // Serialize and compress before touching the channel: a failure is an EncodeError, and a
+    // compression promise is never left unhandled when connecting fails first.
+    const prepared = this.#prepare(body, options, exchange);
+    const message = prepared instanceof Promise ? await prepared : prepared;
     const send = async (): Promise<void> => {
       const channel = this.#channel?.isOpen ? this.#channel : await this.channel();
       if (this.#needsDeclare(exchange, options.declare)) {
@@ -241,7 +244,7 @@ export class Producer {
       await channel.basicPublish(
         exchangeName,
         routingKey,
-        message instanceof Promise ? await message : message,
+        message,
         options.mandatory ? { mandatory: true } : undefined,
       );
     };
@@ -316,8 +319,9 @@ export class Producer {
   ): OutgoingMessage {
     const headers = options.headers;
     const bytes = prepared.body;
+    // Kombu's _delivery_details: an exchange given by name takes the producer exchange's mode.
     const mode = options.deliveryMode ??
-      (typeof exchange === "string" ? undefined : exchange.deliveryMode) ?? 2;
+      (typeof exchange === "string" ? this.exchange.deliveryMode : exchange.deliveryMode);
     const properties: MessageProperties = {
       contentType: prepared.contentType,
       contentEncoding: prepared.contentEncoding,
