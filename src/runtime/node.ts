@@ -7,11 +7,15 @@
  * resolves at once; one that fills it resolves when the runtime has flushed it (its write
  * callback), so a fast producer waits for the network instead of growing memory.
  *
+ * `node:net` and `node:tls` are imported when connecting, not at load time, so a bundler
+ * (wrangler, esbuild without code splitting) that inlines this module into an edge bundle does
+ * not turn them into static imports the edge runtime cannot resolve.
+ *
  * @module
  */
 
-import * as net from "node:net";
-import * as tls from "node:tls";
+import type * as net from "node:net";
+import type * as tls from "node:tls";
 import type { Socket, SocketOptions } from "../socket.ts";
 import { ConfigurationError } from "../errors.ts";
 import type { TlsOptions } from "../transport.ts";
@@ -143,6 +147,8 @@ function duplexToWritable(socket: net.Socket): WritableStream<Uint8Array> {
 }
 
 function tlsConnectOptions(
+  netModule: typeof net,
+  tlsModule: typeof tls,
   options: SocketOptions,
   settings: TlsOptions,
 ): tls.ConnectionOptions {
@@ -151,10 +157,10 @@ function tlsConnectOptions(
   };
   const serverName = settings.serverName ?? options.hostname;
   // SNI takes host names only; an IP literal is still checked against the certificate.
-  if (net.isIP(serverName) === 0) result.servername = serverName;
+  if (netModule.isIP(serverName) === 0) result.servername = serverName;
   if (settings.serverName !== undefined) {
     const expected = settings.serverName;
-    result.checkServerIdentity = (_host, cert) => tls.checkServerIdentity(expected, cert);
+    result.checkServerIdentity = (_host, cert) => tlsModule.checkServerIdentity(expected, cert);
   }
   if (settings.ca !== undefined) result.ca = settings.ca;
   if (settings.cert !== undefined) result.cert = settings.cert;
@@ -173,32 +179,32 @@ function tlsConnectOptions(
  * @throws {ConfigurationError} when TLS is asked for a unix socket path
  * @throws {Error} the runtime's error when connecting fails (the caller wraps it)
  */
-export function connectNode(options: SocketOptions): Promise<Socket> {
+export async function connectNode(options: SocketOptions): Promise<Socket> {
   const settings: TlsOptions | undefined = options.tls === true
     ? {}
     : options.tls === false || options.tls === undefined
     ? undefined
     : options.tls;
   if (settings !== undefined && options.path !== undefined) {
-    return Promise.reject(
-      new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`),
-    );
+    throw new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`);
   }
-  return new Promise<Socket>((resolve, reject) => {
+  const netModule = await import("node:net");
+  const tlsModule = settings === undefined ? undefined : await import("node:tls");
+  return await new Promise<Socket>((resolve, reject) => {
     const signal = options.signal;
     if (signal?.aborted) {
       reject(signal.reason);
       return;
     }
     const ready = settings === undefined ? "connect" : "secureConnect";
-    const socket: net.Socket = settings === undefined
+    const socket: net.Socket = settings === undefined || tlsModule === undefined
       ? options.path !== undefined
-        ? net.connect({ path: options.path })
-        : net.connect({ host: options.hostname, port: options.port })
-      : tls.connect({
+        ? netModule.connect({ path: options.path })
+        : netModule.connect({ host: options.hostname, port: options.port })
+      : tlsModule.connect({
         host: options.hostname,
         port: options.port,
-        ...tlsConnectOptions(options, settings),
+        ...tlsConnectOptions(netModule, tlsModule, options, settings),
       });
     const onAbort = (): void => {
       cleanup();
