@@ -218,7 +218,7 @@ export function adler32(data: Uint8Array): number {
   let a = 1, b = 0;
   const n = data.length;
   for (let i = 0; i < n;) {
-    // 3800 steps keep b below 2^31 before the modulo (zlib's NMAX is 5552 for unsigned 32-bit).
+    // The sums are exact in doubles; taking the modulo every few thousand bytes keeps them small.
     const end = Math.min(i + 3800, n);
     for (; i < end; i++) {
       a += data[i];
@@ -296,11 +296,11 @@ export const zlibCompressor: Compressor = {
   name: "gzip",
   contentType: "application/x-gzip",
   aliases: ["gzip", "zlib"],
-  compress(data: Uint8Array): Promise<Uint8Array> {
+  async compress(data: Uint8Array): Promise<Uint8Array> {
     if (zlib?.deflateSync !== undefined && data.length <= SYNC_ZLIB_LIMIT) {
-      return Promise.resolve(plainView(zlib.deflateSync(data)));
+      return plainView(zlib.deflateSync(data));
     }
-    return throughStream(data, new CompressionStream("deflate"));
+    return await throughStream(data, new CompressionStream("deflate"));
   },
   async decompress(data: Uint8Array): Promise<Uint8Array> {
     const out = zlib?.inflateSync !== undefined && data.length <= SYNC_ZLIB_LIMIT

@@ -72,8 +72,9 @@ export const TRUSTED_CONTENT: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * What a consumer accepts when it names nothing: JSON, plain text and raw bytes or text. This is
- * what Python Kombu accepts by default too (it refuses pickle, YAML and msgpack unless enabled).
+ * What a consumer accepts when it names nothing: JSON, plain text and raw bytes or text. Python
+ * Kombu without an accept list takes the same ones: it disables pickle, YAML and msgpack by
+ * default. (`text/plain` is what `dumps` picks for a string.)
  */
 export const DEFAULT_ACCEPT: readonly string[] = [
   "application/json",
