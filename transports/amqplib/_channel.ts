@@ -54,6 +54,13 @@ function tagNumber(tag: DeliveryTag): number {
   return value;
 }
 
+/** Rethrows a callback's error outside amqplib's frame handling, which it would break. */
+function report(error: unknown): void {
+  queueMicrotask(() => {
+    throw error;
+  });
+}
+
 /** A message handle amqplib's `ack`/`reject` accept: they read only the delivery tag. */
 function handle(tag: number): amqplib.Message {
   return { fields: { deliveryTag: tag } } as unknown as amqplib.Message;
@@ -118,13 +125,32 @@ export class AmqplibChannel implements Channel {
       this.#unacked.clear();
       this.#owner.release(this);
       this.#wakeDrainWaiters(this.#closedError("Cannot publish"));
+      const consumers = [...this.#consumers];
+      this.#consumers.clear();
+      // A broker-side channel close ends its consumers: tell them, as the native transport does.
+      if (this.#failure instanceof ChannelError) {
+        for (const [tag, handlers] of consumers) this.#notifyCancel(handlers, tag);
+      }
     });
     raw.on("drain", () => {
       if (current()) this.#wakeDrainWaiters();
     });
     raw.on("return", (message: amqplib.Message) => {
-      if (current()) this.onReturn?.(toReturned(message as unknown as AmqplibMessage));
+      if (!current()) return;
+      try {
+        this.onReturn?.(toReturned(message as unknown as AmqplibMessage));
+      } catch (error) {
+        report(error);
+      }
     });
+  }
+
+  #notifyCancel(handlers: ConsumeHandlers, tag: string): void {
+    try {
+      handlers.onCancel?.(tag);
+    } catch (error) {
+      report(error);
+    }
   }
 
   #wakeDrainWaiters(error?: Error): void {
@@ -461,11 +487,15 @@ export class AmqplibChannel implements Channel {
         (message) => {
           if (message === null) {
             this.#consumers.delete(tag);
-            handlers.onCancel?.(tag);
+            this.#notifyCancel(handlers, tag);
             return;
           }
           if (!noAck) this.#unacked.add(message.fields.deliveryTag);
-          handlers.onDelivery(toDelivery(message as unknown as AmqplibMessage));
+          try {
+            handlers.onDelivery(toDelivery(message as unknown as AmqplibMessage));
+          } catch (error) {
+            report(error);
+          }
         },
         {
           ...(tag === "" ? {} : { consumerTag: tag }),

@@ -367,6 +367,18 @@ describe("amqplib transport (RabbitMQ)", { skip }, () => {
     await ch.close();
   });
 
+  it("cancels the consumers of a channel the broker closes", async () => {
+    const ch = await freshChannel();
+    const queue = await declareQueue(ch, "closed-under");
+    const cancelled = once<string>();
+    const tag = await ch.basicConsume(queue, {}, {
+      onDelivery: () => undefined,
+      onCancel: cancelled.callback,
+    });
+    await assert.rejects(ch.queueDeclare({ name: unique("absent"), passive: true }), NotFoundError);
+    assert.equal(await cancelled.value, tag);
+  });
+
   it("routes through exchange-to-exchange bindings and unbinds them", async () => {
     const ch = await freshChannel();
     const source = unique("src");
