@@ -91,6 +91,7 @@ export class Consumer {
   #channel: Channel | undefined;
   #prefetch: QosOptions | undefined;
   readonly #tags = new Map<string, string>(); // queue name -> consumer tag
+  #tagSerial = 0; // never reused: a cancelled queue's tag number must not come back
   #consuming = false;
   readonly #pending: Message[] = [];
   #dispatching = false;
@@ -188,7 +189,7 @@ export class Consumer {
 
   async #consumeQueue(channel: Channel, queue: Queue): Promise<void> {
     if (this.#tags.has(queue.name)) return;
-    const tag = `${this.tagPrefix}${this.#tags.size}`;
+    const tag = `${this.tagPrefix}${this.#tagSerial++}`;
     this.#tags.set(queue.name, tag);
     await channel.basicConsume(queue.name, {
       consumerTag: tag,
@@ -428,13 +429,18 @@ export class Consumer {
         yield message;
       }
     } finally {
-      this.#sink = undefined;
-      await this.cancel();
-      for (const message of buffer) {
-        try {
-          if (!message.acknowledged && message.channel.isOpen) await message.requeue();
-        } catch (error) {
-          log.warn("Cannot requeue a buffered message:", error);
+      try {
+        // The sink stays until the cancel is done: deliveries racing it land in the buffer and
+        // are requeued below instead of reaching a consumer without callbacks.
+        await this.cancel();
+      } finally {
+        this.#sink = undefined;
+        for (const message of buffer) {
+          try {
+            if (!message.acknowledged && message.channel.isOpen) await message.requeue();
+          } catch (error) {
+            log.warn("Cannot requeue a buffered message:", error);
+          }
         }
       }
     }

@@ -177,7 +177,7 @@ export class RecordingChannel implements Channel {
     for (const [tag, consumer] of this.consumers) {
       if (consumer.queue !== queue) continue;
       consumer.handlers.onDelivery({
-        properties: {},
+        properties: { contentType: "application/json", contentEncoding: "utf-8" },
         deliveryTag: ++this.#tag,
         exchange: "",
         routingKey: queue,
