@@ -54,6 +54,15 @@ describe("compression registry", () => {
       await assert.rejects(decompress(new Uint8Array(1), alias), DecodeError);
     }
     assert.throws(() => getCompressor("snappy"), /"snappy": no such compression method/);
+    // Real bodies from Kombu: the error names the codec instead of failing somewhere deeper.
+    await assert.rejects(
+      decompress(kombuFixture("body.json.bz2"), "application/x-bz2"),
+      /Cannot decompress "application\/x-bz2": no bzip2 codec is available on this runtime/,
+    );
+    await assert.rejects(
+      decompress(kombuFixture("body.json.xz"), "application/x-lzma"),
+      /no lzma codec is available on this runtime/,
+    );
   });
 
   it("reports corrupt data as DecodeError naming the codec", async () => {
