@@ -153,6 +153,7 @@ export class AmqpConnection implements TransportConnection {
 
   #out = new Writer(64 * 1024);
   #writing = false;
+  #writeBroken = false;
   #inFlight = 0;
   #scheduled = false;
   #urgent = false;
@@ -391,6 +392,7 @@ export class AmqpConnection implements TransportConnection {
 
   #writeFailed = (error: unknown): void => {
     this.#writing = false;
+    this.#writeBroken = true;
     if (this.#state === "closed") return;
     this.#fail(
       new ConnectionError(`Cannot write to ${this.#peer}: ${describe(error)}`, { cause: error }),
@@ -680,6 +682,20 @@ export class AmqpConnection implements TransportConnection {
     void this.#finish(error, error);
   }
 
+  /** Writes what is still queued (a close-ok, a close 501), waiting at most a second. */
+  async #lastWords(): Promise<void> {
+    if (this.#out.pos === 0 || this.#writeBroken) return;
+    const chunk = this.#out.buf.slice(0, this.#out.pos);
+    this.#out.reset();
+    let timer: unknown;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1000);
+      unref(timer);
+    });
+    await Promise.race([this.#writer.write(chunk).catch(() => undefined), timeout]);
+    clearTimeout(timer as number);
+  }
+
   async #finish(error: Error | undefined, reason: Error | undefined): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "closed";
@@ -698,11 +714,7 @@ export class AmqpConnection implements TransportConnection {
     this.#secretWaiter = undefined;
     for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(channelError);
     this.#closeOk?.();
-    try {
-      this.#reader.releaseLock();
-    } catch {
-      // A pending read keeps the lock; closing the socket ends it.
-    }
+    await this.#lastWords();
     try {
       await this.#socket.close();
     } catch {
