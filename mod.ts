@@ -37,9 +37,32 @@ export * from "./src/consumer.ts";
 export * from "./src/connection.ts";
 export * from "./src/simple.ts";
 export * from "./src/registry.ts";
-export * from "./src/serialization.ts";
-export * from "./src/compression.ts";
-export { decodeEnvelope, encodeEnvelope, pythonJsonDumps } from "./src/envelope.ts";
+export {
+  createJsonSerializer,
+  DEFAULT_ACCEPT,
+  type Encoded,
+  jsonTaggedSerializer,
+  type JsonSerializerOptions,
+  type RegisterOptions,
+  type Serializer,
+  SerializerRegistry,
+  serializers,
+} from "./src/serialization.ts";
+export {
+  availableCompressors,
+  compress,
+  type Compressor,
+  decompress,
+  getCompressor,
+  registerCompressor,
+} from "./src/compression.ts";
+export {
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeFromObject,
+  envelopeToObject,
+  pythonJsonDumps,
+} from "./src/envelope.ts";
 export type { Socket, SocketFactory, SocketOptions } from "./src/socket.ts";
 export type {
   AckStore,

@@ -281,7 +281,8 @@ export class Connection {
     const params: ConnectionParams = {
       transport: transport.name,
       hostname: o.hostname ?? (parts.hostname || "localhost"),
-      port: o.port ?? parts.port ?? transport.defaultPort,
+      // Left undefined when not given, so a transport can pick its TLS port (5671, ...).
+      port: o.port ?? parts.port,
       userid: o.userid ?? parts.userid,
       password: o.password ?? parts.password,
       virtualHost: o.virtualHost ?? parts.virtualHost ?? "",

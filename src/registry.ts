@@ -106,3 +106,27 @@ registerTransport(
   ["filesystem"],
   () => import("../transports/filesystem/mod.ts").then((m) => m.FilesystemTransport),
 );
+registerTransport(
+  ["amqp", "amqps", "pyamqp", "librabbitmq"],
+  () => import("../transports/amqp/mod.ts").then((m) => m.AmqpTransport),
+);
+registerTransport(
+  ["amqplib", "amqplibs"],
+  () => import("../transports/amqplib/mod.ts").then((m) => m.AmqplibTransport),
+);
+registerTransport(
+  ["redis"],
+  () => import("../transports/redis/mod.ts").then((m) => m.redisTransport),
+);
+registerTransport(
+  ["rediss"],
+  () => import("../transports/redis/mod.ts").then((m) => m.redissTransport),
+);
+registerTransport(
+  ["redis+socket"],
+  () => import("../transports/redis/mod.ts").then((m) => m.redisSocketTransport),
+);
+registerTransport(
+  ["sentinel"],
+  () => import("../transports/redis/mod.ts").then((m) => m.sentinelTransport),
+);

@@ -21,6 +21,7 @@ import { MessageStateError, TimeoutError } from "../src/errors.ts";
 import type { Message } from "../src/message.ts";
 import type { Capabilities, Feature, ReturnedMessage } from "../src/transport.ts";
 import { hasFeature } from "../src/transport.ts";
+import { serializers } from "../src/serialization.ts";
 import { topicMatches } from "../src/virtual/exchange_types.ts";
 
 /** What the suite runs against. */
@@ -142,7 +143,8 @@ export function conformanceSuite(target: ConformanceTarget): void {
       for (let i = 0; i < 1000; i++) {
         const delivery = await channel.basicGet(name, { noAck: true });
         if (!delivery) break;
-        bodies.push(JSON.parse(new TextDecoder().decode(delivery.body)));
+        const { contentType, contentEncoding } = delivery.properties;
+        bodies.push(serializers.loads(delivery.body, contentType, contentEncoding));
       }
       await channel.close();
       return bodies;
@@ -150,7 +152,9 @@ export function conformanceSuite(target: ConformanceTarget): void {
 
     /** Gets one message by polling basicGet for up to the timeout (for stores that lag). */
     async function getOne(conn: Connection, name: string): Promise<Message | undefined> {
-      const q = new Queue(name);
+      // Passive: the queue exists with its own arguments (x-max-priority ...), which a plain
+      // redeclaration would contradict (RabbitMQ answers 406).
+      const q = new Queue(name, { passive: true });
       const simple = conn.simpleQueue(q);
       try {
         return await simple.get({ timeout });
