@@ -303,10 +303,11 @@ export class RedisBackend implements QueueBackend, AckStore {
       queue,
       priorityStep(this.#layout.steps, message.properties.priority),
     );
-    const pushed = link.send(["LPUSH", key, this.#encode(message)]);
-    const expiry = this.#expires.has(queue) ? this.#pexpire(link, queue) : undefined;
-    check(await pushed, `publish to queue "${queue}"`);
-    await expiry;
+    const [pushed] = await Promise.all([
+      link.send(["LPUSH", key, this.#encode(message)]),
+      this.#expires.has(queue) ? this.#pexpire(link, queue) : undefined,
+    ]);
+    check(pushed, `publish to queue "${queue}"`);
   }
 
   /** PUBLISH on the exchange's fanout channel (at-most-once, as in Kombu). */
@@ -457,10 +458,11 @@ export class RedisBackend implements QueueBackend, AckStore {
     const link = await this.#link();
     const keys: RespArg[] = [];
     for (const queue of queues) keys.push(...this.#layout.queueKeys(queue));
-    const caching = link.send(["CLIENT", "CACHING", "YES"]);
-    const exists = link.send(["EXISTS", ...keys]);
-    const cachingReply = await caching;
-    const count = await exists;
+    // Two sends in one tick: CACHING YES applies to the EXISTS right behind it.
+    const [cachingReply, count] = await Promise.all([
+      link.send(["CLIENT", "CACHING", "YES"]),
+      link.send(["EXISTS", ...keys]),
+    ]);
     if (cachingReply instanceof RespErrorReply) {
       this.#context.warn(`Cannot use Redis client tracking (${cachingReply.message}); polling`);
       this.#wakeup = "poll";

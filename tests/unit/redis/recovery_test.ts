@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { after, describe, it } from "node:test";
+import { Connection, Queue } from "../../../mod.ts";
+import { redisTransport } from "../../../transports/redis/mod.ts";
+import type { RespConnection } from "../../../transports/redis/resp/client.ts";
+import { brokerSkipReason } from "../../_support/brokers.ts";
+import { dropPrefix, randomPrefix, rawRedis, text } from "./_helpers.ts";
+import { haveBinary, PrivateRedis } from "./_server.ts";
+
+const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
+const skipRestart = skip || (haveBinary("redis-server") ? false : "redis-server is not installed");
+
+/** Kills the connections that carry `name` (CLIENT SETNAME), and only those. */
+async function killClientsNamed(raw: RespConnection, name: string): Promise<number> {
+  const list = text(await raw.send(["CLIENT", "LIST", "TYPE", "normal"])) +
+    text(await raw.send(["CLIENT", "LIST", "TYPE", "pubsub"]));
+  let killed = 0;
+  for (const line of list.split("\n")) {
+    if (!line.includes(` name=${name} `)) continue;
+    const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+    if (id && (await raw.send(["CLIENT", "KILL", "ID", id])) === 1) killed++;
+  }
+  return killed;
+}
+
+/** Collects bodies until every expected one arrived (bounded). */
+class Collector {
+  readonly seen = new Map<number, number>();
+  #waiting: { n: number; resolve: () => void } | undefined;
+
+  add(n: number): void {
+    this.seen.set(n, (this.seen.get(n) ?? 0) + 1);
+    if (this.#waiting && this.seen.size >= this.#waiting.n) this.#waiting.resolve();
+  }
+
+  async until(n: number, ms = 20_000): Promise<void> {
+    if (this.seen.size >= n) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await new Promise<void>((resolve) => {
+      this.#waiting = { n, resolve };
+      timer = setTimeout(resolve, ms);
+    });
+    clearTimeout(timer);
+  }
+}
+
+async function consumeAll(
+  url: string,
+  options: Record<string, unknown>,
+  queue: string,
+  collector: Collector,
+): Promise<{ conn: Connection; stop: () => Promise<void> }> {
+  const conn = new Connection(url, {
+    transport: redisTransport,
+    ssl: false,
+    transportOptions: options,
+  });
+  const consumer = conn.consumer(new Queue(queue), {
+    prefetchCount: 20,
+    callbacks: [async (body, message) => {
+      collector.add((body as { n: number }).n);
+      // An ack may fail while the connection is being killed; the message then comes back
+      // after the visibility timeout and is acked the next time.
+      await message.ack().catch(() => undefined);
+    }],
+  });
+  await consumer.consume();
+  return {
+    conn,
+    stop: async () => {
+      await consumer.cancel();
+      await conn.close();
+    },
+  };
+}
+
+async function publish(
+  url: string,
+  options: Record<string, unknown>,
+  queue: string,
+  from: number,
+  to: number,
+) {
+  await using conn = new Connection(url, {
+    transport: redisTransport,
+    ssl: false,
+    transportOptions: options,
+  });
+  const producer = conn.producer();
+  for (let n = from; n < to; n++) {
+    await producer.publish({ n }, { routingKey: queue, declare: [new Queue(queue)] });
+  }
+}
+
+describe("Redis recovery", () => {
+  it("keeps consuming after CLIENT KILL of its connections: nothing lost, unacked restored", {
+    skip,
+  }, async () => {
+    const prefix = randomPrefix();
+    const name = `wk-kill-${crypto.randomUUID().slice(0, 8)}`;
+    const url = "redis://127.0.0.1:6379/0";
+    const options = { globalKeyprefix: prefix, clientName: name, visibilityTimeout: 1000 };
+    const raw = await rawRedis();
+    const collector = new Collector();
+    const consumer = await consumeAll(url, options, "jobs", collector);
+    try {
+      await publish(url, { globalKeyprefix: prefix }, "jobs", 0, 100);
+      await collector.until(50);
+      const killed = await killClientsNamed(raw, name);
+      assert.ok(killed >= 1, "the consumer's connections were found and killed");
+      await publish(url, { globalKeyprefix: prefix }, "jobs", 100, 200);
+      await collector.until(200);
+      assert.equal(collector.seen.size, 200, "every message arrived");
+      // Whatever was fetched or unacked when the connection died is back and acked by now.
+      for (let i = 0; i < 100 && (await raw.send(["HLEN", `${prefix}unacked`])) !== 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(await raw.send(["HLEN", `${prefix}unacked`]), 0);
+      assert.equal(await raw.send(["LLEN", `${prefix}jobs`]), 0);
+    } finally {
+      await consumer.stop();
+      await dropPrefix(raw, prefix);
+      await raw.close();
+    }
+  });
+
+  describe("across a Redis restart", { skip: skipRestart }, () => {
+    let server: PrivateRedis | undefined;
+    after(async () => await server?.dispose());
+
+    it("re-arms by itself and receives what was published before and after", async () => {
+      server = await PrivateRedis.start();
+      const url = `redis://127.0.0.1:${server.port}/0`;
+      const options = { visibilityTimeout: 1000 };
+      const collector = new Collector();
+      const consumer = await consumeAll(url, options, "jobs", collector);
+      try {
+        await publish(url, {}, "jobs", 0, 50);
+        await collector.until(10);
+        await server.stop();
+        await server.startAgain();
+        await publish(url, {}, "jobs", 50, 100);
+        await collector.until(100);
+        assert.equal(collector.seen.size, 100, "every message arrived");
+      } finally {
+        await consumer.stop();
+      }
+    });
+  });
+});
