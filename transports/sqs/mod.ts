@@ -1,0 +1,115 @@
+/**
+ * The Amazon SQS transport, wire-compatible with Python Kombu's (`kombu.transport.SQS`): Celery
+ * workers and wakame can share queues. HTTP only (`@aws-sdk/client-sqs` over `fetch`), so it runs
+ * on Deno, Bun, Node and Cloudflare Workers.
+ *
+ * URL: `sqs://[accessKeyId:secretAccessKey@][host[:port]]`. With no host the region's endpoint
+ * is used; with one (an emulator such as fauxqs or LocalStack) requests go to
+ * `http://host:port` for loopback hosts and `https://...` otherwise (`isSecure` decides).
+ * Percent-encode `/` and `+` of a secret key. Credentials come from the URL, the options, then
+ * `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, then the SDK's default
+ * chain (profiles, SSO, container and instance roles) where the runtime has one (not workerd).
+ *
+ * Options (`transportOptions`, see {@link SqsTransportOptions}): `region`, `endpoint`,
+ * `isSecure`, `accessKeyId`, `secretAccessKey`, `sessionToken`, `credentials`, `queueNamePrefix`,
+ * `predefinedQueues`, `visibilityTimeout` (ms, default 1 800 000 = Kombu's 1800 s),
+ * `waitTimeSeconds` (seconds as the name says, default 10), `pollingInterval` (ms),
+ * `sqsBase64Encoding` (true), `sqsCreationAttributes`, `queueTags`, `rejectMode`,
+ * `maxMessageSize`, `maxAttempts`, `retryBaseDelay`, `maxRetryDelay`, `fetch`.
+ *
+ * Wire format (as Kombu): queue names are prefix + name with `.` -> `-` and other punctuation ->
+ * `_` (`.fifo` kept); `MessageBody` is base64 of the JSON envelope; text that is not Kombu's
+ * envelope is delivered as a raw body without content type. FIFO queues (`.fifo`) get
+ * `MessageGroupId` from the header `MessageGroupId` (default `default`) and
+ * `MessageDeduplicationId` from the header of that name (default the delivery tag).
+ *
+ * Acknowledgement: `ack` = DeleteMessage, `requeue` = ChangeMessageVisibility(0) (the
+ * redelivery is marked by `ApproximateReceiveCount` > 1), unacked messages go back the same way
+ * when a channel closes. `reject({ requeue: false })` deletes the message by default (AMQP's
+ * "drop"); with `rejectMode: "redrive"` it is left in flight as Kombu does, so the queue's
+ * redrive policy moves it to its dead-letter queue after `maxReceiveCount` receives.
+ *
+ * Reliability: throttling, 5xx answers and network failures are retried with exponential
+ * backoff and full jitter (`maxAttempts`, default 5). A `SendMessage` sent again after a failure
+ * whose answer was lost carries the message attribute `wakame.possible-duplicate`, which a
+ * wakame consumer sees as the header `x-wakame-possible-duplicate: true`. An expired receipt
+ * handle on ack or requeue is reported as a warning: SQS delivers that message again.
+ * A message whose encoded body is over `maxMessageSize` (262 144 bytes) fails at publish with a
+ * `LimitExceededError`.
+ *
+ * Capabilities: direct exchanges (bindings live in the process, as in Kombu); redelivered flag;
+ * persistent. No priority, TTL, fanout across processes, confirms or ordering (standard queues).
+ *
+ * @example
+ * ```ts ignore
+ * import { Connection } from "@wakame/wakame";
+ * const connection = new Connection("sqs://", {
+ *   transportOptions: { region: "eu-west-1", queueNamePrefix: "prod-", waitTimeSeconds: 20 },
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import type { Capabilities, ConnectionParams, Transport } from "../../src/transport.ts";
+import type { QueueBackend } from "../../src/virtual/backend.ts";
+import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
+import { SqsBackend } from "./backend.ts";
+import { readSqsSettings } from "./options.ts";
+
+export { POSSIBLE_DUPLICATE_ATTRIBUTE, POSSIBLE_DUPLICATE_HEADER, SqsBackend } from "./backend.ts";
+export type { SqsReceipt } from "./backend.ts";
+export { type AwsCredentials, type AwsCredentialSource, SqsClient } from "./client.ts";
+export { decodeSqsBody, encodeSqsBody, optionalBase64Decode } from "./codec.ts";
+export { FetchRequestHandler } from "./fetch_handler.ts";
+export { sqsEntityName, sqsQueueName } from "./names.ts";
+export {
+  readSqsSettings,
+  type SqsPredefinedQueue,
+  type SqsSettings,
+  type SqsTransportOptions,
+} from "./options.ts";
+
+/** What `sqs://` can do. */
+export const sqsCapabilities: Capabilities = {
+  exchangeTypes: ["direct"],
+  priority: "none",
+  messageTtl: false,
+  queueArguments: false,
+  redeliveredFlag: true,
+  confirms: false,
+  mandatory: true,
+  heartbeats: false,
+  persistent: true,
+  exclusive: false,
+  exchangeBindings: false,
+  crossProcess: false,
+  fifo: false,
+};
+
+/**
+ * Opens the SQS store of one connection.
+ *
+ * @param params URL and options
+ * @param context where the store reports survived failures
+ * @returns the store
+ * @throws {ConfigurationError} for invalid options
+ */
+export function openSqsBackend(
+  params: ConnectionParams,
+  context?: BackendContext,
+): Promise<QueueBackend> {
+  const settings = readSqsSettings(params);
+  const interval = Number(params.transportOptions.pollingInterval ?? 1000);
+  return Promise.resolve(
+    new SqsBackend(settings, context, Number.isFinite(interval) ? interval : 1000),
+  );
+}
+
+/** The `sqs://` transport. */
+export const SqsTransport: Transport = virtualTransport({
+  name: "sqs",
+  capabilities: sqsCapabilities,
+  openBackend: openSqsBackend,
+  scopeKey: (params) => `sqs|${params.hostname}:${params.port ?? ""}|${params.virtualHost}`,
+});
