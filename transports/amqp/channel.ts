@@ -55,6 +55,8 @@ const CONTENT_GET = 2;
 const CONTENT_RETURN = 3;
 
 interface Call {
+  /** The request's method ids (class in the high 16 bits). */
+  method: number;
   /** Reply method ids (class in the high 16 bits). */
   reply: number;
   /** A second accepted reply (basic.get-empty), or -1. */
@@ -800,6 +802,7 @@ export class AmqpChannel implements Channel {
         return;
       }
       this.#calls.push({
+        method: key(def),
         reply: key(reply),
         alt: alt ? key(alt) : -1,
         action,
@@ -832,7 +835,8 @@ export class AmqpChannel implements Channel {
     this.#conn.sendMethod(this.id, METHODS.channelCloseOk);
     const call = this.#calls[this.#callHead];
     const text = args.replyText as string;
-    const message = call
+    const culprit = ((args.classId as number) << 16) | (args.methodId as number);
+    const message = call && call.method === culprit
       ? `Cannot ${call.action}: ${text}`
       : `Channel ${this.id} was closed by the broker: ${text}`;
     const error = channelErrorFor(message, {
