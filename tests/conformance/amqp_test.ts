@@ -1,0 +1,12 @@
+import { AMQP_CAPABILITIES, AmqpTransport } from "../../transports/amqp/mod.ts";
+import { conformanceSuite } from "../../testing/conformance.ts";
+import { brokerSkipReason } from "../_support/brokers.ts";
+
+conformanceSuite({
+  name: "amqp",
+  url: "amqp://guest:guest@127.0.0.1:5672//",
+  capabilities: AMQP_CAPABILITIES,
+  // The transport object is passed so the suite runs whether or not the scheme is registered.
+  options: { transport: AmqpTransport },
+  skip: await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672),
+});
