@@ -52,6 +52,7 @@ interface Unacked {
 }
 
 let channelSerial = 0;
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * An AMQP-shaped {@link Channel} over a queue store.
@@ -213,14 +214,36 @@ export class VirtualChannel implements Channel {
   }
 
   /** Routes a message through the exchange and stores a copy in each queue it reaches. */
-  async basicPublish(
+  basicPublish(
     exchange: string,
     routingKey: string,
     message: OutgoingMessage,
     options?: BasicPublishOptions,
   ): Promise<void> {
-    this.#check(`publish to exchange "${exchange}"`);
-    const stored: StoredMessage = {
+    if (!this.#open) {
+      return Promise.reject(
+        new ChannelError(`Cannot publish to exchange "${exchange}": the channel is closed`),
+      );
+    }
+    // Routing through bindings kept in this process needs no await before the store.
+    if (exchange === "") {
+      return this.#backend.put(routingKey, this.#stored(exchange, routingKey, message));
+    }
+    if (this.#bindings === this.#state.bindings) {
+      const type = this.#state.typeOf(exchange);
+      if (type !== "fanout" || !this.#backend.putFanout) {
+        const bindings = this.#state.bindings.listNow(exchange);
+        const queues = route(type, bindings, routingKey, message.properties);
+        if (queues.length === 1) {
+          return this.#backend.put(queues[0], this.#stored(exchange, routingKey, message));
+        }
+      }
+    }
+    return this.#publishRouted(exchange, routingKey, message, options);
+  }
+
+  #stored(exchange: string, routingKey: string, message: OutgoingMessage): StoredMessage {
+    return {
       body: message.body,
       properties: message.properties,
       exchange,
@@ -228,10 +251,15 @@ export class VirtualChannel implements Channel {
       tag: crypto.randomUUID(),
       redelivered: false,
     };
-    if (exchange === "") {
-      await this.#backend.put(routingKey, stored);
-      return;
-    }
+  }
+
+  async #publishRouted(
+    exchange: string,
+    routingKey: string,
+    message: OutgoingMessage,
+    options?: BasicPublishOptions,
+  ): Promise<void> {
+    const stored = this.#stored(exchange, routingKey, message);
     const type = this.#state.typeOf(exchange);
     if (type === "fanout" && this.#backend.putFanout) {
       await this.#backend.putFanout(exchange, stored, routingKey);
@@ -311,6 +339,8 @@ export class VirtualChannel implements Channel {
       );
     }
     this.#consumers.set(tag, { tag, queue, noAck: options.noAck ?? false, handlers });
+    // A loop blocked on the old queue list must wake up to wait on the new one too.
+    this.#wait?.abort();
     this.#startLoop();
     return Promise.resolve(tag);
   }
@@ -349,11 +379,20 @@ export class VirtualChannel implements Channel {
   }
 
   /** Acknowledges a delivery (and earlier ones with `multiple`). */
-  async basicAck(deliveryTag: DeliveryTag, multiple?: boolean): Promise<void> {
-    const entries = multiple ? this.#takeUpTo(deliveryTag) : this.#take(deliveryTag, "ack");
+  basicAck(deliveryTag: DeliveryTag, multiple?: boolean): Promise<void> {
+    let entries: Unacked[];
+    try {
+      entries = multiple ? this.#takeUpTo(deliveryTag) : this.#take(deliveryTag, "ack");
+    } catch (error) {
+      return Promise.reject(error);
+    }
     this.#freeRoom();
     const acks = this.#backend.acks;
-    if (acks) { for (const { queue, message } of entries) await acks.ack(queue, message); }
+    if (!acks) return RESOLVED;
+    if (entries.length === 1) return acks.ack(entries[0].queue, entries[0].message);
+    return (async () => {
+      for (const { queue, message } of entries) await acks.ack(queue, message);
+    })();
   }
 
   /** Rejects a delivery: back to its queue with `requeue`, dropped otherwise. */
@@ -474,7 +513,10 @@ export class VirtualChannel implements Channel {
       } finally {
         if (this.#wait === wait) this.#wait = undefined;
       }
-      for (const [queue, message] of got) await this.#dispatch(queue, message);
+      for (const [queue, message] of got) {
+        const pending = this.#dispatch(queue, message);
+        if (pending) await pending;
+      }
     }
   }
 
@@ -520,23 +562,25 @@ export class VirtualChannel implements Channel {
     return first;
   }
 
-  async #dispatch(queue: string, message: StoredMessage): Promise<void> {
+  /** Hands a message to its consumer; returns a promise only when it must go back instead. */
+  #dispatch(queue: string, message: StoredMessage): Promise<void> | undefined {
     const consumer = this.#open ? this.#consumerFor(queue) : undefined;
-    if (!consumer) {
-      // Fetched for a consumer that went away meanwhile: give it back untouched.
-      try {
-        if (this.#backend.acks) await this.#backend.acks.restore([[queue, message]]);
-        else await this.#backend.put(queue, message);
-      } catch (error) {
-        this.#options.onWarning?.(`Cannot give a message back to queue "${queue}"`, error);
-      }
-      return;
-    }
+    if (!consumer) return this.#giveBack(queue, message);
     const delivery = this.#track(queue, message, consumer.noAck, consumer.tag);
     try {
       consumer.handlers.onDelivery(delivery);
     } catch (error) {
       this.#options.onWarning?.(`Consumer "${consumer.tag}" failed on a delivery`, error);
+    }
+  }
+
+  async #giveBack(queue: string, message: StoredMessage): Promise<void> {
+    // Fetched for a consumer that went away meanwhile: give it back untouched.
+    try {
+      if (this.#backend.acks) await this.#backend.acks.restore([[queue, message]]);
+      else await this.#backend.put(queue, message);
+    } catch (error) {
+      this.#options.onWarning?.(`Cannot give a message back to queue "${queue}"`, error);
     }
   }
 }
