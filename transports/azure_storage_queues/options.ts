@@ -1,0 +1,273 @@
+/**
+ * The URL forms and options of the Azure Storage Queues transport.
+ *
+ * URL forms (Kombu's, plus connection strings):
+ * - `azurestoragequeues://<account key>@<account URL>`
+ * - `azurestoragequeues://<SAS token>@<account URL>`
+ * - `azurestoragequeues://:<account key>@<account name>` (Kombu 5.2: the public endpoint)
+ * - `azurestoragequeues://<connection string>` with `AccountName=...;AccountKey=...` or
+ *   `SharedAccessSignature=...`, `QueueEndpoint=...`, or `UseDevelopmentStorage=true`
+ *
+ * @module
+ */
+
+import { ConfigurationError } from "../../src/errors.ts";
+import type { ConnectionParams } from "../../src/transport.ts";
+import type { BackoffPolicy } from "../_http/backoff.ts";
+import type { AzureAuth, AzureTokenCredential } from "./auth.ts";
+
+/** A `fetch` function (the global one, or a test double). */
+export type FetchFunction = (input: Request) => Promise<Response>;
+
+/** Azurite's development account name (public, documented by Microsoft). */
+export const DEV_ACCOUNT_NAME = "devstoreaccount1";
+/** Azurite's development account key (public, documented by Microsoft). */
+export const DEV_ACCOUNT_KEY =
+  "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/** How a consumed message is acknowledged. */
+export type AzureAckMode =
+  /** At least once (default): hidden while processed, deleted on ack, visible again otherwise. */
+  | "visibility"
+  /** At most once, as Kombu: deleted when received. */
+  | "deleteOnReceive";
+
+/** `transportOptions` of `azurestoragequeues://` (durations in milliseconds). */
+export interface AzureTransportOptions {
+  /** Prefixed to every queue name (Kombu `queue_name_prefix`). */
+  queueNamePrefix?: string;
+  /** A connection string, instead of the URL's. */
+  connectionString?: string;
+  /** A token credential (such as `@azure/identity`'s) instead of a key or SAS. */
+  credential?: AzureTokenCredential;
+  /** `visibility` (default, at least once) or `deleteOnReceive` (Kombu's at most once). */
+  ackMode?: AzureAckMode;
+  /** How long a received message stays hidden, ms (default 30 000); extended while processed. */
+  visibilityTimeout?: number;
+  /** Time-to-live of sent messages, ms; default the service's (7 days); -1 never expires. */
+  messageTtl?: number;
+  /** Poll interval when every queue is empty, ms (Kombu `polling_interval`, 1 s). */
+  pollingInterval?: number;
+  /** Largest message text in bytes (default 65 536, Azure's 64 KiB). */
+  maxMessageSize?: number;
+  /** Attempts per call, first included (default 5). */
+  maxAttempts?: number;
+  /** Upper bound of the first retry wait, ms (default 50). */
+  retryBaseDelay?: number;
+  /** Upper bound of any retry wait, ms (default 5000). */
+  maxRetryDelay?: number;
+  /** The `fetch` to send requests with (default: the global one). */
+  fetch?: FetchFunction;
+}
+
+/** The settings of one connection. */
+export interface AzureSettings {
+  /** Account URL without a trailing slash (`https://acct.queue.core.windows.net`). */
+  accountUrl: string;
+  accountName: string;
+  auth: AzureAuth;
+  queueNamePrefix: string;
+  ackMode: AzureAckMode;
+  /** Seconds, as the service takes it. */
+  visibilityTimeoutSeconds: number;
+  /** Seconds, or undefined for the service default. */
+  messageTtlSeconds: number | undefined;
+  pollingInterval: number;
+  maxMessageSize: number;
+  fetch: FetchFunction;
+  backoff: BackoffPolicy;
+}
+
+/** Where and how to connect, as read from a URL or connection string. */
+export interface AzureEndpoint {
+  accountUrl: string;
+  accountName: string;
+  auth: AzureAuth | undefined;
+}
+
+const USAGE = "expected azurestoragequeues://<key or SAS>@<account URL>, " +
+  "azurestoragequeues://:<key>@<account name> or a connection string";
+
+/**
+ * The account name of an account URL: the first label of `<name>.queue.core.windows.net`, or
+ * the first path segment of a path-style URL (Azurite, IP addresses).
+ *
+ * @param accountUrl the account URL
+ * @returns the account name
+ * @throws {ConfigurationError} when no name can be found
+ */
+export function accountNameOf(accountUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(accountUrl);
+  } catch (cause) {
+    throw new ConfigurationError(`Cannot parse the Azure account URL: ${USAGE}`, { cause });
+  }
+  const segment = url.pathname.split("/").filter(Boolean)[0];
+  const host = url.hostname;
+  if (segment) return segment;
+  if (/^[\d.]+$/.test(host) || host === "localhost" || host.includes(":")) {
+    throw new ConfigurationError(
+      `Cannot find the Azure account name in "${url.origin}": add it as the path (${url.origin}/devstoreaccount1)`,
+    );
+  }
+  return host.split(".")[0];
+}
+
+function credentialAuth(credential: string, accountName: string): AzureAuth {
+  if (/(^|[?&])sig=/.test(credential)) return { kind: "sas", token: credential.replace(/^\?/, "") };
+  const key = credential.includes("%") ? decodeURIComponent(credential) : credential;
+  return { kind: "sharedKey", accountName, accountKey: key };
+}
+
+/**
+ * Reads an Azure Storage connection string.
+ *
+ * @param text `Key=Value;...` pairs (`UseDevelopmentStorage=true` too)
+ * @returns the endpoint and credential
+ * @throws {ConfigurationError} when it names no account or queue endpoint
+ */
+export function parseConnectionString(text: string): AzureEndpoint {
+  const pairs = new Map<string, string>();
+  for (const part of text.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) continue;
+    pairs.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  if (pairs.get("usedevelopmentstorage")?.toLowerCase() === "true") {
+    const proxy = pairs.get("developmentstorageproxyuri") ?? "http://127.0.0.1";
+    return {
+      accountUrl: `${proxy.replace(/\/$/, "")}:10001/${DEV_ACCOUNT_NAME}`,
+      accountName: DEV_ACCOUNT_NAME,
+      auth: { kind: "sharedKey", accountName: DEV_ACCOUNT_NAME, accountKey: DEV_ACCOUNT_KEY },
+    };
+  }
+  const endpoint = pairs.get("queueendpoint");
+  let accountName = pairs.get("accountname");
+  let accountUrl: string;
+  if (endpoint) {
+    accountUrl = endpoint.replace(/\/$/, "");
+    accountName ??= accountNameOf(accountUrl);
+  } else if (accountName) {
+    const protocol = pairs.get("defaultendpointsprotocol") ?? "https";
+    const suffix = pairs.get("endpointsuffix") ?? "core.windows.net";
+    accountUrl = `${protocol}://${accountName}.queue.${suffix}`;
+  } else {
+    throw new ConfigurationError(
+      "Cannot read the Azure connection string: it has neither AccountName nor QueueEndpoint",
+    );
+  }
+  const key = pairs.get("accountkey");
+  const sas = pairs.get("sharedaccesssignature");
+  const auth: AzureAuth | undefined = key
+    ? { kind: "sharedKey", accountName, accountKey: key }
+    : sas
+    ? { kind: "sas", token: sas.replace(/^\?/, "") }
+    : undefined;
+  return { accountUrl, accountName, auth };
+}
+
+/**
+ * Reads the endpoint and credential of an `azurestoragequeues://` URL.
+ *
+ * @param url the URL as written
+ * @returns the endpoint and credential
+ * @throws {ConfigurationError} when the URL has none of the forms
+ */
+export function parseAzureUrl(url: string): AzureEndpoint {
+  const rest = url.replace(/^[A-Za-z][A-Za-z0-9+.-]*:\/\//, "");
+  if (/(^|;)\s*(AccountName|QueueEndpoint|UseDevelopmentStorage)\s*=/i.test(rest)) {
+    return parseConnectionString(rest);
+  }
+  const at = rest.lastIndexOf("@");
+  if (at < 0) {
+    if (!rest) throw new ConfigurationError(`Cannot parse the Azure URL: ${USAGE}`);
+    const accountUrl = rest.includes("://") ? rest.replace(/\/$/, "") : `https://${rest}`;
+    return { accountUrl, accountName: accountNameOf(accountUrl), auth: undefined };
+  }
+  let credential = rest.slice(0, at);
+  const target = rest.slice(at + 1).replace(/\/$/, "");
+  if (!target) throw new ConfigurationError(`Cannot parse the Azure URL: ${USAGE}`);
+  if (/^(DefaultAzureCredential|ManagedIdentityCredential)$/i.test(credential)) {
+    throw new ConfigurationError(
+      `Cannot use "${credential}" in an Azure URL: pass a token credential in ` +
+        '`transportOptions.credential` (for example `new DefaultAzureCredential()`)',
+    );
+  }
+  let accountUrl: string;
+  if (target.includes("://")) {
+    accountUrl = target;
+  } else {
+    // Kombu 5.2: `azurestoragequeues://:KEY@account` names the account, not a URL.
+    if (credential.startsWith(":")) credential = credential.slice(1);
+    accountUrl = target.includes(".") ? `https://${target}` : `https://${target}.queue.core.windows.net`;
+  }
+  if (credential.startsWith(":")) credential = credential.slice(1);
+  const accountName = accountNameOf(accountUrl);
+  return {
+    accountUrl,
+    accountName,
+    auth: credential ? credentialAuth(credential, accountName) : undefined,
+  };
+}
+
+function num(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === "") return fallback;
+  const n = typeof value === "string" ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
+    throw new ConfigurationError(
+      `Cannot read Azure option "${name}": expected a number from ${min} to ${max}`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Reads the settings of one connection.
+ *
+ * @param params URL and options
+ * @returns the settings
+ * @throws {ConfigurationError} for an invalid URL or option, or when no credential is given
+ */
+export function readAzureSettings(params: ConnectionParams): AzureSettings {
+  const o = params.transportOptions as AzureTransportOptions & Record<string, unknown>;
+  const endpoint = o.connectionString
+    ? parseConnectionString(o.connectionString)
+    : parseAzureUrl(params.url);
+  const auth: AzureAuth | undefined = o.credential
+    ? { kind: "token", credential: o.credential }
+    : endpoint.auth;
+  if (!auth) {
+    throw new ConfigurationError(
+      `Cannot connect to Azure account "${endpoint.accountName}": give a key, a SAS token or ` +
+        "`transportOptions.credential`",
+    );
+  }
+  const ackMode = o.ackMode ?? "visibility";
+  if (ackMode !== "visibility" && ackMode !== "deleteOnReceive") {
+    throw new ConfigurationError(
+      `Cannot read Azure option "ackMode": expected "visibility" or "deleteOnReceive", got "${ackMode}"`,
+    );
+  }
+  const ttl = o.messageTtl === undefined ? undefined : num(o.messageTtl, "messageTtl", -1, -1, 1e15);
+  return {
+    accountUrl: endpoint.accountUrl,
+    accountName: endpoint.accountName,
+    auth,
+    queueNamePrefix: typeof o.queueNamePrefix === "string" ? o.queueNamePrefix : "",
+    ackMode,
+    visibilityTimeoutSeconds: Math.max(
+      1,
+      Math.ceil(num(o.visibilityTimeout, "visibilityTimeout", 30_000, 1000, 604_800_000) / 1000),
+    ),
+    messageTtlSeconds: ttl === undefined ? undefined : ttl < 0 ? -1 : Math.max(1, Math.ceil(ttl / 1000)),
+    pollingInterval: num(o.pollingInterval, "pollingInterval", 1000, 0, 3_600_000),
+    maxMessageSize: num(o.maxMessageSize, "maxMessageSize", 65_536, 1, 65_536),
+    fetch: o.fetch ?? ((request: Request) => fetch(request)),
+    backoff: {
+      attempts: num(o.maxAttempts, "maxAttempts", 5, 1, 100),
+      baseDelay: num(o.retryBaseDelay, "retryBaseDelay", 50, 0, 60_000),
+      maxDelay: num(o.maxRetryDelay, "maxRetryDelay", 5000, 0, 600_000),
+    },
+  };
+}
