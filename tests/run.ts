@@ -71,7 +71,7 @@ async function run(
   name: string,
   cmd: string,
   args: string[],
-  parse: (text: string) => Counts,
+  parse: (text: string, code: number) => Counts,
 ): Promise<Outcome> {
   const started = performance.now();
   console.log(
@@ -99,7 +99,7 @@ async function run(
   await Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
   const { code } = await child.status;
   // deno-lint-ignore no-control-regex
-  const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""));
+  const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""), code);
   if (code !== 0 && counts.failed === 0) counts.failed = 1;
   return { name, code, seconds: (performance.now() - started) / 1000, ...counts };
 }
@@ -161,7 +161,12 @@ console.log(`wakame test suite: ${relative.length} test files; CI=${Deno.env.get
 const outcomes: Outcome[] = [];
 if (options.staticChecks && !options.filters.length) {
   const deno = bin("deno");
-  const quiet = (): Counts => ({ passed: 1, failed: 0, skipped: 0 });
+  // A static check is one result: passed when it exits 0.
+  const quiet = (_text: string, code: number): Counts => ({
+    passed: code === 0 ? 1 : 0,
+    failed: code === 0 ? 0 : 1,
+    skipped: 0,
+  });
   outcomes.push(await run("deno check", deno, ["check", "mod.ts", ...relative], quiet));
   outcomes.push(await run("deno lint", deno, ["lint"], quiet));
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
