@@ -33,6 +33,7 @@ import type {
   StoredMessage,
 } from "../../src/virtual/backend.ts";
 import { topicMatches } from "../../src/virtual/exchange_types.ts";
+import { TickBatcher } from "./batch.ts";
 import { RedisBindingStore } from "./bindings.ts";
 import type { RedisConnector } from "./connector.ts";
 import { type RedisLink, replyText } from "./driver.ts";
@@ -132,6 +133,10 @@ export class RedisBackend implements QueueBackend, AckStore {
   #cycleQueues = "";
   #lastSweep = 0;
   #isClosed = false;
+  readonly #pushes = new TickBatcher<[queue: string, text: string]>((key, items) =>
+    this.#push(key, items)
+  );
+  readonly #acks = new TickBatcher<string>((_key, tags) => this.#ackMany(tags));
 
   /**
    * @param connector opens links to the server
@@ -296,15 +301,26 @@ export class RedisBackend implements QueueBackend, AckStore {
     await Promise.all(this.#layout.queueKeys(queue).map((key) => link.send(["PEXPIRE", key, ttl])));
   }
 
-  /** LPUSH of the envelope onto the list of the message's priority step. */
-  async put(queue: string, message: StoredMessage): Promise<void> {
-    const link = await this.#link();
+  /**
+   * LPUSH of the envelope onto the list of the message's priority step. Publishes to one list in
+   * one tick go out as one variadic LPUSH (same order as one LPUSH each).
+   */
+  put(queue: string, message: StoredMessage): Promise<void> {
     const key = this.#layout.queueKey(
       queue,
       priorityStep(this.#layout.steps, message.properties.priority),
     );
+    return this.#pushes.add(key, [queue, this.#encode(message)]);
+  }
+
+  async #push(key: string, items: [queue: string, text: string][]): Promise<void> {
+    const link = await this.#link();
+    const queue = items[0]![0];
+    const args: RespArg[] = ["LPUSH", key];
+    for (const [, text] of items) args.push(text);
     const [pushed] = await Promise.all([
-      link.send(["LPUSH", key, this.#encode(message)]),
+      link.send(args),
+      // After the LPUSH on the same connection: PEXPIRE of a list that does not exist is lost.
       this.#expires.has(queue) ? this.#pexpire(link, queue) : undefined,
     ]);
     check(pushed, `publish to queue "${queue}"`);
@@ -530,16 +546,20 @@ export class RedisBackend implements QueueBackend, AckStore {
     return data ?? { recorded: true };
   }
 
-  /** ZREM + HDEL: the message is done. */
-  async ack(_queue: string, message: StoredMessage): Promise<void> {
-    if (!this.#held(message).recorded) return;
+  /** ZREM + HDEL: the message is done (the acks of one tick share one ZREM and one HDEL). */
+  ack(_queue: string, message: StoredMessage): Promise<void> {
+    if (!this.#held(message).recorded) return Promise.resolve();
+    return this.#acks.add("ack", message.tag);
+  }
+
+  async #ackMany(tags: string[]): Promise<void> {
     const link = await this.#link();
     const [zrem, hdel] = await Promise.all([
-      link.send(["ZREM", this.#layout.unackedIndex, message.tag]),
-      link.send(["HDEL", this.#layout.unacked, message.tag]),
+      link.send(["ZREM", this.#layout.unackedIndex, ...tags]),
+      link.send(["HDEL", this.#layout.unacked, ...tags]),
     ]);
-    check(zrem, `ack message "${message.tag}"`);
-    check(hdel, `ack message "${message.tag}"`);
+    check(zrem, `ack ${tags.length} message(s)`);
+    check(hdel, `ack ${tags.length} message(s)`);
   }
 
   /** Reject without requeue: forgotten, like an ack. */

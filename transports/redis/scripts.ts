@@ -33,6 +33,47 @@ local max = tonumber(ARGV[1])
 local now = ARGV[2]
 local nq = tonumber(ARGV[3])
 local record = ARGV[4] == '1'
+local find, sub = string.find, string.sub
+
+-- The JSON string literal (quotes included) of a key that occurs exactly once in the text as
+-- "key": "...", or nil. Kombu and wakame write envelopes with Python's separators, so this finds
+-- properties.delivery_tag and delivery_info's exchange and routing_key without decoding the JSON;
+-- anything unusual (a header of the same name, another spacing) falls back to cjson.
+local function literal(text, key)
+  local marker = '"' .. key .. '": "'
+  local first, last = find(text, marker, 1, true)
+  if not first or find(text, marker, last + 1, true) then return nil end
+  local at = last + 1
+  while true do
+    local q = find(text, '["\\\\]', at)
+    if not q then return nil end
+    if sub(text, q, q) == '"' then return sub(text, last, q) end
+    at = q + 2
+  end
+end
+
+local function describe(payload)
+  local tag = literal(payload, 'delivery_tag')
+  local exchange = literal(payload, 'exchange')
+  local routing_key = literal(payload, 'routing_key')
+  if tag and exchange and routing_key and not find(tag, '\\\\', 1, true) then
+    return sub(tag, 2, -2), exchange, routing_key
+  end
+  local ok, message = pcall(cjson.decode, payload)
+  if not ok or type(message) ~= 'table' or type(message.properties) ~= 'table' then return nil end
+  local props = message.properties
+  local value = props.delivery_tag
+  if type(value) == 'number' then value = tostring(value) end
+  if type(value) ~= 'string' then return nil end
+  local ex, rk = '', ''
+  local info = props.delivery_info
+  if type(info) == 'table' then
+    if type(info.exchange) == 'string' then ex = info.exchange end
+    if type(info.routing_key) == 'string' then rk = info.routing_key end
+  end
+  return value, cjson.encode(ex), cjson.encode(rk)
+end
+
 local out = {}
 local got = 0
 local steps = (#KEYS - 2) / nq
@@ -48,22 +89,10 @@ for s = 0, steps - 1 do
         active = true
         got = got + 1
         if record then
-          local ok, message = pcall(cjson.decode, payload)
-          if ok and type(message) == 'table' and type(message.properties) == 'table' then
-            local props = message.properties
-            local tag = props.delivery_tag
-            if type(tag) == 'number' then tag = tostring(tag) end
-            if type(tag) == 'string' then
-              local exchange, routing_key = '', ''
-              local info = props.delivery_info
-              if type(info) == 'table' then
-                if type(info.exchange) == 'string' then exchange = info.exchange end
-                if type(info.routing_key) == 'string' then routing_key = info.routing_key end
-              end
-              redis.call('HSET', KEYS[1], tag,
-                '[' .. payload .. ', ' .. cjson.encode(exchange) .. ', ' .. cjson.encode(routing_key) .. ']')
-              redis.call('ZADD', KEYS[2], now, tag)
-            end
+          local tag, exchange, routing_key = describe(payload)
+          if tag then
+            redis.call('HSET', KEYS[1], tag, '[' .. payload .. ', ' .. exchange .. ', ' .. routing_key .. ']')
+            redis.call('ZADD', KEYS[2], now, tag)
           end
         end
         out[#out + 1] = index - 3

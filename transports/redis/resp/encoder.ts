@@ -68,17 +68,21 @@ export class RespEncoder {
     this.#header(0x2a, args.length);
     for (const arg of args) {
       if (typeof arg === "string") {
-        const size = utf8Length(arg);
-        this.#header(0x24, size);
-        this.#reserve(size + 2);
-        if (size === arg.length) {
-          const buf = this.#buffer;
-          let at = this.#length;
-          for (let i = 0; i < arg.length; i++) buf[at++] = arg.charCodeAt(i);
+        if (arg.length > 64) {
+          this.#longString(arg);
         } else {
-          textEncoder.encodeInto(arg, this.#buffer.subarray(this.#length, this.#length + size));
+          const size = utf8Length(arg);
+          this.#header(0x24, size);
+          this.#reserve(size + 2);
+          if (size === arg.length) {
+            const buf = this.#buffer;
+            let at = this.#length;
+            for (let i = 0; i < arg.length; i++) buf[at++] = arg.charCodeAt(i);
+          } else {
+            textEncoder.encodeInto(arg, this.#buffer.subarray(this.#length, this.#length + size));
+          }
+          this.#length += size;
         }
-        this.#length += size;
       } else if (typeof arg === "number") {
         const text = Number.isInteger(arg) ? String(arg) : formatFloat(arg);
         this.#header(0x24, text.length);
@@ -107,6 +111,28 @@ export class RespEncoder {
   /** Forgets what was written. */
   reset(): void {
     this.#length = 0;
+  }
+
+  /**
+   * A long string: encoded natively straight into the buffer behind room for the longest
+   * possible header, then the header is written and the bytes moved up to meet it.
+   */
+  #longString(arg: string): void {
+    const most = arg.length * 3;
+    const room = String(most).length + 3;
+    this.#reserve(room + most + 2);
+    const start = this.#length;
+    const { written } = textEncoder.encodeInto(
+      arg,
+      this.#buffer.subarray(start + room, start + room + most),
+    );
+    const header = `$${written}\r\n`;
+    const buf = this.#buffer;
+    for (let i = 0; i < header.length; i++) buf[start + i] = header.charCodeAt(i);
+    if (header.length < room) {
+      buf.copyWithin(start + header.length, start + room, start + room + written);
+    }
+    this.#length = start + header.length + written;
   }
 
   #header(type: number, count: number): void {
