@@ -72,7 +72,10 @@ function launch(
     const child: ChildProcess = spawn(nodeBinary(), args, {
       cwd: tmpdir(),
       stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, AZURITE_ACCOUNTS: undefined } as Record<string, string>,
+      // Azurite would take other accounts from AZURITE_ACCOUNTS: the tests use the default one.
+      env: Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => key !== "AZURITE_ACCOUNTS"),
+      ) as Record<string, string>,
     });
     let output = "";
     let settled = false;

@@ -136,7 +136,9 @@ export async function authorize(auth: AzureAuth, request: SignableRequest): Prom
   }
   if (auth.kind === "token") {
     const token = await auth.credential.getToken("https://storage.azure.com/.default");
-    if (!token) throw new ConfigurationError("Cannot authorize to Azure: the credential gave no token");
+    if (!token) {
+      throw new ConfigurationError("Cannot authorize to Azure: the credential gave no token");
+    }
     request.headers.authorization = `Bearer ${token.token}`;
     return;
   }

@@ -299,7 +299,11 @@ export class AzureBackend implements QueueBackend {
     return got;
   }
 
-  /** How many messages wait (the approximate count of the queue's metadata). */
+  /**
+   * How many messages wait: the queue's approximate count, which on Azure includes hidden
+   * messages, less those this connection holds unacknowledged (hidden messages of other
+   * connections stay counted).
+   */
   async size(queue: string): Promise<number> {
     const name = this.azureName(queue);
     const answer = await this.#client.call(
@@ -308,7 +312,10 @@ export class AzureBackend implements QueueBackend {
       this.#path(name),
       { query: { comp: "metadata" } },
     );
-    return Number(answer.headers.get("x-ms-approximate-messages-count") ?? 0);
+    const total = Number(answer.headers.get("x-ms-approximate-messages-count") ?? 0);
+    let held = 0;
+    for (const receipt of this.#inFlight) if (receipt.queue === name) held++;
+    return Math.max(0, total - held);
   }
 
   /** Removes every message (Clear Messages); resolves to how many were waiting. */

@@ -57,8 +57,19 @@ export class AzureServiceFailure extends Error {
  * @returns the escaped text
  */
 export function xmlEscape(text: string): string {
-  return text.replace(/[&<>"']/g, (c) =>
-    c === "&" ? "&amp;" : c === "<" ? "&lt;" : c === ">" ? "&gt;" : c === '"' ? "&quot;" : "&apos;");
+  return text.replace(
+    /[&<>"']/g,
+    (c) =>
+      c === "&"
+        ? "&amp;"
+        : c === "<"
+        ? "&lt;"
+        : c === ">"
+        ? "&gt;"
+        : c === '"'
+        ? "&quot;"
+        : "&apos;",
+  );
 }
 
 /**
@@ -257,7 +268,9 @@ export class AzureQueueClient {
     }
     if (isNetworkFailure(error)) {
       return new ConnectionError(
-        `Cannot ${action}: Azure Storage at ${new URL(this.#settings.accountUrl).origin} is unreachable`,
+        `Cannot ${action}: Azure Storage at ${
+          new URL(this.#settings.accountUrl).origin
+        } is unreachable`,
         { cause: error },
       );
     }

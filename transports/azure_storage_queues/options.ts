@@ -191,7 +191,7 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   if (/^(DefaultAzureCredential|ManagedIdentityCredential)$/i.test(credential)) {
     throw new ConfigurationError(
       `Cannot use "${credential}" in an Azure URL: pass a token credential in ` +
-        '`transportOptions.credential` (for example `new DefaultAzureCredential()`)',
+        "`transportOptions.credential` (for example `new DefaultAzureCredential()`)",
     );
   }
   let accountUrl: string;
@@ -200,7 +200,9 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   } else {
     // Kombu 5.2: `azurestoragequeues://:KEY@account` names the account, not a URL.
     if (credential.startsWith(":")) credential = credential.slice(1);
-    accountUrl = target.includes(".") ? `https://${target}` : `https://${target}.queue.core.windows.net`;
+    accountUrl = target.includes(".")
+      ? `https://${target}`
+      : `https://${target}.queue.core.windows.net`;
   }
   if (credential.startsWith(":")) credential = credential.slice(1);
   const accountName = accountNameOf(accountUrl);
@@ -249,7 +251,9 @@ export function readAzureSettings(params: ConnectionParams): AzureSettings {
       `Cannot read Azure option "ackMode": expected "visibility" or "deleteOnReceive", got "${ackMode}"`,
     );
   }
-  const ttl = o.messageTtl === undefined ? undefined : num(o.messageTtl, "messageTtl", -1, -1, 1e15);
+  const ttl = o.messageTtl === undefined
+    ? undefined
+    : num(o.messageTtl, "messageTtl", -1, -1, 1e15);
   return {
     accountUrl: endpoint.accountUrl,
     accountName: endpoint.accountName,
@@ -260,7 +264,11 @@ export function readAzureSettings(params: ConnectionParams): AzureSettings {
       1,
       Math.ceil(num(o.visibilityTimeout, "visibilityTimeout", 30_000, 1000, 604_800_000) / 1000),
     ),
-    messageTtlSeconds: ttl === undefined ? undefined : ttl < 0 ? -1 : Math.max(1, Math.ceil(ttl / 1000)),
+    messageTtlSeconds: ttl === undefined
+      ? undefined
+      : ttl < 0
+      ? -1
+      : Math.max(1, Math.ceil(ttl / 1000)),
     pollingInterval: num(o.pollingInterval, "pollingInterval", 1000, 0, 3_600_000),
     maxMessageSize: num(o.maxMessageSize, "maxMessageSize", 65_536, 1, 65_536),
     fetch: o.fetch ?? ((request: Request) => fetch(request)),

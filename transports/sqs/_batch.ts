@@ -52,7 +52,9 @@ export class Coalescer<T, R> {
       lane = { inFlight: 0, waiting: [] };
       this.#lanes.set(key, lane);
     }
-    const promise = new Promise<R>((resolve, reject) => lane.waiting.push({ item, resolve, reject }));
+    const promise = new Promise<R>((resolve, reject) =>
+      lane.waiting.push({ item, resolve, reject })
+    );
     this.#pump(key, lane);
     return promise;
   }

@@ -10,18 +10,18 @@ import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  type CreateQueueRequest,
   DeleteMessageBatchCommand,
   DeleteMessageCommand,
   DeleteQueueCommand,
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
-  type CreateQueueRequest,
   type Message as SqsMessage,
-  type SendMessageRequest,
   PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
+  type SendMessageRequest,
 } from "@aws-sdk/client-sqs";
 import { ConfigurationError, HttpError, NotFoundError } from "../../src/errors.ts";
 import type {
@@ -40,6 +40,9 @@ import type { SqsSettings } from "./options.ts";
 
 /** SQS returns at most 10 messages per receive and takes at most 10 entries per batch. */
 const SQS_MAX_MESSAGES = 10;
+
+/** How long messages received for a consumer that went away wait to be claimed, ms. */
+const UNCLAIMED_RELEASE_MS = 2000;
 
 /**
  * The message attribute a `SendMessage` carries when it was sent again after an attempt whose
@@ -124,16 +127,15 @@ export class SqsBackend implements QueueBackend {
     this.#sender = new Coalescer((url, entries) => this.#sendBatch(url, entries));
     this.#deleter = new Coalescer((url, handles) => this.#deleteBatch(url, handles));
     this.#visibility = new Coalescer((url, entries) => this.#visibilityBatch(url, entries));
-    const backend = this;
     this.acks = {
-      ack: (_queue, message) => backend.#ack(message),
-      requeue: (_queue, message) => backend.#requeue(message),
+      ack: (_queue, message) => this.#ack(message),
+      requeue: (_queue, message) => this.#requeue(message),
       drop: (_queue, message) =>
-        backend.#settings.rejectMode === "delete" ? backend.#ack(message) : Promise.resolve(),
+        this.#settings.rejectMode === "delete" ? this.#ack(message) : Promise.resolve(),
       restore: async (unacked) => {
         await Promise.all(unacked.map(([queue, message]) =>
-          backend.#requeue(message).catch((error) =>
-            backend.#context?.warn(`Cannot give a message back to queue "${queue}"`, error)
+          this.#requeue(message).catch((error) =>
+            this.#context?.warn(`Cannot give a message back to queue "${queue}"`, error)
           )
         ));
       },
@@ -341,7 +343,7 @@ export class SqsBackend implements QueueBackend {
     queue: string,
     max: number,
     waitSeconds: number,
-    signal: AbortSignal,
+    signal: AbortSignal | undefined,
   ): Promise<StoredMessage[]> {
     const url = await this.#url(queue, true);
     const out = await this.#clientFor(this.sqsName(queue)).send<{ Messages?: SqsMessage[] }>(
@@ -390,20 +392,40 @@ export class SqsBackend implements QueueBackend {
 
   #startPoll(queue: string, max: number): void {
     if (this.#polls.has(queue) || this.#closing.signal.aborted) return;
-    const poll = this.#receive(queue, max, this.#settings.waitTimeSeconds, this.#closing.signal)
+    // No abort signal: a long poll cut short may have taken messages that then stay hidden.
+    const poll = this.#receive(queue, max, this.#settings.waitTimeSeconds, undefined)
       .then((messages) => {
         if (messages.length === 0) return;
         let buffer = this.#buffers.get(queue);
         if (!buffer) this.#buffers.set(queue, buffer = []);
         buffer.push(...messages);
+        // Nobody waits (the consumer went away during the poll): give them back unless a
+        // caller takes them soon.
+        if (this.#wakers.size === 0) this.#releaseLater(queue, messages);
       }, (error) => {
-        if (!this.#closing.signal.aborted) this.#pollErrors.set(queue, error);
+        this.#pollErrors.set(queue, error);
       })
       .finally(() => {
         this.#polls.delete(queue);
         for (const wake of [...this.#wakers]) wake();
       });
     this.#polls.set(queue, poll);
+  }
+
+  #releaseLater(queue: string, messages: StoredMessage[]): void {
+    const timer = setTimeout(() => {
+      const buffer = this.#buffers.get(queue);
+      if (!buffer) return;
+      const stale = messages.filter((m) => buffer.includes(m));
+      if (stale.length === 0) return;
+      this.#buffers.set(queue, buffer.filter((m) => !stale.includes(m)));
+      for (const message of stale) {
+        this.#requeue(message).catch((error) =>
+          this.#context?.warn(`Cannot give a message back to queue "${queue}"`, error)
+        );
+      }
+    }, UNCLAIMED_RELEASE_MS);
+    (timer as { unref?: () => void }).unref?.();
   }
 
   /**
@@ -481,7 +503,9 @@ export class SqsBackend implements QueueBackend {
       );
     } catch (error) {
       // SQS allows one purge per queue per 60 s: delete what a few receives return instead.
-      if (serviceFailure((error as Error).cause ?? error)?.code !== "PurgeQueueInProgress") throw error;
+      if (serviceFailure((error as Error).cause ?? error)?.code !== "PurgeQueueInProgress") {
+        throw error;
+      }
       for (let i = 0; i < 100; i++) {
         const messages = await this.#receive(queue, SQS_MAX_MESSAGES, 0, this.#closing.signal);
         if (messages.length === 0) break;
@@ -615,9 +639,9 @@ export class SqsBackend implements QueueBackend {
   }
 
   /**
-   * Stops the receives, gives messages received but never handed out back to their queues
-   * (visibility 0) and releases the SDK clients. A long poll cut short by the close may leave
-   * what it received invisible until the queue's visibility timeout ends.
+   * Waits for running long polls (at most `waitTimeSeconds`: cutting one short could leave what
+   * it received hidden until the visibility timeout ends), gives messages received but never
+   * handed out back to their queues (visibility 0) and releases the SDK clients.
    */
   async close(): Promise<void> {
     this.#closing.abort();

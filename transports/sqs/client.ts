@@ -11,12 +11,7 @@
  */
 
 import { SQSClient, type SQSClientConfig } from "@aws-sdk/client-sqs";
-import {
-  ConfigurationError,
-  ConnectionError,
-  HttpError,
-  NotFoundError,
-} from "../../src/errors.ts";
+import { ConfigurationError, ConnectionError, HttpError, NotFoundError } from "../../src/errors.ts";
 import {
   type AttemptInfo,
   type BackoffPolicy,

@@ -39,7 +39,7 @@ export function sdkRequestUrl(request: SdkHttpRequest): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(request.query ?? {})) {
     if (value === null) search.append(key, "");
-    else if (Array.isArray(value)) for (const v of value) search.append(key, v);
+    else if (Array.isArray(value)) { for (const v of value) search.append(key, v); }
     else search.append(key, value);
   }
   const query = search.toString();
