@@ -1,4 +1,4 @@
-import { after, describe, it } from "node:test";
+import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../src/connection.ts";
 import { Queue } from "../../src/entity.ts";
@@ -6,6 +6,7 @@ import { ConfigurationError, NotBoundError } from "../../src/errors.ts";
 import { Mailbox, type PidboxReply, REPLY_QUEUE_EXPIRES } from "../../src/pidbox.ts";
 import { LamportClock } from "../../src/utils/clock.ts";
 import { uuid } from "../../src/utils/uuid.ts";
+import { brokerSkipReason } from "../_support/brokers.ts";
 
 function sortReplies(replies: PidboxReply[]): PidboxReply[] {
   return [...replies].sort((a, b) => Object.keys(a)[0]!.localeCompare(Object.keys(b)[0]!));
@@ -313,3 +314,56 @@ describe("pidbox on memory://", () => {
     assert.equal(await node.handleMessage("junk"), undefined);
   });
 });
+
+const brokers = [
+  {
+    name: "RabbitMQ",
+    url: "amqp://guest:guest@127.0.0.1:5672//",
+    skip: await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672),
+  },
+  {
+    name: "Redis",
+    url: "redis://127.0.0.1:6379/0",
+    skip: await brokerSkipReason("Redis", "127.0.0.1", 6379),
+  },
+];
+
+for (const broker of brokers) {
+  describe(`pidbox on ${broker.name}`, { skip: broker.skip }, () => {
+    let conn: Connection;
+    before(() => {
+      conn = new Connection(broker.url);
+    });
+    after(() => conn?.close());
+
+    for (const type of ["fanout", "direct"] as const) {
+      it(`call, multiCall and patterns over a ${type} mailbox`, async () => {
+        const ns = `bk-${uuid()}`;
+        const mailbox = new Mailbox(ns, { type, connection: conn });
+        const nodes = ["a@x", "b@x", "c@y"].map((hostname) =>
+          mailbox.node(hostname, { handlers: { who: () => hostname, echo: (_s, args) => args } })
+        );
+        try {
+          for (const node of nodes) await node.listen();
+          const options = { timeout: 5000 };
+          assert.deepEqual(await mailbox.call(["b@x"], "echo", { k: [1, "é"] }, options), [
+            { "b@x": { k: [1, "é"] } },
+          ]);
+          assert.deepEqual(
+            sortReplies(await mailbox.multiCall("who", {}, { ...options, limit: 3 })),
+            [{ "a@x": "a@x" }, { "b@x": "b@x" }, { "c@y": "c@y" }],
+          );
+          assert.deepEqual(
+            sortReplies(
+              await mailbox.multiCall("who", {}, { ...options, limit: 2, pattern: "*@x" }),
+            ),
+            [{ "a@x": "a@x" }, { "b@x": "b@x" }],
+          );
+        } finally {
+          for (const node of nodes) await node.close();
+          await mailbox.close();
+        }
+      });
+    }
+  });
+}
