@@ -49,6 +49,17 @@ const unlockScript = new Script("unlock", UNLOCK);
 /** Kombu's dead-letter queue for restores that match no binding (`deadletter_queue`). */
 const UNDELIVERABLE_QUEUE = "ae.undeliver";
 const INVALIDATE_CHANNEL = "__redis__:invalidate";
+/** Smallest full batch after which the next one is fetched ahead. */
+const READ_AHEAD_MIN = 32;
+/** Milliseconds a read-ahead batch waits to be claimed before it goes back. */
+const READ_AHEAD_TTL = 1000;
+
+interface ReadAhead {
+  id: string;
+  max: number;
+  result: Promise<[string, StoredMessage][]>;
+  timer: ReturnType<typeof setTimeout>;
+}
 
 /** What the store may report to its connection. */
 export interface RedisBackendContext {
@@ -133,6 +144,7 @@ export class RedisBackend implements QueueBackend, AckStore {
   #cycleQueues = "";
   #lastSweep = 0;
   #isClosed = false;
+  #ahead: ReadAhead | undefined;
   readonly #pushes = new TickBatcher<[queue: string, text: string]>((key, items) =>
     this.#push(key, items)
   );
@@ -150,8 +162,21 @@ export class RedisBackend implements QueueBackend, AckStore {
     this.#layout = new KeyLayout(settings, connector.db);
     this.#wakeup = settings.wakeup;
     this.#cycle = cycleByName<string>(settings.queueOrderStrategy);
-    this.bindings = new RedisBindingStore(this.#layout, () => this.#link());
+    this.bindings = new RedisBindingStore(
+      this.#layout,
+      () => this.#link(),
+      () => this.#bindingsTracked(),
+    );
     this.acks = settings.ackEmulation ? this : undefined;
+  }
+
+  /** True when binding reads may be cached; starts tracking in the background otherwise. */
+  #bindingsTracked(): boolean {
+    if (this.#tracking && this.#cmd?.isOpen === true && this.#sub?.isOpen === true) return true;
+    if (this.#wakeup === "tracking" && !this.#connecting && !this.#isClosed) {
+      this.#ensure(true).catch(() => undefined);
+    }
+    return false;
   }
 
   /** Key names in use. */
@@ -212,7 +237,10 @@ export class RedisBackend implements QueueBackend, AckStore {
         this.#layout.bindingKey("celery"),
       ]);
       this.#cmd = link;
-      void link.closed.then(() => this.#wake());
+      void link.closed.then(() => {
+        this.bindings.invalidate(null);
+        this.#wake();
+      });
     }
     if (!withSubscriber || !this.#needsSubscriber()) return;
     if (!this.#sub?.isOpen) {
@@ -230,7 +258,10 @@ export class RedisBackend implements QueueBackend, AckStore {
         await sub.close().catch(() => undefined);
         throw error;
       }
-      void sub.closed.then(() => this.#wake());
+      void sub.closed.then(() => {
+        this.bindings.invalidate(null);
+        this.#wake();
+      });
     }
     if (this.#wakeup === "tracking" && !this.#tracking) {
       const cmd = this.#cmd!;
@@ -250,6 +281,9 @@ export class RedisBackend implements QueueBackend, AckStore {
 
   #onMessage(channel: string, data: RespValue, pattern: string | undefined): void {
     if (channel === INVALIDATE_CHANNEL) {
+      this.bindings.invalidate(
+        Array.isArray(data) ? data.map((key) => replyText(key) ?? "") : null,
+      );
       this.#wake();
       return;
     }
@@ -442,7 +476,7 @@ export class RedisBackend implements QueueBackend, AckStore {
         const fanout = this.#takeFanout(queues, max);
         if (fanout.length > 0) return fanout;
         const generation = this.#generation;
-        const got = await this.#fetch(queues, max);
+        const got = await this.#fetchWithReadAhead(queues, max);
         failures = 0;
         if (got.length > 0) return got;
         let wait = this.#sweepInterval();
@@ -463,6 +497,78 @@ export class RedisBackend implements QueueBackend, AckStore {
       }
     }
     return [];
+  }
+
+  /**
+   * Fetches, overlapping the next round trip with the caller's work: after a full batch of at
+   * least {@link READ_AHEAD_MIN} messages, the next batch is fetched at once (already recorded
+   * in `unacked`, like any fetched message) and handed over by the next call for the same
+   * queues. A batch nobody claims within {@link READ_AHEAD_TTL} ms, or that no longer fits the
+   * caller's room, goes back to the front of its queue untouched. Consumers with a small
+   * prefetch (room below the minimum) never read ahead.
+   */
+  async #fetchWithReadAhead(
+    queues: readonly string[],
+    max: number,
+  ): Promise<[string, StoredMessage][]> {
+    const id = queues.join("\u0000");
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    let got: [string, StoredMessage][];
+    if (ahead) {
+      clearTimeout(ahead.timer);
+      if (ahead.id === id && ahead.max <= max) {
+        got = await ahead.result;
+      } else {
+        await this.#giveBackAhead(ahead);
+        got = await this.#fetch(queues, max);
+      }
+    } else {
+      got = await this.#fetch(queues, max);
+    }
+    if (got.length === max && max >= READ_AHEAD_MIN && !this.#isClosed) {
+      const result = this.#fetch(queues, max);
+      result.catch(() => undefined);
+      const next: ReadAhead = {
+        id,
+        max,
+        result,
+        timer: setTimeout(() => {
+          if (this.#ahead !== next) return;
+          this.#ahead = undefined;
+          this.#giveBackAhead(next).catch((error) =>
+            this.#context.warn("Cannot give back messages read ahead", error)
+          );
+        }, READ_AHEAD_TTL),
+      };
+      this.#ahead = next;
+    }
+    return got;
+  }
+
+  /** Puts a read-ahead batch back at the front of its queues, in order, not marked redelivered. */
+  async #giveBackAhead(ahead: ReadAhead): Promise<void> {
+    let got: [string, StoredMessage][];
+    try {
+      got = await ahead.result;
+    } catch {
+      return; // lost with its connection: the visibility timeout brings it back
+    }
+    if (got.length === 0) return;
+    const link = await this.#link();
+    await Promise.all(
+      [...got].reverse().map(([queue, message]) => {
+        const key = this.#layout.queueKey(
+          queue,
+          priorityStep(this.#layout.steps, message.properties.priority),
+        );
+        return restoreScript.run(
+          link,
+          [this.#layout.unacked, this.#layout.unackedIndex, key],
+          [message.tag, "R", this.#encode(message), this.#held(message).recorded ? "0" : "1"],
+        );
+      }),
+    );
   }
 
   /**
@@ -733,6 +839,14 @@ export class RedisBackend implements QueueBackend, AckStore {
   /** Closes both connections. Unacked messages were restored by the channels already. */
   async close(): Promise<void> {
     if (this.#isClosed) return;
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (ahead) {
+      clearTimeout(ahead.timer);
+      await this.#giveBackAhead(ahead).catch((error) =>
+        this.#context.warn("Cannot give back messages read ahead", error)
+      );
+    }
     this.#isClosed = true;
     this.#wake();
     await Promise.all([

@@ -33,14 +33,42 @@ export interface BindingRow {
 export class RedisBindingStore implements BindingStore {
   readonly #layout: KeyLayout;
   readonly #link: () => Promise<RedisLink>;
+  readonly #tracked: () => boolean;
+  /** Binding sets read under client tracking: valid until the server says they changed. */
+  readonly #cache = new Map<string, Promise<BindingRow[]>>();
+  /** Keys invalidated while their read was in flight (the read must not be cached). */
+  readonly #stale = new Set<string>();
 
   /**
    * @param layout key names
    * @param link gives a connected link (reconnecting when needed)
+   * @param tracked true while the link has client tracking on (reads may then be cached, and
+   *   the server reports every change through {@link RedisBindingStore.invalidate})
    */
-  constructor(layout: KeyLayout, link: () => Promise<RedisLink>) {
+  constructor(
+    layout: KeyLayout,
+    link: () => Promise<RedisLink>,
+    tracked: () => boolean = () => false,
+  ) {
     this.#layout = layout;
     this.#link = link;
+    this.#tracked = tracked;
+  }
+
+  /**
+   * Forgets cached binding sets: the keys the server named in an invalidation, or all of them.
+   *
+   * @param keys the invalidated keys, or null to forget everything
+   */
+  invalidate(keys: readonly string[] | null): void {
+    if (keys === null) {
+      for (const key of this.#cache.keys()) this.#stale.add(key);
+      this.#cache.clear();
+      return;
+    }
+    for (const key of keys) {
+      if (this.#cache.delete(key)) this.#stale.add(key);
+    }
   }
 
   #check(reply: RespValue, action: string): RespValue {
@@ -52,6 +80,7 @@ export class RedisBindingStore implements BindingStore {
 
   /** Adds `routing_key SEP regex SEP queue` to `_kombu.binding.<exchange>`. */
   async add(exchange: string, binding: Binding): Promise<void> {
+    this.invalidate([this.#layout.bindingKey(exchange)]);
     const link = await this.#link();
     const member = this.#layout.bindingMember(
       binding.routingKey,
@@ -66,6 +95,7 @@ export class RedisBindingStore implements BindingStore {
 
   /** Removes the binding, whichever side wrote it. */
   async remove(exchange: string, binding: Binding): Promise<void> {
+    this.invalidate([this.#layout.bindingKey(exchange)]);
     const link = await this.#link();
     const withPattern = this.#layout.bindingMember(
       binding.routingKey,
@@ -79,13 +109,44 @@ export class RedisBindingStore implements BindingStore {
     );
   }
 
-  /** Reads the rows of an exchange as stored. */
-  async rows(exchange: string): Promise<BindingRow[]> {
-    const link = await this.#link();
-    const reply = this.#check(
-      await link.send(["SMEMBERS", this.#layout.bindingKey(exchange)]),
-      `list the bindings of exchange "${exchange}"`,
+  /**
+   * Reads the rows of an exchange as stored. Under client tracking the read is cached until the
+   * server reports a change of the set (Kombu reads the set on every publish).
+   */
+  rows(exchange: string): Promise<BindingRow[]> {
+    const key = this.#layout.bindingKey(exchange);
+    if (!this.#tracked()) return this.#read(exchange, key, false);
+    const cached = this.#cache.get(key);
+    if (cached) return cached;
+    this.#stale.delete(key);
+    const reading = this.#read(exchange, key, true);
+    this.#cache.set(key, reading);
+    reading.then(
+      () => {
+        // Changed while the read was in flight: the next call reads again.
+        if (this.#stale.delete(key) && this.#cache.get(key) === reading) this.#cache.delete(key);
+      },
+      () => {
+        if (this.#cache.get(key) === reading) this.#cache.delete(key);
+      },
     );
+    return reading;
+  }
+
+  async #read(exchange: string, key: string, track: boolean): Promise<BindingRow[]> {
+    const link = await this.#link();
+    const action = `list the bindings of exchange "${exchange}"`;
+    let reply: RespValue;
+    if (track) {
+      // CACHING YES applies to the SMEMBERS right behind it: the server will report changes.
+      [, reply] = await Promise.all([
+        link.send(["CLIENT", "CACHING", "YES"]),
+        link.send(["SMEMBERS", key]),
+      ]);
+    } else {
+      reply = await link.send(["SMEMBERS", key]);
+    }
+    this.#check(reply, action);
     if (!Array.isArray(reply)) return [];
     const rows: BindingRow[] = [];
     for (const member of reply) {
@@ -112,6 +173,7 @@ export class RedisBindingStore implements BindingStore {
 
   /** Deletes `_kombu.binding.<exchange>`. */
   async deleteExchange(exchange: string): Promise<void> {
+    this.invalidate([this.#layout.bindingKey(exchange)]);
     const link = await this.#link();
     this.#check(
       await link.send(["DEL", this.#layout.bindingKey(exchange)]),

@@ -222,6 +222,25 @@ for (const driver of ["resp", "ioredis"] as const) {
       assert.equal(await raw.send(["EXISTS", key]), 0);
     });
 
+    it("sees bindings that another process adds, through a cached read", async () => {
+      const store = await open();
+      const key = `${store.layout.prefix}_kombu.binding.shared`;
+      await store.bindings.add("shared", { queue: "one", routingKey: "k" });
+      // Reads until tracking is on and the set is cached, then another client changes it.
+      for (let i = 0; i < 3; i++) await store.bindings.rows("shared");
+      await raw.send(["SADD", key, `k${SEP}${SEP}two`]);
+      let queues: string[] = [];
+      for (let i = 0; i < 200; i++) {
+        queues = (await store.bindings.list("shared")).map((b) => b.queue).sort();
+        if (queues.length === 2) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.deepStrictEqual(queues, ["one", "two"]);
+      // Our own change is seen at once, without waiting for the server's invalidation.
+      await store.bindings.remove("shared", { queue: "one", routingKey: "k" });
+      assert.deepStrictEqual((await store.bindings.list("shared")).map((b) => b.queue), ["two"]);
+    });
+
     it("delivers fanout over PUB/SUB on /{db}.<exchange>", async () => {
       const store = await open();
       const other = await open({ globalKeyprefix: store.layout.prefix });
@@ -253,6 +272,30 @@ for (const driver of ["resp", "ioredis"] as const) {
       await store.put("q", message("polled"));
       const [got] = await waiting;
       assert.equal(bodyOf(got![1]), "polled");
+    });
+
+    it("gives back a batch read ahead that nobody claims, in order and not redelivered", async () => {
+      const store = await open();
+      for (let i = 0; i < 200; i++) await store.put("q", message(`m${i}`));
+      const first = await store.getMany(["q"], { max: 50, signal: AbortSignal.timeout(5000) });
+      assert.equal(first.length, 50);
+      // Asking for another queue returns the batch fetched ahead for "q" to its queue.
+      await store.getMany(["other"], { max: 50, signal: AbortSignal.timeout(50) });
+      assert.equal(await store.size("q"), 150);
+      const next = await store.get("q");
+      assert.equal(bodyOf(next!), "m50");
+      assert.equal(next!.redelivered, false);
+    });
+
+    it("gives back a batch read ahead when the store closes", async () => {
+      const store = await open();
+      for (let i = 0; i < 100; i++) await store.put("q", message(`m${i}`));
+      const first = await store.getMany(["q"], { max: 40, signal: AbortSignal.timeout(5000) });
+      assert.equal(first.length, 40);
+      await store.close();
+      const other = await open({ globalKeyprefix: store.layout.prefix });
+      assert.equal(await other.size("q"), 60);
+      assert.equal(bodyOf((await other.get("q"))!), "m40");
     });
 
     it("purges every step and reports the count", async () => {

@@ -375,6 +375,19 @@ function parseLength(buf: Uint8Array, start: number, end: number): number {
 }
 
 function parseInteger(buf: Uint8Array, start: number, end: number): number | bigint {
+  // Fast path: up to 15 digits, optional minus (every reply count, length and index).
+  let at = start;
+  const negative = buf[at] === 0x2d;
+  if (negative) at++;
+  if (end > at && end - at <= 15) {
+    let value = 0;
+    for (; at < end; at++) {
+      const digit = buf[at]! - 0x30;
+      if (digit < 0 || digit > 9) break;
+      value = value * 10 + digit;
+    }
+    if (at === end) return negative ? -value : value;
+  }
   const text = decodeAscii(buf, start, end);
   if (!/^[-+]?\d{1,20}$/.test(text)) {
     throw new ProtocolError(`Cannot parse Redis reply: bad integer "${text.slice(0, 40)}"`);
