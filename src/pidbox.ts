@@ -413,14 +413,17 @@ export class Mailbox implements AsyncDisposable {
       await this.#publishRequest(request, timeout, options.serializer);
       await new Promise<void>((resolve) => {
         let timer: ReturnType<typeof setTimeout> | undefined;
+        let finished = false;
         const done = () => {
+          finished = true;
+          wake = undefined;
           clearTimeout(timer);
           options.signal?.removeEventListener("abort", done);
           resolve();
         };
         const arm = () => {
           clearTimeout(timer);
-          timer = setTimeout(done, timeout);
+          if (!finished) timer = setTimeout(done, timeout);
         };
         wake = () => (limit !== undefined && replies.length >= limit ? done() : arm());
         if (options.signal?.aborted) return done();
