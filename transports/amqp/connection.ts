@@ -157,6 +157,7 @@ export class AmqpConnection implements TransportConnection {
   #inFlight = 0;
   #scheduled = false;
   #urgent = false;
+  #microtask = false;
   #drainWaiters: Waiter[] = [];
 
   #channels: (AmqpChannel | undefined)[] = [];
@@ -355,7 +356,10 @@ export class AmqpConnection implements TransportConnection {
     }
     if (urgent && !this.#urgent) {
       this.#urgent = true;
-      queueMicrotask(this.#flush);
+      if (!this.#microtask) {
+        this.#microtask = true;
+        queueMicrotask(this.#flushUrgent);
+      }
     }
     if (!this.#scheduled) {
       this.#scheduled = true;
@@ -363,14 +367,20 @@ export class AmqpConnection implements TransportConnection {
     }
   }
 
+  #flushUrgent = (): void => {
+    this.#microtask = false;
+    this.#flush();
+  };
+
   #flushLater = (): void => {
     this.#scheduled = false;
     this.#flush();
   };
 
+  /** Hands the gathered frames to the socket, unless a write is in flight (then it waits). */
   #flush = (): void => {
-    this.#urgent = false;
     if (this.#writing || this.#out.pos === 0 || this.#state === "closed") return;
+    this.#urgent = false;
     const chunk = this.#out.buf.slice(0, this.#out.pos);
     this.#out.reset();
     this.#writing = true;
@@ -379,10 +389,21 @@ export class AmqpConnection implements TransportConnection {
     this.#writer.write(chunk).then(this.#written, this.#writeFailed);
   };
 
+  /**
+   * A write finished. Frames gathered meanwhile go now only when a synchronous method waits
+   * or a full batch is ready; otherwise at the end of the turn, so a busy publisher fills big
+   * batches instead of ping-ponging small writes.
+   */
   #written = (): void => {
     this.#writing = false;
     this.#inFlight = 0;
-    if (this.#out.pos > 0) this.#flush();
+    if (this.#out.pos > 0) {
+      if (this.#urgent || this.#out.pos >= FLUSH_BYTES) this.#flush();
+      else if (!this.#scheduled) {
+        this.#scheduled = true;
+        later(this.#flushLater);
+      }
+    }
     if (this.#drainWaiters.length > 0 && this.#out.pos + this.#inFlight < HIGH_WATER_BYTES) {
       const waiters = this.#drainWaiters;
       this.#drainWaiters = [];
