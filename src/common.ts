@@ -54,6 +54,8 @@ export interface BroadcastOptions extends QueueOptions {
  */
 export class Broadcast extends Queue {
   /**
+   * Makes a Broadcast.
+   *
    * @param name the name of the fanout exchange (Kombu's `name`)
    * @param options queue options; `queue` and `unique` name the queue
    */

@@ -18,9 +18,13 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
 
 /** Where log lines go. `console` fits; each method receives one finished, redacted line. */
 export interface LogSink {
+  /** Receives a debug line. */
   debug(line: string): void;
+  /** Receives an info line. */
   info(line: string): void;
+  /** Receives a warning line. */
   warn(line: string): void;
+  /** Receives an error line. */
   error(line: string): void;
 }
 

@@ -208,6 +208,8 @@ export class Mailbox implements AsyncDisposable {
   #producer: Producer | undefined;
 
   /**
+   * Makes a Mailbox.
+   *
    * @param namespace the application's name (exchange `<namespace>.pidbox`)
    * @param options exchange type, connection, clock, serializer, queue expiries
    */
@@ -610,6 +612,8 @@ export class Node<S = undefined> {
   #consumer: Consumer | undefined;
 
   /**
+   * Makes a Node.
+   *
    * @param hostname the node's name
    * @param mailbox the mailbox (bound to a connection before {@link Node.listen})
    * @param options state and handlers

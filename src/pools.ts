@@ -109,6 +109,8 @@ export class ResourcePool<T> implements AsyncDisposable {
   #closed = false;
 
   /**
+   * Makes a ResourcePool.
+   *
    * @param options how to make and end resources, and the limit
    * @throws {RangeError} when the limit is not a whole number >= 0
    */
@@ -421,6 +423,8 @@ export class ConnectionPool extends ResourcePool<Connection> {
   readonly connection: Connection;
 
   /**
+   * Makes a ConnectionPool.
+   *
    * @param connection the template (never handed out itself)
    * @param options the limit (default: the global limit)
    */
@@ -462,6 +466,8 @@ export class ChannelPool extends ResourcePool<Channel> {
   readonly connection: Connection;
 
   /**
+   * Makes a ChannelPool.
+   *
    * @param connection the connection
    * @param options the limit (default: the global limit)
    */
@@ -511,6 +517,8 @@ export class ProducerPool implements AsyncDisposable {
   readonly #producerOptions: ProducerOptions | undefined;
 
   /**
+   * Makes a ProducerPool.
+   *
    * @param connections the connection pool
    * @param options the limit (default: the global limit) and producer options
    */
@@ -615,6 +623,8 @@ export class PoolGroup<P extends Resizable> {
   readonly #limit: number | undefined;
 
   /**
+   * Makes a PoolGroup.
+   *
    * @param create makes the pool of one connection
    * @param limit the limit of new pools (default: the global limit at the time)
    */

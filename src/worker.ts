@@ -190,6 +190,8 @@ export class Worker {
   #producer: Producer | undefined;
 
   /**
+   * Makes a Worker.
+   *
    * @param options the connection, how to make consumers, hooks, stop signal
    */
   constructor(options: WorkerOptions) {

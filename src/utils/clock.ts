@@ -77,6 +77,8 @@ export class LamportClock {
   #value: number;
 
   /**
+   * Makes a LamportClock.
+   *
    * @param initialValue the starting value (default 0)
    */
   constructor(initialValue = 0) {
@@ -132,7 +134,11 @@ export class LamportClock {
     return best;
   }
 
-  /** @returns the value as text */
+  /**
+   * The value as text (Kombu's `str(clock)`).
+   *
+   * @returns the value as text
+   */
   toString(): string {
     return String(this.#value);
   }

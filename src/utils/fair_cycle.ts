@@ -35,6 +35,8 @@ export class FairCycle<R, T> {
   #pos = 0;
 
   /**
+   * Makes a FairCycle.
+   *
    * @param read reads from one resource
    * @param resources the resources to cycle over
    */
@@ -93,6 +95,8 @@ export class RoundRobinCycle<T> {
   protected items: T[];
 
   /**
+   * Makes a RoundRobinCycle.
+   *
    * @param items the starting items (copied)
    */
   constructor(items: Iterable<T> = []) {

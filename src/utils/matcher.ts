@@ -211,6 +211,8 @@ export class MatcherRegistry {
   #defaultName: string;
 
   /**
+   * Makes a MatcherRegistry.
+   *
    * @param defaultName the matcher used when a request names none (default `glob`)
    */
   constructor(defaultName = "glob") {

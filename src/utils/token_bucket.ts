@@ -39,6 +39,8 @@ export class TokenBucket<T = unknown> {
   readonly #contents: T[] = [];
 
   /**
+   * Makes a TokenBucket.
+   *
    * @param fillRate tokens added per second (must be positive)
    * @param options capacity and clock
    * @throws {RangeError} when the fill rate or the capacity is not a positive number
