@@ -44,6 +44,8 @@ export interface AzureReceipt {
   timer?: ReturnType<typeof setInterval>;
   /** True once acked, requeued or dropped. */
   settled?: boolean;
+  /** A renewal in flight: its answer carries the next pop receipt. */
+  renewing?: Promise<void>;
 }
 
 function receiptOf(message: StoredMessage): AzureReceipt | undefined {
@@ -210,14 +212,14 @@ export class AzureBackend implements QueueBackend {
     const every = Math.max(500, (seconds * 1000) / 2);
     this.#inFlight.add(receipt);
     receipt.timer = setInterval(() => {
-      if (receipt.settled) return;
-      this.#updateVisibility(receipt, seconds).catch((error) => {
+      if (receipt.settled || receipt.renewing) return;
+      receipt.renewing = this.#updateVisibility(receipt, seconds).catch((error) => {
         if (isStale(error)) this.#settle(receipt);
         this.#context?.warn(
           `Cannot extend the visibility of a message of Azure queue "${receipt.queue}"`,
           error,
         );
-      });
+      }).finally(() => (receipt.renewing = undefined));
     }, every);
     (receipt.timer as { unref?: () => void }).unref?.();
   }
@@ -244,6 +246,7 @@ export class AzureBackend implements QueueBackend {
     const receipt = receiptOf(message);
     if (!receipt) return;
     this.#settle(receipt);
+    await receipt.renewing; // its answer holds the pop receipt to use
     try {
       await this.#client.call(
         `${what} a message of queue "${receipt.queue}"`,
@@ -265,6 +268,7 @@ export class AzureBackend implements QueueBackend {
     const receipt = receiptOf(message);
     if (!receipt) return;
     this.#settle(receipt);
+    await receipt.renewing;
     try {
       await this.#updateVisibility(receipt, 0);
     } catch (error) {

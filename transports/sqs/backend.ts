@@ -133,11 +133,13 @@ export class SqsBackend implements QueueBackend {
       drop: (_queue, message) =>
         this.#settings.rejectMode === "delete" ? this.#ack(message) : Promise.resolve(),
       restore: async (unacked) => {
-        await Promise.all(unacked.map(([queue, message]) =>
-          this.#requeue(message).catch((error) =>
-            this.#context?.warn(`Cannot give a message back to queue "${queue}"`, error)
-          )
-        ));
+        await Promise.all(
+          unacked.map(([queue, message]) =>
+            this.#requeue(message).catch((error) =>
+              this.#context?.warn(`Cannot give a message back to queue "${queue}"`, error)
+            )
+          ),
+        );
       },
     };
   }
