@@ -151,6 +151,8 @@ export class RedisBackend implements QueueBackend, AckStore {
   readonly #acks = new TickBatcher<string>((_key, tags) => this.#ackMany(tags));
 
   /**
+   * Makes the store; {@link RedisBackend.open} connects it.
+   *
    * @param connector opens links to the server
    * @param settings transport settings
    * @param context where warnings go

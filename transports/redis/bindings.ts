@@ -40,6 +40,8 @@ export class RedisBindingStore implements BindingStore {
   readonly #stale = new Set<string>();
 
   /**
+   * Makes the store over a link.
+   *
    * @param layout key names
    * @param link gives a connected link (reconnecting when needed)
    * @param tracked true while the link has client tracking on (reads may then be cached, and

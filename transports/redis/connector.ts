@@ -33,6 +33,8 @@ export class RedisConnector {
   #clusterTarget: { hostname: string; port: number } | undefined;
 
   /**
+   * Reads where to connect.
+   *
    * @param params the parsed URL and options
    * @param settings the transport settings
    * @param mode plain TCP (`redis://`), TLS (`rediss://`), unix socket, or Sentinel

@@ -61,6 +61,8 @@ export class KeyLayout {
   readonly #fanoutPrefix: string;
 
   /**
+   * Names the keys of one database.
+   *
    * @param settings the transport settings
    * @param db the database number (part of the fanout prefix `/{db}.`)
    */

@@ -48,12 +48,12 @@ import { RedisConnector, type RedisMode } from "./connector.ts";
 import { readSettings } from "./options.ts";
 
 export { RedisBackend } from "./backend.ts";
-export { RedisBindingStore } from "./bindings.ts";
+export { type BindingRow, RedisBindingStore } from "./bindings.ts";
 export { RedisConnector, type RedisMode } from "./connector.ts";
 export { nativeDriver, type RedisDriver, type RedisLink, type RedisLinkOptions } from "./driver.ts";
 export { KeyLayout, kombuTopicPattern, priorityStep } from "./keys.ts";
 export { readSettings, type RedisSettings, type RedisTransportOptions } from "./options.ts";
-export { RespConnection, type RespConnectionOptions } from "./resp/client.ts";
+export { RespConnection, type RespConnectionOptions, type SendOptions } from "./resp/client.ts";
 export { RespEncoder } from "./resp/encoder.ts";
 export { DEFAULT_MAX_BULK_LENGTH, RespParser, type RespParserOptions } from "./resp/parser.ts";
 export { type RespArg, RespErrorReply, RespPush, type RespValue } from "./resp/types.ts";

@@ -72,36 +72,28 @@ export interface RedisTransportOptions {
   socketFactory?: SocketFactory;
 }
 
-/** Resolved settings. */
-export interface RedisSettings {
-  sep: string;
-  ackEmulation: boolean;
-  unackedKey: string;
-  unackedIndexKey: string;
-  unackedMutexKey: string;
-  unackedMutexExpire: number;
-  visibilityTimeout: number;
-  unackedRestoreLimit: number | undefined;
-  fanoutPrefix: boolean | string;
-  fanoutPatterns: boolean;
-  globalKeyprefix: string;
-  socketTimeout: number;
-  socketConnectTimeout: number | undefined;
-  queueOrderStrategy: "round_robin" | "sorted" | "priority";
-  prioritySteps: number[];
-  masterName: string | undefined;
-  sentinels: string[];
-  sentinelPassword: string | undefined;
-  cluster: boolean;
-  driver: "resp" | "ioredis";
-  protocol: 2 | 3;
-  clientName: string;
-  wakeup: "tracking" | "poll";
-  pollInterval: number;
-  fanoutBufferLimit: number;
-  parser: RespParserOptions | undefined;
-  socketFactory: SocketFactory | undefined;
-}
+/** Resolved settings: every option of {@link RedisTransportOptions} with its default. */
+export type RedisSettings =
+  & Required<
+    Omit<
+      RedisTransportOptions,
+      | "unackedRestoreLimit"
+      | "socketConnectTimeout"
+      | "masterName"
+      | "sentinelPassword"
+      | "parser"
+      | "socketFactory"
+    >
+  >
+  & Pick<
+    RedisTransportOptions,
+    | "unackedRestoreLimit"
+    | "socketConnectTimeout"
+    | "masterName"
+    | "sentinelPassword"
+    | "parser"
+    | "socketFactory"
+  >;
 
 function bool(name: string, value: unknown, fallback: boolean): boolean {
   if (value === undefined || value === null || value === "") return fallback;

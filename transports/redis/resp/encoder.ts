@@ -49,7 +49,11 @@ export class RespEncoder {
   #buffer: Uint8Array;
   #length = 0;
 
-  /** @param initialSize bytes reserved at first (the buffer grows by doubling) */
+  /**
+   * Makes an empty encoder.
+   *
+   * @param initialSize bytes reserved at first (the buffer grows by doubling)
+   */
   constructor(initialSize = 64 * 1024) {
     this.#buffer = new Uint8Array(initialSize);
   }

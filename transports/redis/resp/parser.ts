@@ -77,7 +77,11 @@ export class RespParser {
   readonly #maxLine: number;
   readonly #maxDepth: number;
 
-  /** @param options limits; see {@link RespParserOptions} */
+  /**
+   * Makes a parser at a reply boundary.
+   *
+   * @param options limits; see {@link RespParserOptions}
+   */
   constructor(options: RespParserOptions = {}) {
     this.#maxBulk = options.maxBulkLength ?? DEFAULT_MAX_BULK_LENGTH;
     this.#maxLine = options.maxLineLength ?? 64 * 1024;

@@ -8,7 +8,11 @@
 export class RespErrorReply {
   /** The text the server sent, such as `WRONGTYPE Operation against a key ...`. */
   readonly message: string;
-  /** @param message the text of the error reply */
+  /**
+   * Wraps the text of an error reply.
+   *
+   * @param message the text of the error reply
+   */
   constructor(message: string) {
     this.message = message;
   }
@@ -23,7 +27,11 @@ export class RespErrorReply {
 export class RespPush {
   /** The elements of the push; the first names its kind (`message`, `invalidate`...). */
   readonly data: RespValue[];
-  /** @param data the elements of the push */
+  /**
+   * Wraps the elements of a push.
+   *
+   * @param data the elements of the push
+   */
   constructor(data: RespValue[]) {
     this.data = data;
   }
