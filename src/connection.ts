@@ -378,8 +378,8 @@ export class Connection {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
     this.#connecting ??= retryOverTime(() => this.#attempt(), {
-      signal: this.#stop.signal,
       ...policy,
+      signal: eitherSignal(this.#stop.signal, policy.signal),
     }).finally(() => (this.#connecting = undefined));
     return await this.#connecting;
   }
@@ -440,8 +440,8 @@ export class Connection {
         intervalStart: 1000,
         intervalStep: 1000,
         intervalMax: 1000,
-        signal: this.#stop.signal,
         ...options,
+        signal: eitherSignal(this.#stop.signal, options.signal),
         onRetry: async (error, n, delay) => {
           log.warn(`Operation failed (retry ${n} in ${Math.round(delay)} ms):`, error);
           await this.#dropIfBroken(error);
@@ -657,6 +657,11 @@ export class Connection {
   simpleBuffer(name: string | Queue, options?: SimpleQueueOptions): SimpleBuffer {
     return new SimpleBuffer(this, name, options);
   }
+}
+
+/** A signal that aborts with either one: close() must stop a retry that has its own signal. */
+function eitherSignal(own: AbortSignal, other: AbortSignal | undefined): AbortSignal {
+  return other === undefined || other === own ? own : AbortSignal.any([own, other]);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
