@@ -248,10 +248,10 @@ describe("Connection: ensure and autoretry", () => {
     await conn.connect();
     let calls = 0;
     const revived: Channel[] = [];
-    const op = conn.ensure(async (x: number) => {
+    const op = conn.ensure((x: number) => {
       calls++;
-      if (calls === 1) throw new ConnectionError("socket closed");
-      return x * 2;
+      if (calls === 1) return Promise.reject(new ConnectionError("socket closed"));
+      return Promise.resolve(x * 2);
     }, { ...now, onRevive: (channel) => void revived.push(channel) });
     assert.equal(await op(21), 42);
     assert.equal(calls, 2);
