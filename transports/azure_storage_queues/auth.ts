@@ -23,7 +23,9 @@ export type AzureAuth =
 
 /** The parts of a request that Shared Key signs. */
 export interface SignableRequest {
+  /** HTTP method. */
   method: string;
+  /** Request URL (the SAS query is added to it). */
   url: URL;
   /** Header names in any case. */
   headers: Record<string, string>;

@@ -74,6 +74,8 @@ export class AzureBackend implements QueueBackend {
   #rotation = 0;
 
   /**
+   * Opens the store (no request is made until it is used).
+   *
    * @param settings the connection's settings
    * @param context where survived failures are reported
    */

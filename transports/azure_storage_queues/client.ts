@@ -22,9 +22,13 @@ export const AZURE_API_VERSION = "2021-12-02";
 
 /** One message as Get Messages returns it. */
 export interface AzureQueueMessage {
+  /** Message id. */
   messageId: string;
+  /** Pop receipt of this receive. */
   popReceipt: string;
+  /** Times the message was received. */
   dequeueCount: number;
+  /** The message text, unescaped. */
   messageText: string;
 }
 
@@ -37,6 +41,8 @@ export class AzureServiceFailure extends Error {
   /** `x-ms-request-id`. */
   readonly requestId: string | undefined;
   /**
+   * Records a failed answer.
+   *
    * @param status HTTP status
    * @param code the service's error code
    * @param message the service's message
@@ -166,8 +172,11 @@ export interface AzureCallOptions {
 
 /** The answer of a call. */
 export interface AzureAnswer {
+  /** HTTP status. */
   status: number;
+  /** Response headers. */
   headers: Headers;
+  /** Response body. */
   text: string;
 }
 
@@ -175,7 +184,11 @@ export interface AzureAnswer {
 export class AzureQueueClient {
   readonly #settings: AzureSettings;
 
-  /** @param settings account URL, credential, fetch and retry policy */
+  /**
+   * Makes a client of one account.
+   *
+   * @param settings account URL, credential, fetch and retry policy
+   */
   constructor(settings: AzureSettings) {
     this.#settings = settings;
   }

@@ -51,11 +51,20 @@ import { type BackendContext, virtualTransport } from "../../src/virtual/transpo
 import { AzureBackend } from "./backend.ts";
 import { readAzureSettings } from "./options.ts";
 
-export { type AzureAuth, type AzureTokenCredential, sharedKeyStringToSign } from "./auth.ts";
+export {
+  type AzureAuth,
+  type AzureTokenCredential,
+  sharedKeyStringToSign,
+  type SignableRequest,
+} from "./auth.ts";
+export type { AttemptInfo, BackoffPolicy, FailureKind } from "../_http/backoff.ts";
 export { AzureBackend, type AzureReceipt, POSSIBLE_DUPLICATE_HEADER } from "./backend.ts";
 export {
   AZURE_API_VERSION,
+  type AzureAnswer,
+  type AzureCallOptions,
   AzureQueueClient,
+  type AzureQueueMessage,
   parseMessagesList,
   xmlEscape,
   xmlUnescape,
@@ -68,6 +77,7 @@ export {
   type AzureTransportOptions,
   DEV_ACCOUNT_KEY,
   DEV_ACCOUNT_NAME,
+  type FetchFunction,
   parseAzureUrl,
   parseConnectionString,
   readAzureSettings,

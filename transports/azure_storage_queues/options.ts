@@ -64,24 +64,35 @@ export interface AzureTransportOptions {
 export interface AzureSettings {
   /** Account URL without a trailing slash (`https://acct.queue.core.windows.net`). */
   accountUrl: string;
+  /** Storage account name. */
   accountName: string;
+  /** How requests are authorized. */
   auth: AzureAuth;
+  /** Prefix of every queue name. */
   queueNamePrefix: string;
+  /** How consumed messages are acknowledged. */
   ackMode: AzureAckMode;
   /** Seconds, as the service takes it. */
   visibilityTimeoutSeconds: number;
   /** Seconds, or undefined for the service default. */
   messageTtlSeconds: number | undefined;
+  /** Wait between polls of empty queues, ms. */
   pollingInterval: number;
+  /** Largest message text, bytes. */
   maxMessageSize: number;
+  /** The fetch requests go through. */
   fetch: FetchFunction;
+  /** Retry policy of every call. */
   backoff: BackoffPolicy;
 }
 
 /** Where and how to connect, as read from a URL or connection string. */
 export interface AzureEndpoint {
+  /** Account URL without a trailing slash. */
   accountUrl: string;
+  /** Storage account name. */
   accountName: string;
+  /** The credential found, if any. */
   auth: AzureAuth | undefined;
 }
 

@@ -29,6 +29,8 @@ export class Coalescer<T, R> {
   readonly #lanes = new Map<string, Lane<T, R>>();
 
   /**
+   * Makes a coalescer.
+   *
    * @param flush sends one batch
    * @param maxBatch most items per request (SQS: 10)
    * @param maxInFlight requests in flight per key before calls start to wait

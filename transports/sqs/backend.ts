@@ -109,6 +109,8 @@ export class SqsBackend implements QueueBackend {
   #rotation = 0;
 
   /**
+   * Opens the store (no request is made until it is used).
+   *
    * @param settings the connection's settings
    * @param context where survived failures are reported
    * @param pollingInterval ms between short polls when `waitTimeSeconds` is 0

@@ -180,9 +180,9 @@ export function sqsError(action: string, error: unknown, endpoint: string): Erro
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** A command object of `@aws-sdk/client-sqs`. */
+/** A command object of `@aws-sdk/client-sqs` (any of its `*Command` classes). */
 // deno-lint-ignore no-explicit-any
-type SqsCommand = any;
+export type SqsCommand = any;
 
 /**
  * One SQS endpoint with retries. Commands come from `@aws-sdk/client-sqs` so that bundlers keep
@@ -193,7 +193,11 @@ export class SqsClient {
   readonly #backoff: BackoffPolicy;
   readonly #endpoint: string;
 
-  /** @param settings region, endpoint, credentials, fetch and retry policy */
+  /**
+   * Makes a client (the SDK client is built at once, no request is made).
+   *
+   * @param settings region, endpoint, credentials, fetch and retry policy
+   */
   constructor(settings: SqsClientSettings) {
     const config: SQSClientConfig = {
       region: settings.region,

@@ -8,22 +8,35 @@
 
 /** The request shape the SDK hands to its HTTP handler (`@smithy/protocol-http`'s HttpRequest). */
 export interface SdkHttpRequest {
+  /** HTTP method. */
   method: string;
+  /** `http:` or `https:`. */
   protocol: string;
+  /** Host name. */
   hostname: string;
+  /** Port, if not the default. */
   port?: number;
+  /** Path. */
   path: string;
+  /** Query parameters. */
   query?: Record<string, string | string[] | null>;
+  /** Signed headers. */
   headers: Record<string, string>;
+  /** Body. */
   body?: unknown;
+  /** Fragment. */
   fragment?: string;
 }
 
 /** The response shape the SDK expects back. */
 export interface SdkHttpResponse {
+  /** HTTP status. */
   statusCode: number;
+  /** Status text. */
   reason?: string;
+  /** Response headers, lowercase names. */
   headers: Record<string, string>;
+  /** The whole body. */
   body: Uint8Array;
 }
 
@@ -59,7 +72,11 @@ export function sdkRequestUrl(request: SdkHttpRequest): string {
 export class FetchRequestHandler {
   readonly #fetch: FetchFunction;
 
-  /** @param fetchFunction the `fetch` to send requests with */
+  /**
+   * Makes a handler.
+   *
+   * @param fetchFunction the `fetch` to send requests with
+   */
   constructor(fetchFunction: FetchFunction) {
     this.#fetch = fetchFunction;
   }

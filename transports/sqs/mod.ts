@@ -59,9 +59,21 @@ import { readSqsSettings } from "./options.ts";
 
 export { POSSIBLE_DUPLICATE_ATTRIBUTE, POSSIBLE_DUPLICATE_HEADER, SqsBackend } from "./backend.ts";
 export type { SqsReceipt } from "./backend.ts";
-export { type AwsCredentials, type AwsCredentialSource, SqsClient } from "./client.ts";
+export {
+  type AwsCredentials,
+  type AwsCredentialSource,
+  SqsClient,
+  type SqsClientSettings,
+  type SqsCommand,
+} from "./client.ts";
+export type { AttemptInfo, BackoffPolicy, FailureKind } from "../_http/backoff.ts";
 export { decodeSqsBody, encodeSqsBody, optionalBase64Decode } from "./codec.ts";
-export { FetchRequestHandler } from "./fetch_handler.ts";
+export {
+  type FetchFunction,
+  FetchRequestHandler,
+  type SdkHttpRequest,
+  type SdkHttpResponse,
+} from "./fetch_handler.ts";
 export { sqsEntityName, sqsQueueName } from "./names.ts";
 export {
   readSqsSettings,

@@ -82,20 +82,33 @@ export interface SqsTransportOptions {
 
 /** The settings one SQS connection runs with. */
 export interface SqsSettings {
+  /** AWS region. */
   region: string;
+  /** Endpoint URL, or undefined for the region's. */
   endpoint: string | undefined;
+  /** Credentials, or undefined for the SDK's default chain. */
   credentials: AwsCredentialSource | undefined;
+  /** Prefix of every queue name. */
   queueNamePrefix: string;
+  /** Queues that exist, by SQS name; no others are used. */
   predefinedQueues: Record<string, SqsPredefinedQueue> | undefined;
   /** Seconds, as SQS takes it. */
   visibilityTimeoutSeconds: number;
+  /** Long-poll wait of a receive, seconds. */
   waitTimeSeconds: number;
+  /** Add Kombu's outer base64 layer. */
   base64: boolean;
+  /** Extra CreateQueue attributes. */
   creationAttributes: Record<string, string>;
+  /** Tags of created queues. */
   queueTags: Record<string, string> | undefined;
+  /** What reject without requeue does. */
   rejectMode: "delete" | "redrive";
+  /** Largest MessageBody, bytes. */
   maxMessageSize: number;
+  /** The fetch requests go through. */
   fetch: FetchFunction;
+  /** Retry policy of every call. */
   backoff: BackoffPolicy;
 }
 
