@@ -28,7 +28,8 @@ import { Exchange, Queue } from "./entity.ts";
 import { ConfigurationError, NotBoundError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import type { Message } from "./message.ts";
-import { Producer } from "./producer.ts";
+import type { ProducerPool } from "./pools.ts";
+import { Producer, type PublishOptions } from "./producer.ts";
 import type { ExchangeType, FieldTable } from "./transport.ts";
 import { LamportClock } from "./utils/clock.ts";
 import { type MatcherRegistry, matchers } from "./utils/matcher.ts";
@@ -102,6 +103,11 @@ export interface MailboxOptions {
   replyQueueExpires?: number | null;
   /** The registry resolving `matcher` names (default: the global one). */
   matchers?: MatcherRegistry;
+  /**
+   * Publish requests and replies with producers from this pool (Kombu's `producer_pool`;
+   * Celery passes its own) instead of a producer on the mailbox's connection.
+   */
+  producerPool?: ProducerPool;
 }
 
 /** Options of {@link Mailbox.broadcast}. */
@@ -372,7 +378,6 @@ export class Mailbox implements AsyncDisposable {
    * @throws {ConfigurationError} when the matcher is not installed
    */
   async broadcast(command: string, options: BroadcastOptions = {}): Promise<PidboxReply[]> {
-    const connection = this.#connection("send");
     const matcher = options.pattern !== undefined
       ? options.matcher ?? this.#matchers.defaultMatcher
       : options.matcher;
@@ -397,7 +402,7 @@ export class Mailbox implements AsyncDisposable {
     request.ticket = ticket;
     request.reply_to = { exchange: this.replyExchange.name, routing_key: await this.oid() };
     const limit = options.limit ?? (options.destination?.length || undefined);
-    await this.#listenForReplies(connection);
+    await this.#listenForReplies(this.#connection("collect replies"));
     const replies: PidboxReply[] = [];
     let wake: (() => void) | undefined;
     this.#collectors.set(ticket, {
@@ -478,12 +483,20 @@ export class Mailbox implements AsyncDisposable {
     return this.#producer;
   }
 
+  /** Publishes with a pooled producer when there is a pool (Kombu's `producer_or_acquire`). */
+  async #publish(body: unknown, options: PublishOptions): Promise<void> {
+    const pool = this.options.producerPool;
+    if (pool === undefined) return await this.producer().publish(body, options);
+    await using lease = await pool.acquire();
+    await lease.resource.publish(body, options);
+  }
+
   async #publishRequest(
     request: PidboxRequest,
     timeout: number | undefined,
     serializer: string | undefined,
   ): Promise<void> {
-    await this.producer().publish(request, {
+    await this.#publish(request, {
       exchange: this.exchange.name,
       routingKey: "",
       declare: [this.exchange],
@@ -520,7 +533,7 @@ export class Mailbox implements AsyncDisposable {
     const headers: FieldTable = { clock: this.clock.forward() };
     if (ticket !== undefined) headers.ticket = ticket;
     try {
-      await this.producer().publish(reply, {
+      await this.#publish(reply, {
         exchange: target,
         routingKey,
         declare: [target],

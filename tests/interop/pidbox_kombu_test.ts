@@ -25,8 +25,16 @@ const skip = kombuSkip || (await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)
 const script = (name: string) => fileURLToPath(new URL(`./python/${name}`, import.meta.url));
 
 /** A long-running Python peer: resolves `ready` on its "ready" line, keeps the other lines. */
-function startPython(path: string, args: string[], timeoutMs = 30_000) {
-  const child = spawn(PYTHON, [path, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+function startPython(
+  path: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+) {
+  const child = spawn(PYTHON, [path, ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...(globalThis as { process?: { env: Record<string, string> } }).process?.env, ...env },
+  });
   const lines: string[] = [];
   let err = "";
   let buffered = "";
@@ -36,6 +44,7 @@ function startPython(path: string, args: string[], timeoutMs = 30_000) {
     onReady = resolve;
     onFail = reject;
   });
+  ready.catch(() => {}); // peers that print no "ready" line are awaited through `exited`
   const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
   child.stdout.on("data", (chunk) => {
     buffered += chunk;
@@ -191,6 +200,60 @@ describe("pidbox interop with Python Kombu over RabbitMQ", { skip }, () => {
       await py("multi", "1");
       assert.deepEqual(notes, ["from python"]);
     });
+  });
+});
+
+describe("pidbox interop with Celery's mailbox settings", { skip }, () => {
+  // Celery 5 makes its control mailbox with TTLs and expiries on both queues (PIDBOX_CELERY=1
+  // makes the Python peers do the same); wakame takes them in milliseconds.
+  const celery = {
+    type: "fanout" as const,
+    queueTtl: 300_000,
+    queueExpires: 10_000,
+    replyQueueTtl: 300_000,
+    replyQueueExpires: 10_000,
+  };
+  const env = { PIDBOX_CELERY: "1" };
+  let conn: Connection;
+  before(() => {
+    conn = new Connection(BROKER, { transport: AmqpTransport });
+  });
+  after(() => conn?.close());
+
+  it("a wakame mailbox pings a Python node", async () => {
+    const ns = `celery-${uuid()}`;
+    const peer = startPython(script("pidbox_node.py"), [BROKER, ns, "celery@py", "25"], env);
+    const mailbox = new Mailbox(ns, { ...celery, connection: conn });
+    try {
+      await peer.ready;
+      assert.deepEqual(await mailbox.multiCall("ping", {}, { timeout: 5000, limit: 1 }), [
+        { "celery@py": "pong" },
+      ]);
+      assert.deepEqual((await mailbox.getReplyQueue()).queueArguments, {
+        "x-expires": 10_000,
+        "x-message-ttl": 300_000,
+      });
+      await mailbox.cast(["celery@py"], "shutdown");
+      assert.equal(await peer.exited, 0, peer.stderr());
+    } finally {
+      peer.kill();
+      await mailbox.close();
+    }
+  });
+
+  it("a Python mailbox pings a wakame node", async () => {
+    const ns = `celery-${uuid()}`;
+    const mailbox = new Mailbox(ns, { ...celery, connection: conn });
+    const node = mailbox.node("celery@wk", { handlers: { ping: () => ({ ok: "pong" }) } });
+    await node.listen();
+    try {
+      const peer = startPython(script("pidbox_mailbox.py"), [BROKER, ns, "multi", "1"], env);
+      assert.equal(await peer.exited, 0, peer.stderr());
+      assert.deepEqual(JSON.parse(peer.lines[0]!).replies, [{ "celery@wk": { ok: "pong" } }]);
+    } finally {
+      await node.close();
+      await mailbox.close();
+    }
   });
 });
 

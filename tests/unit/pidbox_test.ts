@@ -4,6 +4,7 @@ import { Connection } from "../../src/connection.ts";
 import { Queue } from "../../src/entity.ts";
 import { ConfigurationError, NotBoundError } from "../../src/errors.ts";
 import { Mailbox, type PidboxReply, REPLY_QUEUE_EXPIRES } from "../../src/pidbox.ts";
+import { ConnectionPool, ProducerPool } from "../../src/pools.ts";
 import { LamportClock } from "../../src/utils/clock.ts";
 import { uuid } from "../../src/utils/uuid.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
@@ -282,6 +283,34 @@ describe("pidbox on memory://", () => {
     } finally {
       await node.close();
       await mailbox.close();
+    }
+  });
+
+  it("publishes through a producer pool when given one (Kombu's producer_pool)", async () => {
+    const ns = `pool-${uuid()}`;
+    const connections = new ConnectionPool(new Connection("memory://"), { limit: 2 });
+    const pool = new ProducerPool(connections, { limit: 2 });
+    const seen: string[] = [];
+    const nodeBox = new Mailbox(ns, { type: "fanout", connection: conn });
+    const node = nodeBox.node("n1", { handlers: { note: (_s, a) => void seen.push(String(a.t)) } });
+    await node.listen();
+    try {
+      // No connection at all: casting needs only the pool.
+      const castOnly = new Mailbox(ns, { type: "fanout", producerPool: pool });
+      await castOnly.abcast("note", { t: "via pool" });
+      await assert.rejects(castOnly.multiCall("note", { t: "x" }), NotBoundError);
+      const caller = new Mailbox(ns, { type: "fanout", connection: conn, producerPool: pool });
+      assert.deepEqual(await caller.call(["n1"], "note", { t: "call" }, { timeout: 2000 }), [
+        { n1: null },
+      ]);
+      await caller.close();
+      assert.deepEqual(seen, ["via pool", "call"]);
+      assert.equal(connections.inUse, 0);
+    } finally {
+      await node.close();
+      await nodeBox.close();
+      await pool.close();
+      await connections.close();
     }
   });
 

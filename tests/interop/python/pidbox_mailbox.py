@@ -9,16 +9,22 @@ Usage: pidbox_mailbox.py URL NAMESPACE MODE [ARGS...]
 Prints {"replies": [...], "clock": <mailbox clock after>} as JSON.
 """
 import json
+import os
 import sys
 
 from kombu import Connection
 from kombu.pidbox import Mailbox
 
+# With PIDBOX_CELERY=1 the mailbox is made as Celery 5 makes its control mailbox
+# (celery/app/control.py): TTLs and expiries on the node and reply queues.
+CELERY = dict(queue_ttl=300.0, reply_queue_ttl=300.0, queue_expires=10.0,
+              reply_queue_expires=10.0) if os.environ.get("PIDBOX_CELERY") else {}
+
 url, namespace, mode = sys.argv[1:4]
 args = sys.argv[4:]
 
 with Connection(url) as conn:
-    mailbox = Mailbox(namespace, type="fanout", accept=["json"])(conn)
+    mailbox = Mailbox(namespace, type="fanout", accept=["json"], **CELERY)(conn)
     if mode == "call":
         replies = mailbox.call([args[0]], "echo", {"x": 1, "s": "h\u00e9llo"}, timeout=10)
     elif mode == "multi":

@@ -5,6 +5,7 @@ Prints "ready" once listening, then serves until the "shutdown" command or SECON
 Each request it handled is printed as a JSON line: {"method", "clock", "ticket"}.
 """
 import json
+import os
 import socket
 import sys
 import time
@@ -12,10 +13,15 @@ import time
 from kombu import Connection
 from kombu.pidbox import Mailbox
 
+# With PIDBOX_CELERY=1 the mailbox is made as Celery 5 makes its control mailbox
+# (celery/app/control.py): TTLs and expiries on the node and reply queues.
+CELERY = dict(queue_ttl=300.0, reply_queue_ttl=300.0, queue_expires=10.0,
+              reply_queue_expires=10.0) if os.environ.get("PIDBOX_CELERY") else {}
+
 url, namespace, hostname, seconds = sys.argv[1:5]
 
 with Connection(url) as conn:
-    mailbox = Mailbox(namespace, type="fanout", accept=["json"])(conn)
+    mailbox = Mailbox(namespace, type="fanout", accept=["json"], **CELERY)(conn)
     state = {"stop": False}
     node = mailbox.Node(hostname, state=state, channel=conn.default_channel)
 
