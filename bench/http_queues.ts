@@ -46,7 +46,9 @@ async function measure(name: string, connect: () => Connection): Promise<Row> {
     const small = Math.min(N, 300);
 
     let t0 = performance.now();
-    for (let i = 1; i < small; i++) await producer.publish({ ...body, id: i }, { routingKey: single });
+    for (let i = 1; i < small; i++) {
+      await producer.publish({ ...body, id: i }, { routingKey: single });
+    }
     const singleRate = rate(small - 1, performance.now() - t0);
 
     t0 = performance.now();
@@ -118,11 +120,14 @@ try {
   const connectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
     `AccountKey=${AZURITE_KEY};QueueEndpoint=${azurite.url}/devstoreaccount1;`;
   rows.push(
-    await measure("azurestoragequeues (Azurite 3.35.0)", () =>
-      new Connection("azurestoragequeues://", {
-        transport: AzureStorageQueuesTransport,
-        transportOptions: { connectionString, pollingInterval: 20 },
-      })),
+    await measure(
+      "azurestoragequeues (Azurite 3.35.0)",
+      () =>
+        new Connection("azurestoragequeues://", {
+          transport: AzureStorageQueuesTransport,
+          transportOptions: { connectionString, pollingInterval: 20 },
+        }),
+    ),
   );
 } finally {
   await Promise.all([sqs.stop(), azurite.stop()]);
