@@ -37,6 +37,12 @@
  * A message whose encoded body is over `maxMessageSize` (262 144 bytes) fails at publish with a
  * `LimitExceededError`.
  *
+ * Consuming: one long poll (`ReceiveMessage`, up to 10 messages, `waitTimeSeconds`) runs per
+ * consumed queue at once, and the first answer with messages is delivered. Closing a connection
+ * waits for running long polls (at most `waitTimeSeconds`) rather than cutting them short, which
+ * could leave what they received hidden until the visibility timeout. `basicGet` is a short poll:
+ * on real SQS it may miss a message that exists (not on emulators).
+ *
  * Capabilities: direct exchanges (bindings live in the process, as in Kombu); redelivered flag;
  * persistent. No priority, TTL, fanout across processes, confirms or ordering (standard queues).
  *
