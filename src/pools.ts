@@ -607,9 +607,11 @@ export class ProducerPool implements AsyncDisposable {
   }
 }
 
-/** Anything whose limit the global {@link setLimit} changes. */
-interface Resizable {
+/** A pool a {@link PoolGroup} holds: anything whose limit {@link setLimit} can change. */
+export interface Resizable {
+  /** Changes the pool's limit. */
   setLimit(limit: number, options?: SetLimitOptions): Promise<void>;
+  /** Closes the pool. */
   close(): Promise<void>;
 }
 
@@ -631,7 +633,6 @@ export class PoolGroup<P extends Resizable> {
   constructor(create: (connection: Connection, limit: number) => P, limit?: number) {
     this.#create = create;
     this.#limit = limit;
-    groups.add(this as PoolGroup<Resizable>);
   }
 
   /**
@@ -671,6 +672,18 @@ export class PoolGroup<P extends Resizable> {
 
 const groups = new Set<PoolGroup<Resizable>>();
 let globalLimit = 10;
+
+/**
+ * Registers a group so that {@link setLimit} resizes its pools and {@link reset} closes them
+ * (Kombu's `register_group`). The global `connections` and `producers` groups are registered.
+ *
+ * @param group the group
+ * @returns the same group
+ */
+export function registerGroup<P extends Resizable>(group: PoolGroup<P>): PoolGroup<P> {
+  groups.add(group as unknown as PoolGroup<Resizable>);
+  return group;
+}
 
 /**
  * The limit of pools made by the global groups (Kombu's `kombu.pools.get_limit`; default 10).
@@ -720,8 +733,8 @@ export async function reset(): Promise<void> {
  * await reset();
  * ```
  */
-export const connections: PoolGroup<ConnectionPool> = new PoolGroup(
-  (connection, limit) => new ConnectionPool(connection, { limit }),
+export const connections: PoolGroup<ConnectionPool> = registerGroup(
+  new PoolGroup((connection, limit) => new ConnectionPool(connection, { limit })),
 );
 
 /**
@@ -738,6 +751,6 @@ export const connections: PoolGroup<ConnectionPool> = new PoolGroup(
  * await reset();
  * ```
  */
-export const producers: PoolGroup<ProducerPool> = new PoolGroup(
-  (connection, limit) => new ProducerPool(connections.get(connection), { limit }),
+export const producers: PoolGroup<ProducerPool> = registerGroup(
+  new PoolGroup((connection, limit) => new ProducerPool(connections.get(connection), { limit })),
 );

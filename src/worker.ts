@@ -371,9 +371,11 @@ export class Worker {
           onDecodeError: (message, error) => this.onDecodeError(message, error),
           ...consumerOptions,
         });
-      session = { connection, channel, consumers: [] };
-      session.consumers = [...await this.getConsumers(make, channel)];
-      for (const consumer of session.consumers) await consumer.consume();
+      // Made before the session starts: when getConsumers throws, onConsumeEnd is not called
+      // (as in Kombu, where it runs only after the consumers' context was entered).
+      const consumers = [...await this.getConsumers(make, channel)];
+      session = { connection, channel, consumers };
+      for (const consumer of consumers) await consumer.consume();
       await this.onConsumeReady(session);
       let elapsed = 0;
       for (let i = 0; i < limit && !stop.aborted; i++) {

@@ -11,6 +11,7 @@ import {
   PoolGroup,
   ProducerPool,
   producers,
+  registerGroup,
   reset,
   ResourcePool,
   setLimit,
@@ -343,14 +344,27 @@ describe("global pool groups", () => {
     assert.equal(producers.size, 0);
   });
 
-  it("a custom group makes pools with its own limit", async () => {
+  it("a custom group makes pools with its own limit; setLimit resizes registered groups only", async () => {
     const group = new PoolGroup((conn, limit) => new ChannelPool(conn, { limit }), 4);
+    const registered = registerGroup(
+      new PoolGroup((conn, limit) => new ChannelPool(conn, { limit })),
+    );
     const conn = new Connection("memory://");
+    const previous = getLimit();
     try {
       const pool = group.get(conn);
       assert.equal(pool.limit, 4);
       assert.equal(group.get(conn), pool);
+      const other = registered.get(conn);
+      assert.equal(other.limit, previous);
+      await setLimit(previous + 1);
+      assert.equal(other.limit, previous + 1);
+      assert.equal(pool.limit, 4);
+      await reset();
+      assert.equal(registered.size, 0);
+      assert.equal(group.size, 1);
     } finally {
+      await setLimit(previous);
       await group.clear();
       await conn.close();
     }

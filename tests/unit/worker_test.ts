@@ -156,15 +156,20 @@ describe("Worker on memory://", () => {
     assert.equal(attempts, 2);
   });
 
-  it("lets other errors out of run()", async () => {
+  it("lets other errors out of run(); onConsumeEnd only follows a started session", async () => {
     await using conn = new Connection("memory://");
+    const events: string[] = [];
     const worker = new Worker({
       connection: conn,
       getConsumers: () => {
         throw new TypeError("bug in getConsumers");
       },
+      onConnectionRevived: () => void events.push("revived"),
+      onConsumeEnd: () => void events.push("end"),
     });
     await assert.rejects(worker.run(), TypeError);
+    assert.deepEqual(events, ["revived"]);
+    assert.equal(worker.connection, undefined);
   });
 
   it("acknowledges undecodable messages by default; a hook can take over", async () => {
