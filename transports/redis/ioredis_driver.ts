@@ -11,6 +11,7 @@
  */
 
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
 import { Redis } from "ioredis";
 import { ConnectionError, TimeoutError } from "../../src/errors.ts";
 import type { RedisDriver, RedisLink, RedisLinkOptions } from "./driver.ts";
@@ -196,7 +197,8 @@ export const ioredisDriver: RedisDriver = {
         ca: tls.ca,
         cert: tls.cert,
         key: tls.key,
-        servername: tls.serverName ?? options.hostname,
+        // SNI takes names only; with an address, node:tls checks the address against the SANs.
+        servername: tls.serverName ?? (isIP(options.hostname) ? undefined : options.hostname),
         rejectUnauthorized: tls.rejectUnauthorized ?? true,
       },
       lazyConnect: true,

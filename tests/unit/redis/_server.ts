@@ -39,16 +39,29 @@ async function waitListening(port: number, up: boolean): Promise<void> {
 export class PrivateRedis {
   readonly port: number;
   readonly dir: string;
+  readonly #args: (dir: string, port: number) => string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number, dir: string) {
+  private constructor(port: number, dir: string, args: (dir: string, port: number) => string[]) {
     this.port = port;
     this.dir = dir;
+    this.#args = args;
   }
 
-  /** Starts one on a free port. */
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), mkdtempSync(join(tmpdir(), "wk-redis-")));
+  /**
+   * Starts one on a free port.
+   *
+   * @param args more arguments, given the data folder and the port (the default listens on the
+   *   port with plain TCP; return `["--port", "0", "--tls-port", String(port), ...]` for TLS)
+   */
+  static async start(
+    args: (dir: string, port: number) => string[] = (_dir, port) => ["--port", String(port)],
+  ): Promise<PrivateRedis> {
+    const server = new PrivateRedis(
+      await freePort(),
+      mkdtempSync(join(tmpdir(), "wk-redis-")),
+      args,
+    );
     await server.startAgain();
     return server;
   }
@@ -56,8 +69,7 @@ export class PrivateRedis {
   /** (Re)starts the process on the same port and data folder. */
   async startAgain(): Promise<void> {
     this.#child = spawn("redis-server", [
-      "--port",
-      String(this.port),
+      ...this.#args(this.dir, this.port),
       "--bind",
       "127.0.0.1",
       "--dir",
