@@ -67,7 +67,8 @@ export class SimpleQueue {
   #producer: Producer | undefined;
   #consumer: Consumer | undefined;
   readonly #buffer: Message[] = [];
-  #wake: (() => void) | undefined;
+  /** Every waiting `get` (several may wait at once); each checks the buffer when woken. */
+  readonly #wakers = new Set<() => void>();
   #closed = false;
 
   /**
@@ -154,9 +155,7 @@ export class SimpleQueue {
       autoDeclare: false,
       onMessage: (message) => {
         this.#buffer.push(message);
-        const wake = this.#wake;
-        this.#wake = undefined;
-        wake?.();
+        for (const wake of [...this.#wakers]) wake();
       },
     });
     this.#consumer = consumer;
@@ -187,19 +186,24 @@ export class SimpleQueue {
     for (;;) {
       const message = this.#buffer.shift();
       if (message) return await this.#decoded(message);
+      if (this.#closed) {
+        throw new TimeoutError(`Cannot get from queue "${this.queue.name}": it is closed`);
+      }
       options.signal?.throwIfAborted();
       const left = deadline - Date.now();
       if (left <= 0) throw new EmptyError(`Queue "${this.queue.name}" is empty`);
+      const wakers = this.#wakers;
       await new Promise<void>((resolve) => {
         const timer = Number.isFinite(left) ? setTimeout(done, left) : undefined;
         const signal = options.signal;
         function done() {
           if (timer !== undefined) clearTimeout(timer);
           signal?.removeEventListener("abort", done);
+          wakers.delete(done);
           resolve();
         }
         signal?.addEventListener("abort", done, { once: true });
-        this.#wake = done;
+        wakers.add(done);
       });
     }
   }
@@ -244,7 +248,7 @@ export class SimpleQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wake?.();
+    for (const wake of [...this.#wakers]) wake();
     await this.#consumer?.cancel();
     await this.#channel?.close();
     this.#buffer.length = 0;
