@@ -559,7 +559,9 @@ export class Queue implements Declarable {
 
   /** Takes one message, or `undefined` when empty (Kombu's `Queue.get`). */
   async get(options?: { noAck?: boolean }): Promise<Delivery | undefined> {
-    return await this.#bound("get from").basicGet(this.name, { noAck: options?.noAck ?? this.noAck });
+    return await this.#bound("get from").basicGet(this.name, {
+      noAck: options?.noAck ?? this.noAck,
+    });
   }
 
   /**
