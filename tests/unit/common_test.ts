@@ -203,6 +203,30 @@ describe("common on memory://", () => {
     assert.deepEqual(deleted, [replies.name]);
   });
 
+  it("RPC with server and client on one connection", async () => {
+    await using local = new Connection("memory://");
+    const requests = new Queue(`rpc1-req-${uuid()}`);
+    const replies = new Queue(`rpc1-rep-${uuid()}`);
+    const server = new Consumer(local, [requests], {
+      callbacks: [async (body, message) => {
+        await sendReply("", message, { echo: body }, { producer: local.producer() });
+        await message.ack();
+      }],
+    });
+    await server.consume();
+    await maybeDeclare(replies, await local.defaultChannel(), local);
+    await local.producer().publish({ ping: 1 }, {
+      routingKey: requests.name,
+      declare: [requests],
+      replyTo: replies.name,
+      correlationId: "one",
+    });
+    const got: unknown[] = [];
+    for await (const body of collectReplies(local, replies, { timeout: 5000 })) got.push(body);
+    await server.cancel();
+    assert.deepEqual(got, [{ echo: { ping: 1 } }]);
+  });
+
   it("sendReply refuses a request without replyTo", async () => {
     const queue = new Queue(`noreply-${uuid()}`);
     await conn.producer().publish("x", { routingKey: queue.name, declare: [queue] });
