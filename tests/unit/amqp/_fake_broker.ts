@@ -4,6 +4,7 @@
  * lets a test inject any bytes.
  */
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { Decoder, Writer } from "../../../transports/amqp/codec/buffer.ts";
 import { FrameReader } from "../../../transports/amqp/codec/frame.ts";
 import {
@@ -37,6 +38,8 @@ export interface FakeBrokerOptions {
   /** Answer the protocol header with raw bytes instead of connection.start. */
   greeting?: Uint8Array;
   mechanisms?: string;
+  /** Serve TLS with this certificate and key. */
+  tls?: { cert: string; key: string };
 }
 
 /** The broker side of one client connection. */
@@ -111,7 +114,9 @@ export class FakeBroker {
 
   private constructor(options: FakeBrokerOptions) {
     this.#options = options;
-    this.server = net.createServer((socket) => this.#accept(socket));
+    this.server = options.tls
+      ? tls.createServer(options.tls, (socket) => this.#accept(socket))
+      : net.createServer((socket) => this.#accept(socket));
   }
 
   /** Starts a broker. */
