@@ -3,9 +3,9 @@
  * `kombu.mixins`): connect, start the consumers, handle messages until told to stop, and start
  * over on a fresh connection when the connection fails, no faster than a token bucket allows.
  *
- * Stopping is graceful: consumers are cancelled, messages already handed to callbacks finish
- * (their acks included), then the connection closes and unacknowledged messages go back to their
- * queues. Stop with an `AbortSignal`, {@link Worker.stop}, or SIGINT / SIGTERM with
+ * Stopping is graceful: consumers are cancelled, messages whose callbacks started finish (their
+ * acks included), messages delivered but not started go back to their queues, then the
+ * connection closes and anything still unacknowledged goes back too. Stop with an `AbortSignal`, {@link Worker.stop}, or SIGINT / SIGTERM with
  * `handleSignals` (Deno, Bun and Node).
  *
  * @module
@@ -366,11 +366,8 @@ export class Worker {
       await this.onConnectionRevived();
       log.info(`Connected to ${connection.asUri()}`);
       const channel = await connection.defaultChannel();
-      const make: ConsumerFactory = (queues, consumerOptions) =>
-        new Consumer(connection, queues, {
-          onDecodeError: (message, error) => this.onDecodeError(message, error),
-          ...consumerOptions,
-        });
+      const make: ConsumerFactory = (queues, consumerOptions = {}) =>
+        new Consumer(connection, queues, this.#gated(consumerOptions));
       // Made before the session starts: when getConsumers throws, onConsumeEnd is not called
       // (as in Kombu, where it runs only after the consumers' context was entered).
       const consumers = [...await this.getConsumers(make, channel)];
@@ -396,6 +393,47 @@ export class Worker {
     } finally {
       await this.#endSession(connection, session);
     }
+  }
+
+  /**
+   * Wraps a consumer's callbacks so that once a stop was asked for, messages that were not
+   * started yet go back to their queue instead of starting (those started finish). With
+   * `noAck` nothing can go back, so they run.
+   */
+  #gated(options: ConsumerOptions): ConsumerOptions {
+    const started = new WeakSet<Message>();
+    const skipped = new WeakSet<Message>();
+    const admit = async (message: Message): Promise<boolean> => {
+      if (started.has(message)) return true;
+      if (skipped.has(message)) return false;
+      if (this.shouldStop && !options.noAck && !message.acknowledged) {
+        skipped.add(message);
+        try {
+          await message.requeue();
+        } catch (error) {
+          log.debug("Cannot requeue a message that arrived while stopping:", error);
+        }
+        return false;
+      }
+      started.add(message);
+      return true;
+    };
+    const gated: ConsumerOptions = {
+      onDecodeError: (message, error) => this.onDecodeError(message, error),
+      ...options,
+    };
+    if (options.callbacks) {
+      gated.callbacks = options.callbacks.map((callback) => async (body, message) => {
+        if (await admit(message)) await callback(body, message);
+      });
+    }
+    const onMessage = options.onMessage;
+    if (onMessage) {
+      gated.onMessage = async (message) => {
+        if (await admit(message)) await onMessage(message);
+      };
+    }
+    return gated;
   }
 
   async #endSession(connection: Connection, session: WorkerSession | undefined): Promise<void> {
