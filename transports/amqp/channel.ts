@@ -134,6 +134,8 @@ export class AmqpChannel implements Channel {
   #routingKeyCache = new ShortStringCache();
 
   /**
+   * Makes the channel object; the connection opens it (use `connection.createChannel()`).
+   *
    * @param conn the connection
    * @param id the channel number (allocated by the connection)
    */

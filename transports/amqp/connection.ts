@@ -126,11 +126,11 @@ export class AmqpConnection implements TransportConnection {
   readonly closed: Promise<Error | undefined>;
 
   /** Negotiated frame_max (bytes, header and end included). */
-  frameMax = FRAME_MIN_SIZE;
+  frameMax: number = FRAME_MIN_SIZE;
   /** Negotiated channel_max. */
-  channelMax = 0;
+  channelMax: number = 0;
   /** Negotiated heartbeat interval in seconds (0 = off). */
-  heartbeat = 0;
+  heartbeat: number = 0;
   /** Largest incoming message body accepted. */
   readonly maxMessageSize: number;
   /** The broker's `connection.start` properties. */
@@ -330,9 +330,9 @@ export class AmqpConnection implements TransportConnection {
    * The error for an operation on a connection that is not open.
    *
    * @param action what was attempted, such as `publish`
-   * @returns a {@link ConnectionError} whose cause is the failure, if any
+   * @returns a `ConnectionError` whose cause is the failure, if any
    */
-  closedError(action: string): ConnectionError {
+  closedError(action: string): Error {
     const cause = this.#error;
     if (cause === undefined) {
       return new ConnectionError(`Cannot ${action}: the connection to ${this.#peer} is closed`);

@@ -59,6 +59,33 @@ import {
 
 export { AmqpConnection, type AmqpConnectionOptions, type AuthMechanism } from "./connection.ts";
 export { AmqpChannel } from "./channel.ts";
+export { Decoder, Writer } from "./codec/buffer.ts";
+export type { ArgType, ArgValue, MethodArgs, MethodDef } from "./codec/methods.ts";
+export type {
+  BasicPublishOptions,
+  Capabilities,
+  Channel,
+  ConnectionParams,
+  ConsumeHandlers,
+  ConsumeOptions,
+  Delivery,
+  DeliveryTag,
+  ExchangeDeclaration,
+  ExchangeType,
+  FieldTable,
+  FieldValue,
+  MessageProperties,
+  OutgoingMessage,
+  QosOptions,
+  QueueDeclaration,
+  QueueDeclareOk,
+  ReturnedMessage,
+  TlsOptions,
+  Transport,
+  TransportConnection,
+  TransportEvent,
+} from "../../src/transport.ts";
+export type { Socket, SocketFactory, SocketOptions } from "../../src/socket.ts";
 
 /** Port of `amqp://`. */
 export const AMQP_PORT = 5672;

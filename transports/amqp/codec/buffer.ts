@@ -45,7 +45,11 @@ export class Writer {
   pos = 0;
   #view: DataView | undefined;
 
-  /** @param size initial capacity in bytes */
+  /**
+   * Makes an empty writer.
+   *
+   * @param size initial capacity in bytes (it grows by doubling)
+   */
   constructor(size = 16384) {
     this.buf = new Uint8Array(size);
   }
