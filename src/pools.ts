@@ -221,7 +221,8 @@ export class ResourcePool<T> implements AsyncDisposable {
       );
     }
     this.#limit = limit;
-    const surplus: T[] = [];
+    // Without a limit nothing is pooled (Kombu closes on release): idle resources go too.
+    const surplus: T[] = limit === 0 ? this.#idle.splice(0) : [];
     while (this.#limit > 0 && this.#total > this.#limit && this.#idle.length > 0) {
       surplus.push(this.#idle.shift()!);
     }

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Connection } from "../../src/connection.ts";
 import { Queue } from "../../src/entity.ts";
 import { KombuError, LimitExceededError } from "../../src/errors.ts";
@@ -235,6 +236,66 @@ describe("ResourcePool", () => {
     );
     assert.ok(peak <= 3, `peak ${peak}`);
     assert.equal(pool.inUse, 0);
+  });
+
+  it("keeps its invariants under any sequence of operations (property)", async () => {
+    type Op =
+      | { op: "acquire" }
+      | { op: "release"; pick: number }
+      | { op: "discard"; pick: number }
+      | { op: "break"; pick: number }
+      | { op: "limit"; to: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.constant<Op>({ op: "acquire" }),
+      fc.nat().map((pick): Op => ({ op: "release", pick })),
+      fc.nat().map((pick): Op => ({ op: "discard", pick })),
+      fc.nat().map((pick): Op => ({ op: "break", pick })),
+      fc.integer({ min: 0, max: 4 }).map((to): Op => ({ op: "limit", to })),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(op, { maxLength: 40 }), async (
+        limit,
+        ops,
+      ) => {
+        const { pool, disposed } = counting(limit);
+        const held: Array<Awaited<ReturnType<typeof pool.acquire>>> = [];
+        const seen = new Set<Res>();
+        for (const o of ops) {
+          if (o.op === "acquire") {
+            const full = pool.limit > 0 && pool.inUse >= pool.limit;
+            try {
+              const lease = await pool.acquire({ timeout: 0 });
+              assert.ok(!full, "acquired past the limit");
+              assert.ok(!disposed.includes(lease.resource.id), "handed out a disposed resource");
+              assert.ok(!lease.resource.broken, "handed out a broken resource");
+              assert.ok(!held.some((h) => h.resource === lease.resource), "handed out twice");
+              held.push(lease);
+              seen.add(lease.resource);
+            } catch (error) {
+              assert.ok(error instanceof LimitExceededError, String(error));
+              assert.ok(full, "refused below the limit");
+            }
+          } else if (o.op === "limit") {
+            await pool.setLimit(o.to, { force: true });
+          } else if (held.length > 0) {
+            const [lease] = held.splice(o.pick % held.length, 1);
+            if (o.op === "break") lease!.resource.broken = true;
+            if (o.op === "discard") await lease!.discard();
+            else await lease!.release();
+          }
+          assert.equal(pool.inUse, held.length);
+          if (pool.limit > 0) {
+            assert.ok(pool.idle + pool.inUse <= Math.max(pool.limit, held.length));
+          } else assert.equal(pool.idle, 0);
+        }
+        for (const lease of held) await lease.release();
+        await pool.close();
+        // Every resource ever made is disposed once the pool is closed and all came back.
+        assert.equal(new Set(disposed).size, disposed.length, "disposed twice");
+        for (const r of seen) assert.ok(disposed.includes(r.id), `resource ${r.id} leaked`);
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it("rejects a bad limit", () => {
