@@ -65,6 +65,34 @@ describe("logger", () => {
     getLogger("x").info("hello");
   });
 
+  it("WAKAME_LOG turns on console output at that level, redacted", () => {
+    const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process!
+      .env;
+    const before = env.WAKAME_LOG;
+    const original = { info: console.info, warn: console.warn };
+    const lines: string[] = [];
+    console.info = (line: string) => void lines.push(`info ${line}`);
+    console.warn = (line: string) => void lines.push(`warn ${line}`);
+    try {
+      env.WAKAME_LOG = "WARN";
+      setLogger(null);
+      const log = getLogger("env");
+      log.info("hidden");
+      log.warn("shown", "amqp://u:secret@h//");
+      assert.deepEqual(lines, ["warn [wakame.env] shown amqp://u:****@h//"]);
+      env.WAKAME_LOG = "nonsense";
+      setLogger(null);
+      log.error("silent again");
+      assert.equal(lines.length, 1);
+    } finally {
+      console.info = original.info;
+      console.warn = original.warn;
+      if (before === undefined) delete env.WAKAME_LOG;
+      else env.WAKAME_LOG = before;
+      setLogger(undefined);
+    }
+  });
+
   it("reads the environment without throwing", () => {
     assert.equal(readEnv("WAKAME_SURELY_UNSET_VARIABLE"), undefined);
     setLogger(null); // back to WAKAME_LOG (unset in tests): silent
