@@ -80,6 +80,8 @@ export class VirtualChannel implements Channel {
   #wait: AbortController | undefined;
   #room: (() => void) | undefined;
   #rotation = 0;
+  /** The store failed for good (onFatal was called): the loop must not restart and spin. */
+  #failed = false;
 
   /**
 
@@ -106,9 +108,14 @@ export class VirtualChannel implements Channel {
     if (!this.#open) throw new ChannelError(`Cannot ${action}: the channel is closed`);
   }
 
+  /** The same refusal as a rejected promise, for methods that are not async. */
+  #refuse(action: string): Promise<never> {
+    return Promise.reject(new ChannelError(`Cannot ${action}: the channel is closed`));
+  }
+
   /** Remembers the exchange's type; bindings survive a redeclaration. */
   exchangeDeclare(exchange: ExchangeDeclaration): Promise<void> {
-    this.#check(`declare exchange "${exchange.name}"`);
+    if (!this.#open) return this.#refuse(`declare exchange "${exchange.name}"`);
     const known = this.#state.exchanges.get(exchange.name);
     // Passive: another process may have declared it, and stores keep no types (as in Kombu).
     if (exchange.passive) return Promise.resolve();
@@ -177,7 +184,7 @@ export class VirtualChannel implements Channel {
 
   /** Removes the queue's ready messages. */
   queuePurge(queue: string): Promise<number> {
-    this.#check(`purge queue "${queue}"`);
+    if (!this.#open) return this.#refuse(`purge queue "${queue}"`);
     return this.#backend.purge(queue);
   }
 
@@ -327,7 +334,7 @@ export class VirtualChannel implements Channel {
 
   /** Registers a consumer and starts the polling loop. */
   basicConsume(queue: string, options: ConsumeOptions, handlers: ConsumeHandlers): Promise<string> {
-    this.#check(`consume from queue "${queue}"`);
+    if (!this.#open) return this.#refuse(`consume from queue "${queue}"`);
     const tag = options.consumerTag || `ctag-${this.#id}.${this.#nextConsumer++}`;
     if (this.#consumers.has(tag)) {
       return Promise.reject(
@@ -431,7 +438,7 @@ export class VirtualChannel implements Channel {
 
   /** Sets the prefetch count (channel-wide; `global` makes no difference here). */
   basicQos(options: QosOptions): Promise<void> {
-    this.#check("set QoS");
+    if (!this.#open) return this.#refuse("set QoS");
     this.#prefetch = Math.max(0, options.prefetchCount | 0);
     this.#freeRoom();
     return Promise.resolve();
@@ -467,7 +474,7 @@ export class VirtualChannel implements Channel {
   }
 
   #startLoop(): void {
-    if (this.#loop) return;
+    if (this.#loop || this.#failed) return;
     this.#loop = this.#run().finally(() => {
       this.#loop = undefined;
       if (this.#open && this.#consumers.size > 0) this.#startLoop();
@@ -503,6 +510,7 @@ export class VirtualChannel implements Channel {
       } catch (error) {
         if (!this.#open) return;
         if (error instanceof ConnectionError) {
+          this.#failed = true;
           this.#options.onFatal(error);
           return;
         }
