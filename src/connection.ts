@@ -463,6 +463,8 @@ export class Connection {
     } catch {
       // Already broken; nothing more to release.
     }
+    // The consumers of the dropped connection start again on the next one, as after a loss.
+    if (!this.#closed && this.#attached.size > 0) this.#recover();
   }
 
   /**

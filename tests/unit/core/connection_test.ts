@@ -356,6 +356,33 @@ describe("Connection: recovery after a connection loss", () => {
     await conn.close();
   });
 
+  it("revives consumers when ensure() drops a broken connection", async () => {
+    const { conn, transport } = flaky();
+    const seen: unknown[] = [];
+    const consumer = conn.consumer(["drop-q"], {
+      callbacks: [async (body, message) => {
+        seen.push(body);
+        await message.ack();
+      }],
+    });
+    await consumer.consume();
+    let calls = 0;
+    const op = conn.ensure(
+      () => (calls++ === 0
+        ? Promise.reject(new ConnectionError("broken pipe"))
+        : Promise.resolve()),
+      now,
+    );
+    await op();
+    await conn.recovered();
+    assert.equal(transport.connections.length, 2);
+    await conn.producer().publish("after the drop", { routingKey: "drop-q" });
+    await until(() => seen.length === 1, "a delivery on the new connection");
+    assert.deepEqual(seen, ["after the drop"]);
+    await consumer.cancel();
+    await conn.close();
+  });
+
   it("clears the declaration cache on reconnect, so entities are declared again", async () => {
     const { conn, transport } = flaky();
     let declarations = 0;
