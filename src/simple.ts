@@ -163,7 +163,14 @@ export class SimpleQueue {
   }
 
   async #decoded(message: Message): Promise<Message> {
-    await message.decode();
+    try {
+      await message.decode();
+    } catch (error) {
+      // Rejected without requeue, as the Consumer does by default: unsettled, it would hold the
+      // prefetch slot for good and every later get() would wait in vain.
+      if (!message.acknowledged) await message.reject().catch(() => {});
+      throw error;
+    }
     return message;
   }
 
@@ -174,6 +181,8 @@ export class SimpleQueue {
    *   `getNowait()`
    * @returns the message, decoded (`payload`)
    * @throws {EmptyError} when nothing arrived in time
+   * @throws {DecodeError} or {ContentDisallowedError} when the message cannot be decoded; it is
+   *   rejected without requeue
    */
   async get(
     options: { timeout?: number; signal?: AbortSignal; block?: boolean } = {},

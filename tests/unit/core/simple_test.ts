@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../../src/connection.ts";
 import { Exchange, Queue } from "../../../src/entity.ts";
-import { TimeoutError } from "../../../src/errors.ts";
+import { ContentDisallowedError, DecodeError, TimeoutError } from "../../../src/errors.ts";
 import { EmptyError } from "../../../src/simple.ts";
 import { uniqueVhost } from "./_fakes.ts";
 
@@ -123,6 +123,37 @@ describe("SimpleQueue", () => {
     assert.equal(g.deliveryInfo.routingKey, "rk");
     await g.ack();
   });
+});
+
+describe("SimpleQueue with undecodable messages", () => {
+  it("rejects an undecodable message and goes on with the next one", bounded, async () => {
+    await using conn = memory();
+    await using queue = conn.simpleQueue("bad-body");
+    await queue.put("{not json", { contentType: "application/json" });
+    await queue.put({ fine: true });
+    await assert.rejects(queue.get({ timeout: 1000 }), DecodeError);
+    const next = await queue.get({ timeout: 1000 });
+    assert.deepEqual(next.payload, { fine: true });
+    await next.ack();
+    assert.equal(await queue.qsize(), 0); // the bad one was dropped, not requeued
+  });
+
+  it(
+    "refuses pickle with ContentDisallowedError, then serves the next message",
+    bounded,
+    async () => {
+      await using conn = memory();
+      await using queue = conn.simpleQueue("pickled");
+      await queue.put(new Uint8Array([0x80, 0x04, 0x95]), {
+        contentType: "application/x-python-serialize",
+      });
+      await queue.put("plain");
+      await assert.rejects(queue.getNowait(), ContentDisallowedError);
+      const next = await queue.get({ timeout: 1000 });
+      assert.equal(next.payload, "plain");
+      await next.ack();
+    },
+  );
 });
 
 describe("SimpleBuffer", () => {
