@@ -224,6 +224,41 @@ describe("virtual state", () => {
     );
   });
 
+  it("compares binding arguments regardless of key order, bigints and bytes included", async () => {
+    const store = new MemoryBindingStore();
+    const args = {
+      "x-match": "all",
+      size: 3n,
+      raw: new Uint8Array([1, 2]),
+      nested: { b: 1, a: 2 },
+    };
+    await store.add("h", { queue: "q", routingKey: "", arguments: args });
+    await store.add("h", {
+      queue: "q",
+      routingKey: "",
+      arguments: {
+        nested: { a: 2, b: 1 },
+        raw: new Uint8Array([1, 2]),
+        size: 3n,
+        "x-match": "all",
+      },
+    });
+    assert.equal(store.listNow("h").length, 1);
+    assert.ok(
+      !sameBinding({ queue: "q", routingKey: "", arguments: { size: 3n } }, {
+        queue: "q",
+        routingKey: "",
+        arguments: { size: 4n },
+      }),
+    );
+    await store.remove("h", {
+      queue: "q",
+      routingKey: "",
+      arguments: { ...args, "x-match": "all" },
+    });
+    assert.deepEqual(store.listNow("h"), []);
+  });
+
   it("routes undeclared exchanges as direct and shares one state per scope", () => {
     const state = new VirtualState();
     assert.equal(state.typeOf("nowhere"), "direct");
