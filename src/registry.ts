@@ -130,3 +130,13 @@ registerTransport(
   ["sentinel"],
   () => import("../transports/redis/mod.ts").then((m) => m.sentinelTransport),
 );
+registerTransport(
+  ["sqs"],
+  () => import("../transports/sqs/mod.ts").then((m) => m.SqsTransport),
+);
+registerTransport(
+  ["azurestoragequeues"],
+  () =>
+    import("../transports/azure_storage_queues/mod.ts").then((m) => m.AzureStorageQueuesTransport),
+  { rawUrl: true },
+);

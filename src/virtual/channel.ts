@@ -501,8 +501,9 @@ export class VirtualChannel implements Channel {
         await new Promise<void>((resolve) => (this.#room = resolve));
         continue;
       }
-      const wait = new AbortController();
-      this.#wait = wait;
+      // One controller serves many rounds; it is replaced only after something aborted it.
+      let wait = this.#wait;
+      if (!wait || wait.signal.aborted) this.#wait = wait = new AbortController();
       let got: [string, StoredMessage][];
       try {
         got = await this.#fetch(this.#queuesInTurn(), room, wait.signal);
@@ -518,8 +519,6 @@ export class VirtualChannel implements Channel {
         failures++;
         await sleep(Math.min(this.#options.pollingInterval * failures, 5000), wait.signal);
         continue;
-      } finally {
-        if (this.#wait === wait) this.#wait = undefined;
       }
       for (const [queue, message] of got) {
         const pending = this.#dispatch(queue, message);

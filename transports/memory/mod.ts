@@ -75,6 +75,7 @@ class Fifo<T> {
 
 interface Waiter {
   readonly queues: readonly string[];
+  readonly signal: AbortSignal;
   readonly wake: () => void;
 }
 
@@ -82,6 +83,7 @@ interface Waiter {
 export class MemoryBackend implements QueueBackend {
   readonly #queues = new Map<string, Fifo<StoredMessage>>();
   readonly #waiters = new Set<Waiter>();
+  readonly #watched = new WeakSet<AbortSignal>();
 
   #queue(name: string): Fifo<StoredMessage> {
     let queue = this.#queues.get(name);
@@ -134,23 +136,27 @@ export class MemoryBackend implements QueueBackend {
     queues: readonly string[],
     options: GetManyOptions,
   ): Promise<[string, StoredMessage][]> {
+    const { signal } = options;
     for (;;) {
       const got = this.#takeNow(queues, options.max);
-      if (got.length > 0 || options.signal.aborted) return got;
-      await new Promise<void>((resolve) => {
-        const waiter: Waiter = { queues, wake: done };
-        function done() {
-          options.signal.removeEventListener("abort", abort);
-          resolve();
-        }
-        const abort = () => {
-          this.#waiters.delete(waiter);
-          done();
-        };
-        this.#waiters.add(waiter);
-        options.signal.addEventListener("abort", abort, { once: true });
-      });
+      if (got.length > 0 || signal.aborted) return got;
+      this.#watch(signal);
+      await new Promise<void>((wake) => this.#waiters.add({ queues, signal, wake }));
     }
+  }
+
+  /** One abort listener per signal (channels reuse theirs), not one per wait. */
+  #watch(signal: AbortSignal): void {
+    if (this.#watched.has(signal)) return;
+    this.#watched.add(signal);
+    signal.addEventListener("abort", () => {
+      for (const waiter of this.#waiters) {
+        if (waiter.signal === signal) {
+          this.#waiters.delete(waiter);
+          waiter.wake();
+        }
+      }
+    }, { once: true });
   }
 
   /** Empties a queue. */
