@@ -13,33 +13,25 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
   const { AmqpTransport } = await import("../transports/amqp/mod.ts");
   const { AmqplibTransport } = await import("../transports/amqplib/mod.ts");
   const { redisCapabilities } = await import("../transports/redis/mod.ts");
+  const { sqsCapabilities } = await import("../transports/sqs/mod.ts");
+  const { azureStorageQueuesCapabilities } = await import(
+    "../transports/azure_storage_queues/mod.ts"
+  );
   const rows: [string, string, Capabilities][] = [
     ["memory", "`memory://`", memoryCapabilities],
     ["filesystem", "`filesystem://`", filesystemCapabilities],
     ["amqp (native)", "`amqp://user:pass@host:5672/vhost`, `amqps://`", AmqpTransport.capabilities],
     ["amqplib (fallback)", "`amqplib://user:pass@host:5672/vhost`", AmqplibTransport.capabilities],
     ["redis", "`redis://[:pass@]host:6379/db`, `rediss://`, `sentinel://`", redisCapabilities],
+    ["sqs", "`sqs://[key:secret@][endpoint]`", sqsCapabilities],
+    [
+      "azurestoragequeues",
+      "`azurestoragequeues://<key or SAS>@<account URL>`",
+      azureStorageQueuesCapabilities,
+    ],
   ];
-  for (const [name, url, mod, key] of OPTIONAL) {
-    try {
-      const m = await import(mod);
-      rows.push([name, url, m[key] as Capabilities]);
-    } catch {
-      // not built yet
-    }
-  }
   return rows;
 }
-
-const OPTIONAL: [string, string, string, string][] = [
-  ["sqs", "`sqs://[key:secret@][endpoint]`", "../transports/sqs/mod.ts", "sqsCapabilities"],
-  [
-    "azurestoragequeues",
-    "`azurestoragequeues://<key or SAS>@<account URL>`",
-    "../transports/azure_storage_queues/mod.ts",
-    "azureStorageQueuesCapabilities",
-  ],
-];
 
 const yes = (v: boolean) => (v ? "yes" : "—");
 
