@@ -25,7 +25,7 @@ export { oidFrom, uuid } from "./utils/uuid.ts";
 const log = getLogger("common");
 
 /** Options of a {@link Broadcast} queue: a queue's options plus Kombu's `queue` and `unique`. */
-export interface BroadcastOptions extends QueueOptions {
+export interface BroadcastQueueOptions extends QueueOptions {
   /** The queue's name (default `bcast.<uuid>`, unique per consumer). */
   queue?: string;
   /** Add a uuid to `queue` even when it is given (`<queue>.<uuid>`). */
@@ -59,7 +59,7 @@ export class Broadcast extends Queue {
    * @param name the name of the fanout exchange (Kombu's `name`)
    * @param options queue options; `queue` and `unique` name the queue
    */
-  constructor(name: string, options: BroadcastOptions = {}) {
+  constructor(name: string, options: BroadcastQueueOptions = {}) {
     const { queue, unique, ...rest } = options;
     const queueName = unique
       ? `${queue ?? "bcast"}.${crypto.randomUUID()}`
