@@ -6,6 +6,7 @@ import {
   ChannelError,
   ConfigurationError,
   ConnectionError,
+  MessageStateError,
   TimeoutError,
 } from "../../../src/errors.ts";
 import type { Message } from "../../../src/message.ts";
@@ -380,6 +381,33 @@ describe("Connection: recovery after a connection loss", () => {
     await until(() => seen.length === 1, "a delivery on the new connection");
     assert.deepEqual(seen, ["after the drop"]);
     await consumer.cancel();
+    await conn.close();
+  });
+
+  it("keeps a for-await loop going across a lost connection; old deliveries cannot be acked", async () => {
+    const { conn, transport } = flaky();
+    const producer = conn.producer();
+    await producer.publish("before", { routingKey: "iter-q", declare: [new Queue("iter-q")] });
+    const seen: Array<[unknown, boolean]> = [];
+    let stale: Message | undefined;
+    for await (const message of conn.consumer(["iter-q"])) {
+      seen.push([message.payload, message.deliveryInfo.redelivered]);
+      if (seen.length === 1) {
+        stale = message; // left unacked: the lost connection gives it back
+        await transport.last.lose();
+        await conn.recovered();
+        await assert.rejects(stale.ack(), MessageStateError);
+        await producer.publish("after", { routingKey: "iter-q" });
+        continue;
+      }
+      await message.ack();
+      if (seen.length === 3) break;
+    }
+    assert.deepEqual(seen.slice(0, 1), [["before", false]]);
+    assert.deepEqual(
+      seen.slice(1).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      [["after", false], ["before", true]],
+    );
     await conn.close();
   });
 

@@ -311,6 +311,43 @@ describe("Consumer on memory://", () => {
     assert.deepEqual(left.sort(), [1, 2, 3, 4]);
   });
 
+  it("skips undecodable messages in for-await, rejecting them", async () => {
+    await using conn = memory();
+    const producer = conn.producer();
+    await producer.publish("{bad", {
+      routingKey: "iter-bad",
+      contentType: "application/json",
+      declare: [new Queue("iter-bad")],
+    });
+    await producer.publish({ good: 1 }, { routingKey: "iter-bad" });
+    const got: unknown[] = [];
+    for await (const message of conn.consumer(["iter-bad"])) {
+      got.push(message.payload);
+      await message.ack();
+      break;
+    }
+    assert.deepEqual(got, [{ good: 1 }]);
+    const channel = await conn.channel();
+    assert.equal(await size(channel, "iter-bad"), 0); // the bad one was dropped, not requeued
+  });
+
+  it("drainEvents counts a message handled before the call, once", async () => {
+    await using conn = memory();
+    let handled = 0;
+    const consumer = conn.consumer(["early-q"], {
+      callbacks: [async (_b, m) => {
+        handled++;
+        await m.ack();
+      }],
+    });
+    await consumer.consume();
+    await conn.producer().publish(1, { routingKey: "early-q" });
+    await until(() => handled === 1, "the callback");
+    await conn.drainEvents({ timeout: 10 }); // resolves: the message came before the call
+    await assert.rejects(conn.drainEvents({ timeout: 10 }), TimeoutError);
+    await consumer.cancel();
+  });
+
   it("never holds more unacked messages than prefetchCount", async () => {
     await using conn = memory();
     const held: Message[] = [];
