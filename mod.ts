@@ -41,8 +41,8 @@ export {
   createJsonSerializer,
   DEFAULT_ACCEPT,
   type Encoded,
-  jsonTaggedSerializer,
   type JsonSerializerOptions,
+  jsonTaggedSerializer,
   type RegisterOptions,
   type Serializer,
   SerializerRegistry,
@@ -79,3 +79,20 @@ export {
   type VirtualTransportSpec,
 } from "./src/virtual/transport.ts";
 export { headersMatch, route, topicMatches } from "./src/virtual/exchange_types.ts";
+export * from "./src/pools.ts";
+export * from "./src/pidbox.ts";
+export * from "./src/common.ts";
+export * from "./src/worker.ts";
+export * from "./src/utils/clock.ts";
+export * from "./src/utils/token_bucket.ts";
+export * from "./src/utils/fair_cycle.ts";
+export * from "./src/utils/matcher.ts";
+export { NAMESPACE_OID, uuid5 } from "./src/utils/uuid.ts";
+export {
+  getLogger,
+  type Logger,
+  type LogLevel,
+  type LogSink,
+  redact,
+  setLogger,
+} from "./src/logger.ts";

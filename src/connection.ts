@@ -188,6 +188,11 @@ export class Connection {
     return this.#live !== undefined;
   }
 
+  /** True once `close()` was called; a closed connection cannot be used again. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** The transport's capabilities, once known (after `connect()`, or given as an object). */
   get capabilities(): Capabilities | undefined {
     return this.#transport?.capabilities ??

@@ -104,6 +104,11 @@ export interface QueueBackend {
   /** Creates the queue where the store needs that (Azure, SQS); optional. */
   declare?(queue: string, args: Record<string, unknown>): Promise<void>;
   /**
+   * Tells whether the queue exists (Kombu's `_has_queue`), so a passive declaration of a
+   * missing queue fails with 404. Stores that cannot tell leave it out: every queue exists.
+   */
+  exists?(queue: string): Promise<boolean>;
+  /**
    * Waits until at least one of `queues` has a message (or the signal aborts) and takes up to
    * `max` of them, fairly across queues. Without it the base polls with `get`.
    */

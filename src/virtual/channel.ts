@@ -5,7 +5,12 @@
  * @module
  */
 
-import { ChannelError, ConnectionError, PreconditionFailedError } from "../errors.ts";
+import {
+  ChannelError,
+  ConnectionError,
+  NotFoundError,
+  PreconditionFailedError,
+} from "../errors.ts";
 import type {
   BasicPublishOptions,
   Channel,
@@ -143,6 +148,13 @@ export class VirtualChannel implements Channel {
     this.#check(`declare queue "${queue.name}"`);
     const name = queue.name || `amq.gen-${crypto.randomUUID()}`;
     if (!queue.passive) await this.#backend.declare?.(name, queue.arguments ?? {});
+    else if (this.#backend.exists && !(await this.#backend.exists(name))) {
+      throw new NotFoundError(`Cannot declare queue "${name}" passively: no such queue`, {
+        replyCode: 404,
+        classId: 50,
+        methodId: 10,
+      });
+    }
     const messageCount = await this.#backend.size(name);
     return { queue: name, messageCount, consumerCount: this.#countConsumers(name) };
   }

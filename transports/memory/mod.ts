@@ -109,6 +109,17 @@ export class MemoryBackend implements QueueBackend {
     return Promise.resolve();
   }
 
+  /** Creates the queue (a passive declaration then finds it). */
+  declare(queue: string): Promise<void> {
+    this.#queue(queue);
+    return Promise.resolve();
+  }
+
+  /** True once the queue was declared or written to, until it is deleted. */
+  exists(queue: string): Promise<boolean> {
+    return Promise.resolve(this.#queues.has(queue));
+  }
+
   /** Takes the oldest message. */
   get(queue: string): Promise<StoredMessage | undefined> {
     return Promise.resolve(this.#queues.get(queue)?.shift());
