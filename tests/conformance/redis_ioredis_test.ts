@@ -1,6 +1,6 @@
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
-import { redisCapabilities, redisTransport } from "../../transports/redis/mod.ts";
+import { redisCapabilities } from "../../transports/redis/mod.ts";
 import { dropPrefix, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
 
 const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
@@ -12,9 +12,6 @@ conformanceSuite({
   capabilities: redisCapabilities,
   skip,
   options: {
-    transport: redisTransport,
-    // "redis" ends in "s": keep TLS off explicitly until the core stops reading it as "rediss".
-    ssl: false,
     transportOptions: { driver: "ioredis", globalKeyprefix: prefix },
   },
   teardown: async () => {

@@ -4,7 +4,6 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Connection, Exchange, Queue } from "../../mod.ts";
 import type { Message } from "../../src/message.ts";
-import { redisTransport } from "../../transports/redis/mod.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
 import { dropPrefix, openStore, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
@@ -16,8 +15,6 @@ const prefix = randomPrefix();
 
 const connect = (options: Record<string, unknown> = {}) =>
   new Connection("redis://127.0.0.1:6379/0", {
-    transport: redisTransport,
-    ssl: false,
     transportOptions: { globalKeyprefix: prefix, ...options },
   });
 

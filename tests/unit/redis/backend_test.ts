@@ -87,6 +87,41 @@ for (const driver of ["resp", "ioredis"] as const) {
       assert.equal(await raw.send(["ZSCORE", `${p}unacked_index`, sent.tag]), null);
     });
 
+    it("records the right tag however the envelope is written (fast path and JSON fallback)", async () => {
+      const store = await open();
+      const p = store.layout.prefix;
+      const body = btoa('{"x": 1}');
+      const envelopes = [
+        // Python's spacing, but a header of the same names as the fields the script looks for.
+        `{"body": "${body}", "content-type": "application/json", "content-encoding": "utf-8", ` +
+        `"headers": {"delivery_tag": "fake", "exchange": "fake", "routing_key": "fake"}, ` +
+        `"properties": {"body_encoding": "base64", "delivery_tag": "tag-1", ` +
+        `"delivery_info": {"exchange": "ex\\\"1", "routing_key": "rk/1"}}}`,
+        // Compact JSON from another producer.
+        `{"body":"${body}","content-type":"application/json","content-encoding":"utf-8",` +
+        `"headers":{},"properties":{"body_encoding":"base64","delivery_tag":"tag-2",` +
+        `"delivery_info":{"exchange":"ex2","routing_key":"rk2"}}}`,
+        // Escapes inside the values the fast path copies.
+        `{"body": "${body}", "content-type": "application/json", "content-encoding": "utf-8", ` +
+        `"headers": {}, "properties": {"body_encoding": "base64", "delivery_tag": "tag-3", ` +
+        `"delivery_info": {"exchange": "caf\\u00e9", "routing_key": "a\\\\b"}}}`,
+      ];
+      for (const text of envelopes) await raw.send(["LPUSH", `${p}q`, text]);
+      const got = await take(store, ["q"], 3);
+      assert.deepStrictEqual(got.map(([, m]) => m.tag), ["tag-1", "tag-2", "tag-3"]);
+      const entries = await Promise.all(
+        ["tag-1", "tag-2", "tag-3"].map(async (tag) =>
+          JSON.parse(text(await raw.send(["HGET", `${p}unacked`, tag])))
+        ),
+      );
+      assert.deepStrictEqual(entries.map(([, ex, rk]) => [ex, rk]), [
+        ['ex"1', "rk/1"],
+        ["ex2", "rk2"],
+        ["café", "a\\b"],
+      ]);
+      assert.equal(entries[0][0].properties.delivery_tag, "tag-1");
+    });
+
     it("requeues a rejected message at the back (LPUSH), marked redelivered", async () => {
       const store = await open();
       const p = store.layout.prefix;

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Connection, Queue } from "../../../mod.ts";
-import { redisTransport } from "../../../transports/redis/mod.ts";
 import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { dropPrefix, randomPrefix, rawRedis, text } from "./_helpers.ts";
@@ -50,11 +49,7 @@ async function consumeAll(
   queue: string,
   collector: Collector,
 ): Promise<{ conn: Connection; stop: () => Promise<void> }> {
-  const conn = new Connection(url, {
-    transport: redisTransport,
-    ssl: false,
-    transportOptions: options,
-  });
+  const conn = new Connection(url, { transportOptions: options });
   const consumer = conn.consumer(new Queue(queue), {
     prefetchCount: 20,
     callbacks: [async (body, message) => {
@@ -81,11 +76,7 @@ async function publish(
   from: number,
   to: number,
 ) {
-  await using conn = new Connection(url, {
-    transport: redisTransport,
-    ssl: false,
-    transportOptions: options,
-  });
+  await using conn = new Connection(url, { transportOptions: options });
   const producer = conn.producer();
   for (let n = from; n < to; n++) {
     await producer.publish({ n }, { routingKey: queue, declare: [new Queue(queue)] });

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Connection, Queue } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
-import { sentinelTransport } from "../../../transports/redis/mod.ts";
 import { rawRedis } from "./_helpers.ts";
 import { freePort, haveBinary, PrivateRedis, PrivateSentinel } from "./_server.ts";
 
@@ -27,7 +26,7 @@ describe(
     });
 
     const connect = (url: string, options: Record<string, unknown>) =>
-      new Connection(url, { transport: sentinelTransport, ssl: false, transportOptions: options });
+      new Connection(url, { transportOptions: options });
 
     it("finds the master through Sentinel and uses it", async () => {
       await using conn = connect(`sentinel://127.0.0.1:${sentinel.port}/0`, { masterName: master });
