@@ -447,10 +447,11 @@ export class Queue implements Declarable {
 
   /**
    * Auto-delete and expiring queues are declared every time, since they can vanish (Kombu's
-   * `can_cache_declaration`).
+   * `can_cache_declaration`); so is a queue still waiting for a server-made name, whose key
+   * would be the same for every such queue.
    */
   get canCacheDeclaration(): boolean {
-    return !this.autoDelete && !("x-expires" in this.queueArguments);
+    return this.name !== "" && !this.autoDelete && !("x-expires" in this.queueArguments);
   }
 
   /**

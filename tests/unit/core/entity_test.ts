@@ -1,12 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  binding,
-  Exchange,
-  isReservedExchange,
-  maybeDeclare,
-  Queue,
-} from "../../../src/entity.ts";
+import { binding, Exchange, isReservedExchange, maybeDeclare, Queue } from "../../../src/entity.ts";
 import { ConfigurationError, NotBoundError } from "../../../src/errors.ts";
 import type { Channel, ExchangeType } from "../../../src/transport.ts";
 import { RecordingChannel } from "./_fakes.ts";
@@ -26,7 +20,10 @@ describe("Exchange", () => {
   });
 
   it("refuses an unknown type", () => {
-    assert.throws(() => new Exchange("x", { type: "x-delayed" as ExchangeType }), ConfigurationError);
+    assert.throws(
+      () => new Exchange("x", { type: "x-delayed" as ExchangeType }),
+      ConfigurationError,
+    );
   });
 
   it("declares only when bound, on a copy", async () => {
@@ -67,13 +64,21 @@ describe("Exchange", () => {
 
   it("never declares the default exchange, amq.* exchanges or noDeclare ones", async () => {
     const channel = new RecordingChannel();
-    for (const e of [new Exchange(""), new Exchange("amq.topic", { type: "topic" }), new Exchange("amq.direct")]) {
+    for (
+      const e of [
+        new Exchange(""),
+        new Exchange("amq.topic", { type: "topic" }),
+        new Exchange("amq.direct"),
+      ]
+    ) {
       await e.bind(channel).declare();
       assert.equal(await maybeDeclare(e, channel, { declaredEntities: new Set() }), true);
     }
     await new Exchange("exists", { noDeclare: true }).bind(channel).declare();
     assert.deepEqual(channel.calls, []);
-    assert.ok(isReservedExchange("") && isReservedExchange("amq.fanout") && !isReservedExchange("amqx"));
+    assert.ok(
+      isReservedExchange("") && isReservedExchange("amq.fanout") && !isReservedExchange("amqx"),
+    );
   });
 
   it("binds to and unbinds from other exchanges where the channel can", async () => {
@@ -87,8 +92,13 @@ describe("Exchange", () => {
     ]);
     const plain = new RecordingChannel() as Partial<RecordingChannel>;
     delete (plain as { exchangeBind?: unknown }).exchangeBind;
-    const limited = Object.assign(Object.create(RecordingChannel.prototype), plain, { exchangeBind: undefined });
-    await assert.rejects(new Exchange("d").bind(limited as Channel).bindTo("s"), ConfigurationError);
+    const limited = Object.assign(Object.create(RecordingChannel.prototype), plain, {
+      exchangeBind: undefined,
+    });
+    await assert.rejects(
+      new Exchange("d").bind(limited as Channel).bindTo("s"),
+      ConfigurationError,
+    );
     await assert.rejects(new Exchange("d").bindTo("s"), NotBoundError);
   });
 });
@@ -200,9 +210,19 @@ describe("Queue", () => {
     const a = new Exchange("a", { type: "fanout" });
     const h = new Exchange("h", { type: "headers" });
     await new Queue("multi", {
-      bindings: [binding(a), binding(h, "", { "x-match": "any", kind: "x" }), binding(new Exchange(""), "x")],
+      bindings: [
+        binding(a),
+        binding(h, "", { "x-match": "any", kind: "x" }),
+        binding(new Exchange(""), "x"),
+      ],
     }).bind(channel).declare();
-    assert.deepEqual(channel.methods(), ["exchangeDeclare", "exchangeDeclare", "queueDeclare", "queueBind", "queueBind"]);
+    assert.deepEqual(channel.methods(), [
+      "exchangeDeclare",
+      "exchangeDeclare",
+      "queueDeclare",
+      "queueBind",
+      "queueBind",
+    ]);
     assert.deepEqual(channel.calls[3].args, ["multi", "a", "", undefined]);
     assert.deepEqual(channel.calls[4].args, ["multi", "h", "", { "x-match": "any", kind: "x" }]);
   });
@@ -233,16 +253,18 @@ describe("Queue", () => {
 
   it("rejects with NotBoundError for every broker operation while unbound", async () => {
     const q = new Queue("lonely");
-    for (const op of [
-      () => q.declare(),
-      () => q.get(),
-      () => q.purge(),
-      () => q.delete(),
-      () => q.consume(() => {}),
-      () => q.cancel("t"),
-      () => q.bindTo("e"),
-      () => q.unbindFrom("e"),
-    ]) {
+    for (
+      const op of [
+        () => q.declare(),
+        () => q.get(),
+        () => q.purge(),
+        () => q.delete(),
+        () => q.consume(() => {}),
+        () => q.cancel("t"),
+        () => q.bindTo("e"),
+        () => q.unbindFrom("e"),
+      ]
+    ) {
       // A rejection, not a synchronous throw: `q.purge().catch(...)` must see it.
       let promise: Promise<unknown> | undefined;
       assert.doesNotThrow(() => void (promise = op()));
@@ -256,7 +278,11 @@ describe("Queue", () => {
 
   it("passes noAck, consumer arguments and delete options to the channel", async () => {
     const channel = new RecordingChannel();
-    const q = new Queue("q", { noAck: true, exclusive: true, consumerArguments: { "x-priority": 3 } }).bind(channel);
+    const q = new Queue("q", {
+      noAck: true,
+      exclusive: true,
+      consumerArguments: { "x-priority": 3 },
+    }).bind(channel);
     await q.get();
     await q.get({ noAck: false });
     const tag = await q.consume(() => {}, { consumerTag: "mine" });
@@ -270,7 +296,12 @@ describe("Queue", () => {
       { method: "basicGet", args: ["q", { noAck: false }] },
       {
         method: "basicConsume",
-        args: ["q", { consumerTag: "mine", noAck: true, exclusive: true, arguments: { "x-priority": 3 } }],
+        args: ["q", {
+          consumerTag: "mine",
+          noAck: true,
+          exclusive: true,
+          arguments: { "x-priority": 3 },
+        }],
       },
       { method: "basicCancel", args: ["mine"] },
       { method: "queuePurge", args: ["q"] },
@@ -295,7 +326,10 @@ describe("maybeDeclare", () => {
     const q = new Queue("cached", { exchange: new Exchange("cx") });
     assert.equal(await maybeDeclare(q, channel, cache), true);
     assert.equal(await maybeDeclare(q, channel, cache), false);
-    assert.equal(await maybeDeclare(new Queue("cached", { exchange: new Exchange("cx") }), channel, cache), false);
+    assert.equal(
+      await maybeDeclare(new Queue("cached", { exchange: new Exchange("cx") }), channel, cache),
+      false,
+    );
     assert.equal(channel.methods().filter((m) => m === "queueDeclare").length, 1);
     cache.declaredEntities.clear();
     assert.equal(await maybeDeclare(q, channel, cache), true);
@@ -331,6 +365,19 @@ describe("maybeDeclare", () => {
     assert.equal(await maybeDeclare(e, channel, cache), true);
     assert.equal(await maybeDeclare(e, channel, cache), true);
     assert.equal(cache.declaredEntities.size, 0);
+  });
+
+  it("declares every queue that waits for a server-made name", async () => {
+    const channel = new RecordingChannel();
+    const cache = { declaredEntities: new Set<string>() };
+    const first = new Queue("");
+    const second = new Queue("");
+    assert.equal(await maybeDeclare(first, channel, cache), true);
+    assert.equal(await maybeDeclare(second, channel, cache), true);
+    assert.equal(second.name, "amq.gen-fake");
+    assert.equal(channel.methods().filter((m) => m === "queueDeclare").length, 2);
+    assert.equal(await maybeDeclare(first, channel, cache), true); // now named: cached from here
+    assert.equal(await maybeDeclare(first, channel, cache), false);
   });
 
   it("does not cache a declaration that failed", async () => {
