@@ -154,6 +154,24 @@ describe("Connection: connecting", () => {
     await assert.rejects(conn.connect(), ConnectionError);
   });
 
+  it("closes a connection that opens only after the connect timeout", async () => {
+    const transport = new FlakyTransport();
+    const real = transport.connect.bind(transport);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    transport.connect = async (params) => {
+      await gate;
+      return await real(params);
+    };
+    const conn = new Connection(`flaky://late/${uniqueVhost()}`, { transport, connectTimeout: 5 });
+    await assert.rejects(conn.connect(), /timed out after 5 ms/);
+    release();
+    await until(() => transport.connections.length === 1, "the late connection");
+    await until(() => transport.last.isClosed, "its close");
+    assert.equal(conn.connected, false);
+    await conn.close();
+  });
+
   it("passes URL parts, query options and transport options to the transport", async () => {
     const transport = new FlakyTransport();
     const conn = new Connection(
