@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Connection } from "../../../src/connection.ts";
 import { ChannelError, ConnectionError, PreconditionFailedError } from "../../../src/errors.ts";
 import type { Delivery, OutgoingMessage, ReturnedMessage } from "../../../src/transport.ts";
@@ -375,6 +376,66 @@ describe("VirtualChannel: consumers", () => {
     await channel.basicReject(c!.deliveryTag, false);
     await channel.close();
     assert.deepEqual(calls, ["ack d", "ack a", "requeue b", "drop c", "restore e"]);
+  });
+});
+
+describe("VirtualChannel: no message lost or duplicated (property)", () => {
+  type Op =
+    | { kind: "publish" }
+    | { kind: "get"; noAck: boolean }
+    | { kind: "ack" | "drop" | "requeue"; pick: number }
+    | { kind: "recover" }
+    | { kind: "reopen" };
+  const op: fc.Arbitrary<Op> = fc.oneof(
+    fc.constant({ kind: "publish" as const }),
+    fc.record({ kind: fc.constant("get" as const), noAck: fc.boolean() }),
+    fc.record({
+      kind: fc.constantFrom("ack" as const, "drop" as const, "requeue" as const),
+      pick: fc.nat(),
+    }),
+    fc.constant({ kind: "recover" as const }),
+    fc.constant({ kind: "reopen" as const }),
+  );
+
+  it("accounts for every published message exactly once", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+        const { channel: first, make, backend } = open();
+        let channel = first;
+        let held: Delivery[] = [];
+        let next = 0;
+        const settled: string[] = []; // acked, dropped or taken without ack
+        for (const o of ops) {
+          if (o.kind === "publish") {
+            await channel.basicPublish("", "q", msg(String(next++)));
+          } else if (o.kind === "get") {
+            const d = await channel.basicGet("q", { noAck: o.noAck });
+            if (d && o.noAck) settled.push(text(d)!);
+            else if (d) held.push(d);
+          } else if (o.kind === "recover") {
+            await channel.basicRecover();
+            held = [];
+          } else if (o.kind === "reopen") {
+            await channel.close();
+            channel = make();
+            held = [];
+          } else if (held.length > 0) {
+            const [d] = held.splice(o.pick % held.length, 1);
+            if (o.kind === "ack") await channel.basicAck(d.deliveryTag);
+            else await channel.basicReject(d.deliveryTag, o.kind === "requeue");
+            if (o.kind !== "requeue") settled.push(text(d)!);
+          }
+        }
+        await channel.close();
+        const left: string[] = [];
+        for (let m = await backend.get("q"); m; m = await backend.get("q")) {
+          left.push(new TextDecoder().decode(m.body));
+        }
+        const all = [...settled, ...left].map(Number).sort((a, b) => a - b);
+        assert.deepEqual(all, Array.from({ length: next }, (_, i) => i));
+      }),
+      { numRuns: 150 },
+    );
   });
 });
 
