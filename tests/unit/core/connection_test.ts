@@ -58,6 +58,16 @@ describe("Connection: connecting", () => {
     assert.equal(given.supports("headers"), true); // a Transport object is known at once
   });
 
+  it("takes a transport by name instead of the URL's scheme", async () => {
+    const conn = new Connection(`anything://ignored/${uniqueVhost()}`, { transport: "memory" });
+    await conn.connect();
+    assert.equal(conn.supports("fanout"), true);
+    assert.equal(conn.capabilities?.crossProcess, false);
+    const channel = await conn.channel();
+    assert.equal((await channel.queueDeclare({ name: "by-name" })).queue, "by-name");
+    await conn.close();
+  });
+
   it("connect() tries each URL once, in order, then fails", async () => {
     const { conn, transport } = flaky(["h1", "h2", "h3"]);
     for (const h of ["h1", "h2", "h3"]) transport.down.add(h);
