@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { Connection } from "../../../src/connection.ts";
 import { Consumer } from "../../../src/consumer.ts";
 import { Queue } from "../../../src/entity.ts";
@@ -417,5 +418,56 @@ describe("Consumer on memory://", () => {
     await conn.drainEvents({ timeout: 1000 });
     assert.deepEqual(seen, [{ x: 1 }]);
     await consumer.cancel();
+  });
+});
+
+describe("Consumer on memory:// (property)", () => {
+  it("acks every message once, whatever mix of requeues, rejects and prefetch", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.array(fc.constantFrom("ack", "requeue", "reject"), { minLength: 1, maxLength: 30 }),
+        async (count, prefetchCount, decisions) => {
+          await using conn = memory();
+          const acked: number[] = [];
+          const dropped: number[] = [];
+          const requeued = new Set<number>();
+          const notRedelivered: number[] = [];
+          let turn = 0;
+          const consumer = conn.consumer(["prop-q"], {
+            prefetchCount,
+            callbacks: [async (body, message) => {
+              const n = body as number;
+              // Recorded, not asserted: the consumer catches what a callback throws.
+              if (requeued.has(n) && !message.deliveryInfo.redelivered) notRedelivered.push(n);
+              const decision = decisions[turn++ % decisions.length];
+              // Bounded: after 40 deliveries everything is acked.
+              if (decision === "ack" || turn > 40) {
+                acked.push(n);
+                await message.ack();
+              } else if (decision === "requeue") {
+                requeued.add(n);
+                await message.requeue();
+              } else {
+                dropped.push(n);
+                await message.reject();
+              }
+            }],
+          });
+          await consumer.consume();
+          const producer = conn.producer();
+          for (let n = 0; n < count; n++) await producer.publish(n, { routingKey: "prop-q" });
+          await until(() => acked.length + dropped.length === count, "every message settled");
+          const all = [...acked, ...dropped].sort((a, b) => a - b);
+          assert.deepEqual(all, Array.from({ length: count }, (_, i) => i));
+          assert.deepEqual(notRedelivered, []);
+          const channel = await conn.channel();
+          assert.equal(await size(channel, "prop-q"), 0);
+          await consumer.cancel();
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 });
