@@ -399,8 +399,9 @@ export class Queue implements Declarable {
    * @param name the queue name
    * @param options snake_case keys as Celery writes them: exchange, exchange_type, routing_key,
    *   binding_key, durable, exclusive, auto_delete, no_ack, queue_arguments, binding_arguments,
-   *   consumer_arguments, exchange_durable, exchange_auto_delete, exchange_arguments, expires,
-   *   message_ttl, max_length, max_length_bytes, max_priority
+   *   consumer_arguments, bindings (made with `binding()`), exchange_durable,
+   *   exchange_auto_delete, exchange_arguments, expires, message_ttl, max_length,
+   *   max_length_bytes, max_priority
    * @returns the queue
    */
   static fromDict(name: string, options: Record<string, unknown> = {}): Queue {
@@ -427,6 +428,7 @@ export class Queue implements Declarable {
       queueArguments: get<FieldTable>("queue_arguments"),
       bindingArguments: get<FieldTable>("binding_arguments"),
       consumerArguments: get<FieldTable>("consumer_arguments"),
+      bindings: get<BindingSpec[]>("bindings"),
       expires: seconds("expires"),
       messageTtl: seconds("message_ttl"),
       maxLength: get<number>("max_length"),

@@ -181,6 +181,22 @@ describe("Queue", () => {
     assert.equal(Queue.fromDict("q").exchange, undefined);
   });
 
+  it("fromDict keeps extra bindings, as Kombu's from_dict does", async () => {
+    const channel = new RecordingChannel();
+    const q = Queue.fromDict("multi", {
+      bindings: [
+        binding(new Exchange("a", { type: "topic" }), "a.#"),
+        binding(new Exchange("b"), "b"),
+      ],
+    });
+    assert.equal(q.bindings.length, 2);
+    await q.bind(channel).declare();
+    assert.deepEqual(
+      channel.calls.filter((c) => c.method === "queueBind").map((c) => c.args.slice(0, 3)),
+      [["multi", "a", "a.#"], ["multi", "b", "b"]],
+    );
+  });
+
   it("declares its exchange, itself and its binding, in that order", async () => {
     const channel = new RecordingChannel();
     const declared: unknown[] = [];
