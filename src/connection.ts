@@ -80,6 +80,8 @@ export interface EnsureOptions extends RetryPolicy {
 export interface Revivable {
   /** Re-attaches to the re-established connection. */
   revive(channel?: Channel): Promise<void>;
+  /** The connection closed for good: stop waiting (ends a consumer's `for await`). Optional. */
+  stop?(): void;
 }
 
 interface Waiter {
@@ -601,12 +603,15 @@ export class Connection {
     if (this.#closed) return;
     this.#closed = true;
     this.#stop.abort(new ConnectionError(`Connection to ${this.asUri()} closed`));
+    const attached = [...this.#attached];
     this.#attached.clear();
     const live = this.#live;
     this.#live = undefined;
     this.#defaultChannel = undefined;
     this.#failWaiters(new ConnectionError(`Connection to ${this.asUri()} closed`));
     if (live) await live.close();
+    // After the channels are closed, so an ending `for await` has nothing left to cancel.
+    for (const revivable of attached) revivable.stop?.();
   }
 
   /** Same as {@link Connection.close} (Kombu's `release`). */

@@ -44,6 +44,8 @@ export interface ConsumerOptions {
 
 interface IteratorSink {
   push(message: Message): void;
+  /** Ends the iteration (cancel, connection closed); buffered messages are requeued. */
+  end(): void;
 }
 
 let consumerSerial = 0;
@@ -241,7 +243,18 @@ export class Consumer {
     this.#connection?.detach(this);
     const tags = [...this.#tags.values()];
     this.#tags.clear();
+    this.#sink?.end();
     if (this.#channel?.isOpen) { for (const tag of tags) await this.#channel.basicCancel(tag); }
+  }
+
+  /**
+   * Stops without talking to the broker, for good: called by the Connection when it closes. A
+   * `for await` over this consumer ends.
+   */
+  stop(): void {
+    this.#consuming = false;
+    this.#tags.clear();
+    this.#sink?.end();
   }
 
   /** Redelivers this channel's unacknowledged messages (Kombu's `recover`). */
@@ -404,9 +417,16 @@ export class Consumer {
   async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
     const buffer: Message[] = [];
     let wake: (() => void) | undefined;
+    let ended = false;
     this.#sink = {
       push(message) {
         buffer.push(message);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      },
+      end() {
+        ended = true;
         const w = wake;
         wake = undefined;
         w?.();
@@ -415,6 +435,8 @@ export class Consumer {
     try {
       await this.consume();
       for (;;) {
+        // cancel() from elsewhere, or the connection closed: the loop ends.
+        if (ended) return;
         const message = buffer.shift();
         if (!message) {
           await new Promise<void>((resolve) => (wake = resolve));

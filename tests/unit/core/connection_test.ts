@@ -439,6 +439,18 @@ describe("Connection: recovery after a connection loss", () => {
     await conn.close();
   });
 
+  it("ends a for-await loop when the connection is closed", async () => {
+    const { conn } = flaky();
+    const consumer = conn.consumer(["closing-iter-q"]);
+    const iterating = (async () => {
+      for await (const message of consumer) await message.ack();
+    })();
+    await until(() => consumer.consumerTags.size === 1, "consuming");
+    await conn.close();
+    await iterating; // a shutdown does not hang on the loop
+    assert.equal(consumer.consuming, false);
+  });
+
   it("clears the declaration cache on reconnect, so entities are declared again", async () => {
     const { conn, transport } = flaky();
     let declarations = 0;

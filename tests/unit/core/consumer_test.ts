@@ -312,6 +312,31 @@ describe("Consumer on memory://", () => {
     assert.deepEqual(left.sort(), [1, 2, 3, 4]);
   });
 
+  it("ends a for-await loop when the consumer is cancelled elsewhere, requeueing its buffer", async () => {
+    await using conn = memory();
+    const consumer = conn.consumer(["ending-q"], { prefetchCount: 0 });
+    const producer = conn.producer();
+    const got: unknown[] = [];
+    let firstSeen!: () => void;
+    const seen = new Promise<void>((resolve) => (firstSeen = resolve));
+    const iterating = (async () => {
+      for await (const message of consumer) {
+        got.push(message.payload);
+        await message.ack();
+        firstSeen();
+        await new Promise((resolve) => setTimeout(resolve, 20)); // more arrive meanwhile
+      }
+    })();
+    await until(() => consumer.consumerTags.size === 1, "consuming");
+    for (let n = 0; n < 3; n++) await producer.publish(n, { routingKey: "ending-q" });
+    await seen;
+    await consumer.cancel();
+    await iterating; // the loop ended instead of waiting forever
+    assert.deepEqual(got, [0]);
+    const channel = await conn.channel();
+    assert.equal(await size(channel, "ending-q"), 2);
+  });
+
   it("skips undecodable messages in for-await, rejecting them", async () => {
     await using conn = memory();
     const producer = conn.producer();
