@@ -66,7 +66,14 @@ interface Call {
   reject(error: Error): void;
   /** Runs synchronously when the reply is read, before any later frame. */
   apply?: (args: MethodArgs) => void;
+  /** basic.get without acknowledgement: its delivery is settled on arrival. */
+  noAck?: boolean;
 }
+
+/** Tracking of settled tags stops (acks go out one by one) past this many out-of-order tags. */
+const MAX_TRACKED_TAGS = 65536;
+/** Acks waiting for the flush are written at once past this many. */
+const MAX_PENDING_ACKS = 4096;
 
 class PendingConfirm {
   resolve: () => void;
@@ -107,6 +114,15 @@ export class AmqpChannel implements Channel {
   #calls: Call[] = [];
   #callHead = 0;
   #consumers = new Map<string, ConsumeHandlers>();
+  #noAckConsumers = new Set<string>();
+
+  // Ack coalescing: acks wait for the connection's next write; those that, with every earlier
+  // tag already settled, form an unbroken run from #ackBase go out as one basic.ack(multiple).
+  #pendingAcks: number[] = [];
+  #ackBase = 1;
+  #settled = new Set<number>();
+  #maxTag = 0;
+  #coalesce = true;
 
   #confirming = false;
   #publishSeq = 0;
@@ -382,6 +398,8 @@ export class AmqpChannel implements Channel {
       METHODS.basicGetOk,
       `get from queue "${queue}"`,
       METHODS.basicGetEmpty,
+      undefined,
+      options?.noAck ?? false,
     );
     return result as unknown as Delivery | undefined;
   }
@@ -410,7 +428,11 @@ export class AmqpChannel implements Channel {
       METHODS.basicConsumeOk,
       `consume from queue "${queue}"`,
       undefined,
-      (reply) => this.#consumers.set(reply.consumerTag as string, handlers),
+      (reply) => {
+        const tag = reply.consumerTag as string;
+        this.#consumers.set(tag, handlers);
+        if (options.noAck) this.#noAckConsumers.add(tag);
+      },
     );
     return args.consumerTag as string;
   }
@@ -423,7 +445,10 @@ export class AmqpChannel implements Channel {
       METHODS.basicCancelOk,
       `cancel consumer "${consumerTag}"`,
       undefined,
-      (reply) => this.#consumers.delete(reply.consumerTag as string),
+      (reply) => {
+        this.#consumers.delete(reply.consumerTag as string);
+        this.#noAckConsumers.delete(reply.consumerTag as string);
+      },
     );
   }
 
@@ -434,12 +459,26 @@ export class AmqpChannel implements Channel {
    *   delivered it, so it is never sent anywhere else
    */
   basicAck(deliveryTag: DeliveryTag, multiple = false): Promise<void> {
-    return this.#tagMethod(80, deliveryTag, multiple ? 1 : 0, "acknowledge");
+    const refused = this.#checkTag(deliveryTag, "acknowledge");
+    if (refused) return refused;
+    const tag = deliveryTag as number;
+    if (multiple || !this.#coalesce || tag > this.#maxTag || tag < this.#ackBase) {
+      this.flushAcks();
+      this.#writeTag(80, tag, multiple ? 1 : 0);
+      if (multiple) this.#settleUpTo(tag);
+      else this.#settle(tag);
+      return this.#conn.wrote(false);
+    }
+    const pending = this.#pendingAcks;
+    pending.push(tag);
+    if (pending.length === 1) this.#conn.deferAcks(this);
+    else if (pending.length >= MAX_PENDING_ACKS) this.flushAcks();
+    return this.#conn.wrote(false);
   }
 
   /** Rejects a delivery (basic.reject), putting it back with `requeue`. */
   basicReject(deliveryTag: DeliveryTag, requeue: boolean): Promise<void> {
-    return this.#tagMethod(90, deliveryTag, requeue ? 1 : 0, "reject");
+    return this.#tagMethod(90, deliveryTag, requeue ? 1 : 0, false, "reject");
   }
 
   /**
@@ -452,11 +491,18 @@ export class AmqpChannel implements Channel {
    * @throws {ChannelError} when this channel is closed
    */
   basicNack(deliveryTag: DeliveryTag, multiple = false, requeue = true): Promise<void> {
-    return this.#tagMethod(120, deliveryTag, (multiple ? 1 : 0) | (requeue ? 2 : 0), "reject");
+    return this.#tagMethod(
+      120,
+      deliveryTag,
+      (multiple ? 1 : 0) | (requeue ? 2 : 0),
+      multiple,
+      "reject",
+    );
   }
 
   /** Redelivers every unacknowledged message of the channel (basic.recover). */
   async basicRecover(requeue = true): Promise<void> {
+    this.#voidTags();
     await this.#call(
       METHODS.basicRecover,
       { requeue },
@@ -473,6 +519,7 @@ export class AmqpChannel implements Channel {
    */
   basicRecoverAsync(requeue = true): Promise<void> {
     if (!this.#open) return Promise.reject(this.#closedError("recover"));
+    this.#voidTags();
     this.#conn.sendMethod(this.id, METHODS.basicRecoverAsync, { requeue });
     return RESOLVED;
   }
@@ -515,6 +562,7 @@ export class AmqpChannel implements Channel {
    */
   async close(): Promise<void> {
     if (!this.#open) return;
+    this.flushAcks();
     const done = new Promise<void>((resolve) => (this.#closeOk = resolve));
     this.terminate(
       new ChannelError(`Cannot use channel ${this.id}: it was closed`),
@@ -561,6 +609,9 @@ export class AmqpChannel implements Channel {
     }
     this.#content = CONTENT_NONE;
     this.#body = EMPTY;
+    this.#pendingAcks = [];
+    this.#settled.clear();
+    this.#noAckConsumers.clear();
     const consumers = this.#consumers;
     this.#consumers = new Map();
     if (cancelConsumers && wasOpen) {
@@ -602,6 +653,7 @@ export class AmqpChannel implements Channel {
           this.#redelivered = (d.u8() & 1) !== 0;
           this.#exchange = this.#exchangeCache.read(d);
           this.#routingKey = this.#routingKeyCache.read(d);
+          this.#delivered(this.#deliveryTag, this.#noAckConsumers.has(this.#consumerTag));
           this.#startContent(CONTENT_DELIVER);
           return;
         case 80: // ack (confirm)
@@ -635,6 +687,7 @@ export class AmqpChannel implements Channel {
           this.#exchange = this.#exchangeCache.read(d);
           this.#routingKey = this.#routingKeyCache.read(d);
           this.#messageCount = d.u32();
+          this.#delivered(this.#deliveryTag, call.noAck === true);
           this.#getCall = call;
           this.#startContent(CONTENT_GET);
           return;
@@ -751,12 +804,7 @@ export class AmqpChannel implements Channel {
     );
   }
 
-  #tagMethod(
-    methodId: number,
-    deliveryTag: DeliveryTag,
-    bits: number,
-    verb: string,
-  ): Promise<void> {
+  #checkTag(deliveryTag: DeliveryTag, verb: string): Promise<void> | undefined {
     if (!this.#open) {
       const cause = this.#closeError;
       return Promise.reject(
@@ -773,6 +821,28 @@ export class AmqpChannel implements Channel {
         ),
       );
     }
+    return undefined;
+  }
+
+  #tagMethod(
+    methodId: number,
+    deliveryTag: DeliveryTag,
+    bits: number,
+    multiple: boolean,
+    verb: string,
+  ): Promise<void> {
+    const refused = this.#checkTag(deliveryTag, verb);
+    if (refused) return refused;
+    this.flushAcks();
+    const tag = deliveryTag as number;
+    this.#writeTag(methodId, tag, bits);
+    if (multiple) this.#settleUpTo(tag);
+    else this.#settle(tag);
+    return this.#conn.wrote(false);
+  }
+
+  /** Writes basic.ack / reject / nack for one tag (no flush scheduling). */
+  #writeTag(methodId: number, tag: number, bits: number): void {
     const w = this.#conn.out;
     w.ensure(22);
     w.u8(FRAME_METHOD);
@@ -780,11 +850,73 @@ export class AmqpChannel implements Channel {
     w.u32(13);
     w.u16(CLASS_BASIC);
     w.u16(methodId);
-    w.u64(deliveryTag);
+    w.u64(tag);
     w.u8(bits);
     w.u8(FRAME_END);
-    this.#conn.wrote(false).catch(() => undefined);
-    return RESOLVED;
+  }
+
+  /**
+   * Writes the acks waiting for the flush (called by the connection just before it writes,
+   * and by this channel before any other frame, so acks never pass another frame). An
+   * unbroken run of settled tags from the oldest unsettled one becomes one
+   * basic.ack(multiple); acks above a gap go out one by one.
+   */
+  flushAcks(): void {
+    const acks = this.#pendingAcks;
+    if (acks.length === 0) return;
+    this.#pendingAcks = [];
+    if (!this.#open) return;
+    if (acks.length > 1) acks.sort((a, b) => a - b);
+    for (const tag of acks) this.#settle(tag);
+    const base = this.#ackBase;
+    let i = 0;
+    while (i < acks.length && acks[i] < base) i++;
+    if (i > 1) this.#writeTag(80, acks[i - 1], 1);
+    else if (i === 1) this.#writeTag(80, acks[0], 0);
+    for (let j = i; j < acks.length; j++) this.#writeTag(80, acks[j], 0);
+  }
+
+  #delivered(tag: number, settled: boolean): void {
+    if (tag > this.#maxTag) this.#maxTag = tag;
+    if (settled) this.#settle(tag);
+  }
+
+  /** Marks one tag settled and moves the base over the run it completes. */
+  #settle(tag: number): void {
+    if (!this.#coalesce || tag < this.#ackBase || tag > this.#maxTag) return;
+    if (tag === this.#ackBase) {
+      let base = tag + 1;
+      const settled = this.#settled;
+      if (settled.size > 0) {
+        while (settled.delete(base)) base++;
+      }
+      this.#ackBase = base;
+      return;
+    }
+    this.#settled.add(tag);
+    if (this.#settled.size > MAX_TRACKED_TAGS) {
+      // A delivery held for very long: stop tracking and ack one by one from now on.
+      this.#coalesce = false;
+      this.#settled.clear();
+    }
+  }
+
+  #settleUpTo(tag: number): void {
+    if (!this.#coalesce) return;
+    const top = Math.min(tag, this.#maxTag);
+    if (top < this.#ackBase) return;
+    for (const t of this.#settled) if (t <= top) this.#settled.delete(t);
+    let base = top + 1;
+    while (this.#settled.delete(base)) base++;
+    this.#ackBase = base;
+  }
+
+  /** basic.recover: every tag delivered so far is void; new deliveries get new tags. */
+  #voidTags(): void {
+    this.flushAcks();
+    this.#ackBase = this.#maxTag + 1;
+    this.#settled.clear();
+    this.#coalesce = true;
   }
 
   #call(
@@ -794,8 +926,10 @@ export class AmqpChannel implements Channel {
     action: string,
     alt?: MethodDef,
     apply?: (args: MethodArgs) => void,
+    noAck?: boolean,
   ): Promise<MethodArgs> {
     if (!this.#open) return Promise.reject(this.#closedError(action));
+    this.flushAcks();
     return new Promise<MethodArgs>((resolve, reject) => {
       try {
         this.#conn.sendMethod(this.id, def, args);
@@ -811,6 +945,7 @@ export class AmqpChannel implements Channel {
         resolve: resolve as (args: MethodArgs | undefined) => void,
         reject,
         apply,
+        noAck,
       });
     });
   }

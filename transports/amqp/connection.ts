@@ -81,6 +81,8 @@ const FLUSH_BYTES = 64 * 1024;
 /** Publishers wait when this much is queued for the socket. */
 const HIGH_WATER_BYTES = 1024 * 1024;
 const CLOSE_TIMEOUT = 3000;
+/** A write buffer grown past this is replaced by a small one once flushed. */
+const SHRINK_BYTES = 4 * 1024 * 1024;
 /** Heartbeat ticks (half an interval each) without any byte in before the peer is dead. */
 const MISSED_TICKS = 4;
 
@@ -161,6 +163,7 @@ export class AmqpConnection implements TransportConnection {
   #drainWaiters: Waiter[] = [];
 
   #channels: (AmqpChannel | undefined)[] = [];
+  #ackers: AmqpChannel[] = [];
   #nextChannel = 1;
   #timer: unknown;
   #receivedSinceTick = false;
@@ -244,6 +247,7 @@ export class AmqpConnection implements TransportConnection {
       return;
     }
     if (this.#state === "open") {
+      this.#drainAcks();
       this.#state = "closing";
       const gone = new ConnectionError(`Cannot use connection to ${this.#peer}: it was closed`);
       for (const channel of this.#channels) channel?.terminate(gone, false);
@@ -318,6 +322,16 @@ export class AmqpConnection implements TransportConnection {
   }
 
   /**
+   * Asks to be called (`flushAcks`) right before the next write, so a channel's acks of one
+   * turn can be coalesced.
+   *
+   * @param channel a channel with acks waiting
+   */
+  deferAcks(channel: AmqpChannel): void {
+    this.#ackers.push(channel);
+  }
+
+  /**
    * Frees a channel number once its close handshake is over.
    *
    * @param id the channel number
@@ -372,6 +386,12 @@ export class AmqpConnection implements TransportConnection {
     this.#flush();
   };
 
+  #drainAcks(): void {
+    const ackers = this.#ackers;
+    this.#ackers = [];
+    for (const channel of ackers) channel.flushAcks();
+  }
+
   #flushLater = (): void => {
     this.#scheduled = false;
     this.#flush();
@@ -379,10 +399,14 @@ export class AmqpConnection implements TransportConnection {
 
   /** Hands the gathered frames to the socket, unless a write is in flight (then it waits). */
   #flush = (): void => {
-    if (this.#writing || this.#out.pos === 0 || this.#state === "closed") return;
+    if (this.#writing || this.#state === "closed") return;
+    if (this.#ackers.length > 0) this.#drainAcks();
+    if (this.#out.pos === 0) return;
     this.#urgent = false;
     const chunk = this.#out.buf.slice(0, this.#out.pos);
-    this.#out.reset();
+    // After a big message, give the memory back instead of keeping the peak forever.
+    if (this.#out.buf.length > SHRINK_BYTES) this.#out = new Writer(64 * 1024);
+    else this.#out.reset();
     this.#writing = true;
     this.#inFlight = chunk.length;
     this.#sentSinceTick = true;
@@ -397,7 +421,7 @@ export class AmqpConnection implements TransportConnection {
   #written = (): void => {
     this.#writing = false;
     this.#inFlight = 0;
-    if (this.#out.pos > 0) {
+    if (this.#out.pos > 0 || this.#ackers.length > 0) {
       if (this.#urgent || this.#out.pos >= FLUSH_BYTES) this.#flush();
       else if (!this.#scheduled) {
         this.#scheduled = true;

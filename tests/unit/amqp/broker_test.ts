@@ -219,6 +219,45 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     await sub.close();
   });
 
+  it("coalesced acks in any order settle exactly the acked messages", async () => {
+    const name = unique("acks");
+    await ch.queueDeclare({ name, exclusive: true });
+    const n = 2000;
+    for (let i = 0; i < n; i++) void ch.basicPublish("", name, message(`${i}`));
+    await ch.queueDeclare({ name, passive: true }); // all published
+    const sub = await conn.createChannel();
+    await sub.basicQos({ prefetchCount: 300 });
+    let held: Delivery | undefined;
+    let settled = 0;
+    let done!: () => void;
+    const finished = new Promise<void>((resolve) => (done = resolve));
+    const later: Delivery[] = [];
+    await sub.basicConsume(name, {}, {
+      onDelivery(d) {
+        const i = Number(dec.decode(d.body));
+        if (i === 10) held = d; // settled last: a gap below everything else
+        else if (i % 7 === 0) void sub.basicReject(d.deliveryTag, false);
+        else if (i % 3 === 0) later.push(d); // acked in a later turn, in reverse
+        else void sub.basicAck(d.deliveryTag);
+        if (i !== 10) settled++;
+        if (later.length >= 20 || settled === n - 1) {
+          const batch = later.splice(0).reverse();
+          const last = settled === n - 1;
+          setTimeout(() => {
+            for (const x of batch) void sub.basicAck(x.deliveryTag);
+            if (last) done();
+          }, 0);
+        }
+      },
+    });
+    await finished;
+    await sub.basicAck(held!.deliveryTag);
+    await sub.queueDeclare({ name, passive: true }); // the acks are in; the channel is alive
+    assert.equal(sub.isOpen, true);
+    await sub.close(); // anything left unacked would go back to the queue now
+    assert.equal((await ch.queueDeclare({ name, passive: true })).messageCount, 0);
+  });
+
   it("gets, rejects with requeue, recovers, nacks, purges and deletes", async () => {
     const name = unique("get");
     await ch.queueDeclare({ name, exclusive: true });

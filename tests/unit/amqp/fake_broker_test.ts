@@ -343,6 +343,84 @@ describe("AMQP transport lifecycle (fake broker)", () => {
     await conn.close();
   });
 
+  it("coalesces the acks of one turn into basic.ack(multiple) only over settled runs", async () => {
+    const { conn, client } = await open(broker);
+    const ch = await conn.createChannel();
+    const tags: number[] = [];
+    await ch.basicConsume("q", { consumerTag: "acked" }, {
+      onDelivery: (d) => tags.push(d.deliveryTag as number),
+    });
+    await ch.basicConsume("q", { consumerTag: "free", noAck: true }, { onDelivery() {} });
+    const deliver = (tag: number, consumerTag = "acked") => {
+      client.sendMethod(ch.id, METHODS.basicDeliver, {
+        consumerTag,
+        deliveryTag: tag,
+        exchange: "",
+        routingKey: "q",
+      });
+      client.sendContent(ch.id, {}, enc.encode(`${tag}`));
+    };
+    for (let tag = 1; tag <= 8; tag++) deliver(tag, tag === 3 ? "free" : "acked");
+    await ch.queueDeclare({ name: "sync-1" }); // all eight deliveries are in
+    assert.deepStrictEqual(tags, [1, 2, 4, 5, 6, 7, 8]);
+    // Same turn: 2, 1, 4 form a run with 3 (no-ack) -> one ack(4, multiple); 6 and 8 sit above
+    // the gap at 5 -> sent one by one.
+    await Promise.all([
+      ch.basicAck(2),
+      ch.basicAck(1),
+      ch.basicAck(4),
+      ch.basicAck(6),
+      ch.basicAck(8),
+    ]);
+    await ch.queueDeclare({ name: "sync-2" });
+    // Rejects go out at once; 7 is then the only ack waiting: sent alone.
+    await ch.basicReject(5, true);
+    await ch.basicAck(7);
+    await ch.queueDeclare({ name: "sync-3" });
+    const acks = client.received
+      .filter((r) => r.method === "basic.ack" || r.method === "basic.reject")
+      .map((r) => [r.method, r.args!.deliveryTag, r.args!.multiple ?? r.args!.requeue]);
+    assert.deepStrictEqual(acks, [
+      ["basic.ack", 4, true],
+      ["basic.ack", 6, false],
+      ["basic.ack", 8, false],
+      ["basic.reject", 5, true],
+      ["basic.ack", 7, false],
+    ]);
+    await conn.close();
+  });
+
+  it("sends waiting acks before a channel.close and before basic.recover", async () => {
+    const { conn, client } = await open(broker);
+    const ch = await conn.createChannel();
+    await ch.basicConsume("q", { consumerTag: "c" }, { onDelivery() {} });
+    client.onMethod = (r) => {
+      if (r.method !== "basic.recover") return false;
+      client.sendMethod(r.channel, METHODS.basicRecoverOk);
+      return true;
+    };
+    for (let tag = 1; tag <= 3; tag++) {
+      client.sendMethod(ch.id, METHODS.basicDeliver, {
+        consumerTag: "c",
+        deliveryTag: tag,
+        exchange: "",
+        routingKey: "q",
+      });
+      client.sendContent(ch.id, {}, enc.encode("x"));
+    }
+    await ch.queueDeclare({ name: "sync" });
+    void ch.basicAck(1);
+    await ch.basicRecover(true);
+    void ch.basicAck(2); // a tag from before the recover: void, sent as is
+    await ch.close();
+    const order = client.received
+      .filter((r) => r.channel === ch.id && r.method !== undefined)
+      .map((r) => r.method)
+      .filter((m) => ["basic.ack", "basic.recover", "channel.close"].includes(m!));
+    assert.deepStrictEqual(order, ["basic.ack", "basic.recover", "basic.ack", "channel.close"]);
+    await conn.close();
+  });
+
   it("emits blocked and unblocked events", async () => {
     const { conn, client } = await open(broker);
     const events: TransportEvent[] = [];
