@@ -365,7 +365,15 @@ export class Connection {
             ...this.#options.recoveryPolicy,
             signal: this.#stop.signal,
           });
-          for (const revivable of [...this.#attached]) await revivable.revive();
+          // One consumer that cannot start again must not keep the others down.
+          for (const revivable of [...this.#attached]) {
+            try {
+              await revivable.revive();
+            } catch (error) {
+              if (isRecoverable(error)) throw error;
+              log.error("Cannot revive a consumer after reconnecting:", error);
+            }
+          }
           log.info(`Connection to ${this.asUri()} recovered`);
         } catch (error) {
           if (this.#closed) return;
