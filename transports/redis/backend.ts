@@ -143,6 +143,7 @@ export class RedisBackend implements QueueBackend, AckStore {
   readonly #cycle: RoundRobinCycle<string>;
   #cycleQueues = "";
   #lastSweep = 0;
+  #lastHealthCheck = Date.now();
   #isClosed = false;
   #ahead: ReadAhead | undefined;
   readonly #pushes = new TickBatcher<[queue: string, text: string]>((key, items) =>
@@ -475,13 +476,17 @@ export class RedisBackend implements QueueBackend, AckStore {
       try {
         await this.#ensure(true);
         await this.#maybeSweep();
+        this.#maybeCheckHealth();
         const fanout = this.#takeFanout(queues, max);
         if (fanout.length > 0) return fanout;
         const generation = this.#generation;
         const got = await this.#fetchWithReadAhead(queues, max);
         failures = 0;
         if (got.length > 0) return got;
-        let wait = this.#sweepInterval();
+        let wait = Math.min(
+          this.#sweepInterval(),
+          this.#settings.healthCheckInterval || Infinity,
+        );
         if (this.#wakeup === "tracking" && this.#tracking) {
           if (await this.#arm(queues)) continue;
         } else {
@@ -701,6 +706,31 @@ export class RedisBackend implements QueueBackend, AckStore {
     // Reverse, so that the first delivered ends up first in line again.
     await Promise.all(
       [...unacked].reverse().map(([queue, message]) => this.#giveBack(queue, message, "R")),
+    );
+  }
+
+  /**
+   * PINGs the pub/sub connection every `healthCheckInterval` ms: a connection that died without
+   * a word (no RST) would otherwise never deliver another wake-up or fanout message. A PING
+   * without a reply within the interval closes the link; the next round reopens it.
+   */
+  #maybeCheckHealth(): void {
+    const every = this.#settings.healthCheckInterval;
+    const sub = this.#sub;
+    if (!every || !sub?.isOpen || Date.now() - this.#lastHealthCheck < every) return;
+    this.#lastHealthCheck = Date.now();
+    let answered = false;
+    const timer = setTimeout(() => {
+      if (answered) return;
+      this.#context.warn("The Redis pub/sub connection did not answer PING; reopening it");
+      sub.close().catch(() => undefined);
+    }, every);
+    sub.send(["PING"], { timeout: false }).then(
+      () => {
+        answered = true;
+        clearTimeout(timer);
+      },
+      () => clearTimeout(timer),
     );
   }
 

@@ -66,6 +66,11 @@ export interface RedisTransportOptions {
   pollInterval?: number;
   /** Most fanout messages kept for one queue before the oldest is dropped (default 10 000). */
   fanoutBufferLimit?: number;
+  /**
+   * Milliseconds between PINGs of the pub/sub connection while consuming, so a connection that
+   * died without a word is noticed and reopened (Kombu `health_check_interval`, 25 s; 0 = off).
+   */
+  healthCheckInterval?: number;
   /** Parser limits of the native driver (bulk strings <= 512 MiB by default). */
   parser?: RespParserOptions;
   /** Opens sockets (native driver); the runtime's by default. */
@@ -204,6 +209,7 @@ export function readSettings(options: Record<string, unknown>): RedisSettings {
     wakeup: oneOf("wakeup", o.wakeup, ["tracking", "poll"] as const, "tracking"),
     pollInterval: num("pollInterval", o.pollInterval, 100),
     fanoutBufferLimit: num("fanoutBufferLimit", o.fanoutBufferLimit, 10_000),
+    healthCheckInterval: num("healthCheckInterval", o.healthCheckInterval, 25_000),
     parser: o.parser,
     socketFactory: typeof o.socketFactory === "function" ? o.socketFactory : undefined,
   };

@@ -13,6 +13,7 @@ import {
   rawRedis,
   take,
   text,
+  type Warnings,
 } from "./_helpers.ts";
 
 const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
@@ -331,6 +332,18 @@ for (const driver of ["resp", "ioredis"] as const) {
       const other = await open({ globalKeyprefix: store.layout.prefix });
       assert.equal(await other.size("q"), 60);
       assert.equal(bodyOf((await other.get("q"))!), "m40");
+    });
+
+    it("PINGs its pub/sub connection while waiting, without disturbing it", async () => {
+      const warnings: Warnings = [];
+      const store = await openStore({ driver, healthCheckInterval: 20 }, warnings);
+      stores.push(store);
+      const waiting = take(store, ["q"], 1);
+      await new Promise((r) => setTimeout(r, 150));
+      await store.put("q", message("after pings"));
+      const [got] = await waiting;
+      assert.equal(bodyOf(got![1]), "after pings");
+      assert.deepStrictEqual(warnings, []);
     });
 
     it("purges every step and reports the count", async () => {
