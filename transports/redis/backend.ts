@@ -629,10 +629,11 @@ export class RedisBackend implements QueueBackend, AckStore {
     return total;
   }
 
-  /** Deletes the queue's lists and its fanout subscriptions. */
+  /** Deletes the queue's lists, the bindings made here, and its fanout subscriptions. */
   async delete(queue: string): Promise<void> {
     const link = await this.#link();
     check(await link.send(["DEL", ...this.#layout.queueKeys(queue)]), `delete queue "${queue}"`);
+    await this.bindings.removeQueue(queue);
     this.#fanoutBuffers.delete(queue);
     this.#expires.delete(queue);
     for (const [pattern, queues] of this.#fanoutPatterns) {

@@ -38,6 +38,8 @@ export class RedisBindingStore implements BindingStore {
   readonly #cache = new Map<string, Promise<BindingRow[]>>();
   /** Keys invalidated while their read was in flight (the read must not be cached). */
   readonly #stale = new Set<string>();
+  /** Bindings made through this store, by queue (Kombu knows these in-process too). */
+  readonly #made = new Map<string, Map<string, Binding & { exchange: string }>>();
 
   /**
    * Makes the store over a link.
@@ -83,6 +85,9 @@ export class RedisBindingStore implements BindingStore {
   /** Adds `routing_key SEP regex SEP queue` to `_kombu.binding.<exchange>`. */
   async add(exchange: string, binding: Binding): Promise<void> {
     this.invalidate([this.#layout.bindingKey(exchange)]);
+    let made = this.#made.get(binding.queue);
+    if (!made) this.#made.set(binding.queue, made = new Map());
+    made.set(`${exchange}\u0000${binding.routingKey}`, { ...binding, exchange });
     const link = await this.#link();
     const member = this.#layout.bindingMember(
       binding.routingKey,
@@ -98,6 +103,7 @@ export class RedisBindingStore implements BindingStore {
   /** Removes the binding, whichever side wrote it. */
   async remove(exchange: string, binding: Binding): Promise<void> {
     this.invalidate([this.#layout.bindingKey(exchange)]);
+    this.#made.get(binding.queue)?.delete(`${exchange}\u0000${binding.routingKey}`);
     const link = await this.#link();
     const withPattern = this.#layout.bindingMember(
       binding.routingKey,
@@ -171,6 +177,19 @@ export class RedisBindingStore implements BindingStore {
       out.push({ queue: row.queue, routingKey: row.routingKey });
     }
     return out;
+  }
+
+  /**
+   * Removes the bindings of a deleted queue that were made through this store (Kombu's
+   * `queue_delete` removes those its process knows; bindings of other processes stay).
+   *
+   * @param queue the deleted queue
+   */
+  async removeQueue(queue: string): Promise<void> {
+    const made = this.#made.get(queue);
+    if (!made) return;
+    this.#made.delete(queue);
+    for (const { exchange, ...binding } of made.values()) await this.remove(exchange, binding);
   }
 
   /** Deletes `_kombu.binding.<exchange>`. */

@@ -277,6 +277,15 @@ for (const driver of ["resp", "ioredis"] as const) {
       assert.deepStrictEqual((await store.bindings.list("shared")).map((b) => b.queue), ["two"]);
     });
 
+    it("removes the bindings it made when the queue is deleted, and no others", async () => {
+      const store = await open();
+      const key = `${store.layout.prefix}_kombu.binding.jobs`;
+      await store.bindings.add("jobs", { queue: "mine", routingKey: "a" });
+      await raw.send(["SADD", key, `a${SEP}${SEP}theirs`]);
+      await store.delete("mine");
+      assert.deepStrictEqual((await store.bindings.list("jobs")).map((b) => b.queue), ["theirs"]);
+    });
+
     it("delivers fanout over PUB/SUB on /{db}.<exchange>", async () => {
       const store = await open();
       const other = await open({ globalKeyprefix: store.layout.prefix });
