@@ -4,6 +4,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { Connection } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
 import { connectSocket } from "../../../src/runtime/mod.ts";
 import type { SocketOptions } from "../../../src/socket.ts";
@@ -110,6 +111,31 @@ describe("AMQP transport on the socket seam", () => {
     assert.equal(seen[0].port, broker.port);
     const ch = await conn.createChannel();
     assert.equal((await ch.queueDeclare({ name: "over-tls" })).queue, "over-tls");
+    await conn.close();
+  });
+
+  it("takes amqps:// to port 5671 with TLS on through the core's Connection", async () => {
+    const seen: SocketOptions[] = [];
+    const socketFactory = (options: SocketOptions) => {
+      seen.push(options);
+      return Promise.reject(new Error("no broker here"));
+    };
+    const conn = new Connection("amqps://guest:guest@127.0.0.1//", {
+      transportOptions: { socketFactory },
+    });
+    await assert.rejects(conn.ensureConnection({ maxRetries: 0 }), ConnectionError);
+    await conn.close();
+    assert.ok(seen.length >= 1);
+    assert.equal(seen[0].port, 5671);
+    assert.equal(seen[0].tls, true);
+  });
+
+  it("connects amqps:// through the core's Connection with a CA", async () => {
+    const conn = new Connection(`amqps://guest:guest@127.0.0.1:${broker.port}//`, {
+      ssl: { ca: fixture.ca },
+    });
+    const ch = await conn.channel();
+    assert.equal((await ch.queueDeclare({ name: "core-tls" })).queue, "core-tls");
     await conn.close();
   });
 
