@@ -17,11 +17,9 @@
 
 import amqplib from "amqplib";
 import { AMQPClient } from "@cloudamqp/amqp-client";
-import { Connection, Producer, Queue, registerTransport } from "../mod.ts";
+import { Connection, Queue } from "../mod.ts";
 import { AmqpTransport } from "../transports/amqp/mod.ts";
 import type { AmqpChannel, AmqpConnection } from "../transports/amqp/mod.ts";
-
-registerTransport(["amqp", "amqps", "pyamqp", "librabbitmq"], AmqpTransport);
 
 const URL = "amqp://guest:guest@127.0.0.1:5672//";
 const PEER_URL = "amqp://guest:guest@127.0.0.1:5672/%2F";
@@ -100,11 +98,11 @@ async function wakameClient(): Promise<Client> {
       await (await conn.defaultChannel()).queueDeclare({ name: queue, passive: true });
     },
     async confirm(queue, n) {
-      const channel = await conn.channel();
-      await channel.confirmSelect!();
-      const producer = new Producer(channel, { routingKey: queue });
+      // Kombu's confirm_publish: every channel of this connection confirms.
+      const confirming = new Connection(URL, { transportOptions: { confirmPublish: true } });
+      const producer = confirming.producer({ routingKey: queue });
       await windowed(n, WINDOW, (i) => producer.publish(payload(i)));
-      await channel.close();
+      await confirming.close();
     },
     async consume(queue, n) {
       let seen = 0;

@@ -66,6 +66,11 @@ export interface AmqpConnectionOptions {
   connectionName?: string;
   /** Extra client properties. */
   clientProperties?: FieldTable;
+  /**
+   * Put every channel in publisher-confirm mode when it opens (Kombu's `confirm_publish`
+   * transport option): each publish then resolves once the broker has the message.
+   */
+  confirmPublish?: boolean;
   /** Milliseconds the handshake may take (default 30000). */
   handshakeTimeout?: number;
   /** Used in error messages, such as `127.0.0.1:5672`. */
@@ -232,6 +237,7 @@ export class AmqpConnection implements TransportConnection {
     const channel = new AmqpChannel(this, id);
     this.#channels[id] = channel;
     await channel.open();
+    if (this.#options.confirmPublish) await channel.confirmSelect();
     return channel;
   }
 

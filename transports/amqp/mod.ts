@@ -15,6 +15,7 @@
  * | `channelMax` | most channels asked for | 2047 |
  * | `maxMessageSize` | largest incoming body accepted, bytes; a bigger one fails the connection | 128 MiB |
  * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate) | PLAIN |
+ * | `confirmPublish` | every channel in confirm mode: a publish resolves once the broker has it (Kombu's `confirm_publish`) | false |
  * | `connectionName` | shown by `rabbitmqctl list_connections client_properties` | none |
  * | `clientProperties` | extra client properties | none |
  * | `socketFactory` | a {@link SocketFactory} to connect with | the runtime's |
@@ -158,6 +159,8 @@ export function amqpOptions(
     maxMessageSize: numberOption(t, "maxMessageSize") ?? DEFAULT_MAX_MESSAGE_SIZE,
     authMechanism: mechanism,
     connectionName: t.connectionName === undefined ? undefined : String(t.connectionName),
+    confirmPublish: t.confirmPublish === true || t.confirmPublish === "true" ||
+      t.confirmPublish === "1",
     clientProperties: t.clientProperties as FieldTable | undefined,
     handshakeTimeout: params.connectTimeout > 0 ? params.connectTimeout : undefined,
     peer: `${params.hostname}:${port}`,

@@ -348,6 +348,19 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     assert.equal(back!.redelivered, true);
   });
 
+  it("confirms every publish with the confirmPublish option", async () => {
+    const c = await AmqpTransport.connect(
+      params({ transportOptions: { confirmPublish: "true", connectionName: unique("cp") } }),
+    ) as AmqpConnection;
+    const confirming = await c.createChannel();
+    assert.equal(confirming.confirming, true);
+    await assert.rejects(
+      confirming.basicPublish(unique("no-exchange"), "", message("x")),
+      NotFoundError,
+    );
+    await c.close();
+  });
+
   it("negotiates the heartbeat", async () => {
     const c = await connect(unique("hb"), 7);
     assert.equal(c.heartbeat, 7);
