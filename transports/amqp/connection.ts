@@ -506,6 +506,12 @@ export class AmqpConnection implements TransportConnection {
     }
     const ch = this.#channels[channel];
     if (ch === undefined) {
+      // When both sides close a channel at once, RabbitMQ answers our channel.close with a
+      // close-ok after we released the number: harmless.
+      if (
+        type === FRAME_METHOD && size >= 4 && bytes[start + 1] === 20 && bytes[start + 3] === 41 &&
+        bytes[start] === 0 && bytes[start + 2] === 0
+      ) return;
       throw new ProtocolError(`Cannot read frame: channel ${channel} is not open`);
     }
     if (type === FRAME_METHOD) ch.onMethod(bytes, start, size);

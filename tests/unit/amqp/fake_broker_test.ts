@@ -421,6 +421,30 @@ describe("AMQP transport lifecycle (fake broker)", () => {
     await conn.close();
   });
 
+  it("survives both sides closing a channel at once", async () => {
+    const { conn, client } = await open(broker);
+    const ch = await conn.createChannel();
+    client.onMethod = (r) => {
+      if (r.method !== "channel.close") return false;
+      // The broker had closed the channel itself, then answers our close too (RabbitMQ does).
+      client.sendMethod(r.channel, METHODS.channelClose, {
+        replyCode: 406,
+        replyText: "PRECONDITION_FAILED",
+        classId: 60,
+        methodId: 80,
+      });
+      client.sendMethod(r.channel, METHODS.channelCloseOk);
+      return true;
+    };
+    await ch.close();
+    client.onMethod = undefined;
+    const next = await conn.createChannel();
+    assert.equal(next.isOpen, true);
+    assert.equal(conn.isOpen, true);
+    await conn.close();
+    assert.equal(await conn.closed, undefined);
+  });
+
   it("emits blocked and unblocked events", async () => {
     const { conn, client } = await open(broker);
     const events: TransportEvent[] = [];
