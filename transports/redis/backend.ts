@@ -239,6 +239,10 @@ export class RedisBackend implements QueueBackend, AckStore {
         this.#layout.queueKey("celery", 0),
         this.#layout.bindingKey("celery"),
       ]);
+      if (this.#isClosed) {
+        await link.close();
+        throw new ConnectionError("Cannot use the Redis store: it is closed");
+      }
       this.#cmd = link;
       void link.closed.then(() => {
         this.bindings.invalidate(null);
@@ -255,6 +259,8 @@ export class RedisBackend implements QueueBackend, AckStore {
         if (this.#wakeup === "tracking") await sub.send(["SUBSCRIBE", INVALIDATE_CHANNEL]);
         const patterns = [...this.#fanoutPatterns.keys()];
         if (patterns.length > 0) await sub.send(["PSUBSCRIBE", ...patterns]);
+        // The store may have closed while this link was opening: it must not outlive it.
+        if (this.#isClosed) throw new ConnectionError("Cannot use the Redis store: it is closed");
         this.#sub = sub;
         (sub as { clientId?: number }).clientId = Number(id);
       } catch (error) {
@@ -379,6 +385,7 @@ export class RedisBackend implements QueueBackend, AckStore {
   /** PSUBSCRIBEs to the fanout channel so the queue receives what the exchange broadcasts. */
   async bindFanout(exchange: string, queue: string, routingKey: string): Promise<void> {
     this.#fanoutExchanges.add(exchange);
+    await this.bindings.markFanout(exchange, { queue, routingKey });
     const pattern = this.#layout.fanoutPattern(exchange, routingKey);
     let queues = this.#fanoutPatterns.get(pattern);
     const fresh = !queues;
@@ -882,6 +889,8 @@ export class RedisBackend implements QueueBackend, AckStore {
     }
     this.#isClosed = true;
     this.#wake();
+    // A connect under way sees the flag and closes what it opened.
+    await this.#connecting?.catch(() => undefined);
     await Promise.all([
       this.#cmd?.close().catch(() => undefined),
       this.#sub?.close().catch(() => undefined),

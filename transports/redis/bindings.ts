@@ -180,6 +180,31 @@ export class RedisBindingStore implements BindingStore {
   }
 
   /**
+   * Rewrites a binding of a fanout exchange the way Python Kombu writes it (empty pattern), so a
+   * Python `queue_unbind` finds it. Called once the store learns the exchange is a fanout.
+   *
+   * @param exchange the fanout exchange
+   * @param binding the binding added before
+   */
+  async markFanout(exchange: string, binding: Binding): Promise<void> {
+    this.invalidate([this.#layout.bindingKey(exchange)]);
+    const link = await this.#link();
+    const key = this.#layout.bindingKey(exchange);
+    const withPattern = this.#layout.bindingMember(
+      binding.routingKey,
+      kombuTopicPattern(binding.routingKey),
+      binding.queue,
+    );
+    const plain = this.#layout.bindingMember(binding.routingKey, "", binding.queue);
+    const [removed, added] = await Promise.all([
+      link.send(["SREM", key, withPattern]),
+      link.send(["SADD", key, plain]),
+    ]);
+    this.#check(removed, `bind queue "${binding.queue}" to exchange "${exchange}"`);
+    this.#check(added, `bind queue "${binding.queue}" to exchange "${exchange}"`);
+  }
+
+  /**
    * Removes the bindings of a deleted queue that were made through this store (Kombu's
    * `queue_delete` removes those its process knows; bindings of other processes stay).
    *

@@ -297,6 +297,17 @@ for (const driver of ["resp", "ioredis"] as const) {
       assert.equal(bodyOf(first![1]), "hello");
       assert.equal(bodyOf(second![1]), "hello");
       assert.equal(store.layout.fanoutChannel("news", ""), `${store.layout.prefix}/0.news`);
+      // A fanout binding is stored as Python writes it: empty pattern.
+      await store.bindings.add("news", { queue: "reader-3", routingKey: "" });
+      await store.bindFanout("news", "reader-3", "");
+      const members = (await raw.send([
+        "SMEMBERS",
+        `${store.layout.prefix}_kombu.binding.news`,
+      ]) as Uint8Array[]).map(text);
+      assert.deepStrictEqual(
+        members.sort(),
+        ["reader-1", "reader-2", "reader-3"].map((q) => `${SEP}${SEP}${q}`),
+      );
     });
 
     it("wakes a waiting consumer when another client pushes, without polling", async () => {
