@@ -102,8 +102,12 @@ describe("Redis recovery", () => {
       await publish(url, { globalKeyprefix: prefix }, "jobs", 100, 200);
       await collector.until(200);
       assert.equal(collector.seen.size, 200, "every message arrived");
-      // Whatever was fetched or unacked when the connection died is back and acked by now.
-      for (let i = 0; i < 100 && (await raw.send(["HLEN", `${prefix}unacked`])) !== 0; i++) {
+      // Whatever was fetched or unacked when the connection died comes back (a message whose
+      // ack was lost is delivered again: at least once) and is acked: wait until both are empty.
+      const settled = async () =>
+        (await raw.send(["HLEN", `${prefix}unacked`])) === 0 &&
+        (await raw.send(["LLEN", `${prefix}jobs`])) === 0;
+      for (let i = 0; i < 100 && !(await settled()); i++) {
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(await raw.send(["HLEN", `${prefix}unacked`]), 0);
