@@ -799,8 +799,11 @@ export class RedisBackend implements QueueBackend, AckStore {
       if (limit) args.push("LIMIT", 0, limit);
       const visible = check(await link.send(args), "list unacknowledged messages");
       if (!Array.isArray(visible)) return 0;
-      for (let i = 0; i < visible.length; i += 2) {
-        const tag = replyText(visible[i]);
+      // RESP2 answers member, score, member, score...; RESP3 answers [member, score] pairs.
+      const tags = Array.isArray(visible[0])
+        ? visible.map((pair) => replyText((pair as RespValue[])[0]))
+        : visible.filter((_, i) => i % 2 === 0).map((member) => replyText(member));
+      for (const tag of tags) {
         if (tag !== undefined && await this.#restoreByTag(link, tag)) restored++;
       }
     } finally {

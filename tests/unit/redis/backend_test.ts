@@ -19,12 +19,14 @@ import {
 const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
 const SEP = "\x06\x16";
 
-for (const driver of ["resp", "ioredis"] as const) {
-  describe(`Redis store in Kombu's layout (${driver} driver)`, { skip }, () => {
+for (const variant of ["resp", "resp3", "ioredis"] as const) {
+  const driver = variant === "ioredis" ? "ioredis" : "resp";
+  const protocol = variant === "resp3" ? 3 : 2;
+  describe(`Redis store in Kombu's layout (${variant})`, { skip }, () => {
     let raw: RespConnection;
     const stores: RedisBackend[] = [];
     const open = async (options: Record<string, unknown> = {}) => {
-      const store = await openStore({ driver, ...options });
+      const store = await openStore({ driver, protocol, ...options });
       stores.push(store);
       return store;
     };
@@ -356,7 +358,7 @@ for (const driver of ["resp", "ioredis"] as const) {
 
     it("PINGs its pub/sub connection while waiting, without disturbing it", async () => {
       const warnings: Warnings = [];
-      const store = await openStore({ driver, healthCheckInterval: 20 }, warnings);
+      const store = await openStore({ driver, protocol, healthCheckInterval: 20 }, warnings);
       stores.push(store);
       const waiting = take(store, ["q"], 1);
       await new Promise((r) => setTimeout(r, 150));
