@@ -16,10 +16,17 @@
  * `unackedIndexKey`, `unackedMutexKey`, `unackedMutexExpire` (300 000), `unackedRestoreLimit`,
  * `fanoutPrefix` (true: `/{db}.`), `fanoutPatterns` (true), `globalKeyprefix`, `sep`,
  * `prioritySteps` ([0, 3, 6, 9]), `queueOrderStrategy` (`round_robin`, `sorted`, `priority`),
- * `socketTimeout`, `socketConnectTimeout`; and wakame's own: `driver` (`resp` or `ioredis`),
- * `protocol` (2 or 3), `clientName`, `cluster`, `wakeup` (`tracking` or `poll`), `pollInterval`,
- * `fanoutBufferLimit`, `parser` (bulk length limit...), `socketFactory`. See
- * {@link RedisTransportOptions}.
+ * `socketTimeout`, `socketConnectTimeout`, `healthCheckInterval` (25 000); and wakame's own:
+ * `driver` (`resp` or `ioredis`), `protocol` (2 or 3), `clientName`, `cluster`, `wakeup`
+ * (`tracking` or `poll`), `pollInterval`, `fanoutBufferLimit`, `parser` (bulk length limit...),
+ * `socketFactory`, `db` (for `redis+socket://`). See {@link RedisTransportOptions}.
+ *
+ * No loss window: a message moves from its list into `unacked` / `unacked_index` in one Lua
+ * script, in the layout Python Kombu's restore reads; consumers wait without any blocking pop
+ * (Redis client tracking reports changes of the list keys on the pub/sub connection), so no
+ * message is ever only in the reply of a dead consumer. Each connection uses two Redis
+ * connections: commands, and pub/sub (opened on the first consume, fanout bind or routed
+ * publish). A lost connection is reopened by the store; consumers re-arm by themselves.
  *
  * Capabilities: direct, topic and fanout exchanges; priority in steps (0 is consumed first, the
  * reverse of RabbitMQ); redelivered flag; persistent; cross-process fanout (PUB/SUB, at most
