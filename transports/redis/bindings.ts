@@ -9,8 +9,13 @@
 import { ChannelError } from "../../src/errors.ts";
 import type { Binding, BindingStore } from "../../src/virtual/backend.ts";
 import { type RedisLink, replyText } from "./driver.ts";
-import { type KeyLayout, kombuTopicPattern } from "./keys.ts";
+import { kombuBindingPattern } from "../../src/virtual/exchange_types.ts";
+import type { KeyLayout } from "./keys.ts";
 import { RespErrorReply, type RespValue } from "./resp/types.ts";
+
+function topicPattern(routingKey: string): string {
+  return kombuBindingPattern("topic", routingKey);
+}
 
 /** One parsed member of a binding set. */
 export interface BindingRow {
@@ -25,10 +30,10 @@ export interface BindingRow {
 /**
  * The {@link BindingStore} of the Redis transport.
  *
- * The exchange type is not stored in Redis (as in Kombu), and the virtual channel does not pass
- * it with a binding; so every binding written here carries Python's topic regex as its pattern.
- * That is safe for all three exchange types Python routes (direct and fanout lookups ignore the
- * pattern; a topic lookup needs it). Removal deletes both spellings of the member.
+ * The exchange type is not stored in Redis (as in Kombu); the virtual channel passes the pattern
+ * Python would store for the type ({@link Binding.pattern}: a regex for topic, empty otherwise).
+ * A binding that comes without one gets Python's topic regex, which is safe for every Python
+ * lookup (direct and fanout lookups ignore the pattern). Removal deletes both spellings.
  */
 export class RedisBindingStore implements BindingStore {
   readonly #layout: KeyLayout;
@@ -82,7 +87,11 @@ export class RedisBindingStore implements BindingStore {
     return reply;
   }
 
-  /** Adds `routing_key SEP regex SEP queue` to `_kombu.binding.<exchange>`. */
+  /**
+   * Adds `routing_key SEP pattern SEP queue` to `_kombu.binding.<exchange>`, with the pattern
+   * Python Kombu writes for the exchange's type (the channel passes it); without one, the topic
+   * regex, which every Python lookup accepts.
+   */
   async add(exchange: string, binding: Binding): Promise<void> {
     this.invalidate([this.#layout.bindingKey(exchange)]);
     let made = this.#made.get(binding.queue);
@@ -91,7 +100,7 @@ export class RedisBindingStore implements BindingStore {
     const link = await this.#link();
     const member = this.#layout.bindingMember(
       binding.routingKey,
-      kombuTopicPattern(binding.routingKey),
+      binding.pattern ?? topicPattern(binding.routingKey),
       binding.queue,
     );
     this.#check(
@@ -107,7 +116,7 @@ export class RedisBindingStore implements BindingStore {
     const link = await this.#link();
     const withPattern = this.#layout.bindingMember(
       binding.routingKey,
-      kombuTopicPattern(binding.routingKey),
+      topicPattern(binding.routingKey),
       binding.queue,
     );
     const plain = this.#layout.bindingMember(binding.routingKey, "", binding.queue);
@@ -192,7 +201,7 @@ export class RedisBindingStore implements BindingStore {
     const key = this.#layout.bindingKey(exchange);
     const withPattern = this.#layout.bindingMember(
       binding.routingKey,
-      kombuTopicPattern(binding.routingKey),
+      topicPattern(binding.routingKey),
       binding.queue,
     );
     const plain = this.#layout.bindingMember(binding.routingKey, "", binding.queue);

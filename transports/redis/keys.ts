@@ -24,37 +24,6 @@ export function priorityStep(steps: readonly number[], priority: number | undefi
   return step;
 }
 
-/**
- * Escapes a routing key like Kombu's `escape_regex(rkey, '.#*')`: every character that is not a
- * letter, a digit or one of `.#*` gets a backslash (NUL becomes `\000`).
- *
- * @param text the routing key
- * @returns the escaped text
- */
-export function kombuEscapeRegex(text: string): string {
-  let out = "";
-  for (const ch of text) {
-    if (ch === "." || ch === "#" || ch === "*" || /^[\p{L}\p{N}]$/u.test(ch)) out += ch;
-    else if (ch === "\0") out += "\\000";
-    else out += "\\" + ch;
-  }
-  return out;
-}
-
-/**
- * The regex text Python Kombu stores as the pattern of a topic binding
- * (`TopicExchange.key_to_pattern`), so that Python consumers route by our bindings.
- *
- * @param routingKey the binding key
- * @returns the pattern, such as `^a\.b\..*?$`
- */
-export function kombuTopicPattern(routingKey: string): string {
-  const words = kombuEscapeRegex(routingKey).split(".").map((word) =>
-    word === "*" ? ".*?[^\\.]" : word === "#" ? ".*?" : word
-  );
-  return `^${words.join("\\.")}$`;
-}
-
 /** Key names of one backend (every name already carries `globalKeyprefix`). */
 export class KeyLayout {
   readonly #s: RedisSettings;

@@ -58,7 +58,7 @@ export { RedisBackend } from "./backend.ts";
 export { type BindingRow, RedisBindingStore } from "./bindings.ts";
 export { RedisConnector, type RedisMode } from "./connector.ts";
 export { nativeDriver, type RedisDriver, type RedisLink, type RedisLinkOptions } from "./driver.ts";
-export { KeyLayout, kombuTopicPattern, priorityStep } from "./keys.ts";
+export { KeyLayout, priorityStep } from "./keys.ts";
 export { readSettings, type RedisSettings, type RedisTransportOptions } from "./options.ts";
 export { RespConnection, type RespConnectionOptions, type SendOptions } from "./resp/client.ts";
 export { RespEncoder } from "./resp/encoder.ts";

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { kombuTopicPattern } from "../../../transports/redis/keys.ts";
 import type { RedisBackend } from "../../../transports/redis/mod.ts";
 import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
@@ -242,12 +241,16 @@ for (const variant of ["resp", "resp3", "ioredis"] as const) {
     it("keeps bindings in _kombu.binding.<exchange> with Python's topic pattern", async () => {
       const store = await open();
       const key = `${store.layout.prefix}_kombu.binding.logs`;
+      const topic = "^.*?[^\\.]\\.error\\..*?$";
+      // The channel passes the pattern for the exchange's type; without one, the topic regex.
       await store.bindings.add("logs", { queue: "errors", routingKey: "*.error.#" });
-      const members = (await raw.send(["SMEMBERS", key]) as Uint8Array[]).map(text);
+      await store.bindings.add("logs", { queue: "direct", routingKey: "d", pattern: "" });
+      const members = (await raw.send(["SMEMBERS", key]) as Uint8Array[]).map(text).sort();
       assert.deepStrictEqual(members, [
-        `*.error.#${SEP}${kombuTopicPattern("*.error.#")}${SEP}errors`,
+        `*.error.#${SEP}${topic}${SEP}errors`,
+        `d${SEP}${SEP}direct`,
       ]);
-      assert.equal(kombuTopicPattern("*.error.#"), "^.*?[^\\.]\\.error\\..*?$");
+      await store.bindings.remove("logs", { queue: "direct", routingKey: "d" });
       // A row written by Python for a direct exchange (empty pattern).
       await raw.send(["SADD", key, `info${SEP}${SEP}infos`]);
       const listed = await store.bindings.list("logs");
