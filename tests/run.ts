@@ -10,6 +10,20 @@
 const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
 
+/**
+ * Node's test runner: TAP for the summary; a file whose tests are done but whose process stays
+ * alive (a forgotten socket) is ended instead of hanging the run; no test runs past 2 minutes.
+ */
+const NODE_TEST_FLAGS = [
+  "--test",
+  "--test-reporter=tap",
+  "--test-force-exit",
+  "--test-timeout=120000",
+];
+
+/** Longest time one runtime's run may take before it is stopped and counted as failed. */
+const RUN_LIMIT_MS = 20 * 60 * 1000;
+
 interface Counts {
   passed: number;
   failed: number;
@@ -97,7 +111,16 @@ async function run(
   };
   const write = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s));
   await Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
+  const limit = setTimeout(() => {
+    console.log(`\n${name}: still running after ${RUN_LIMIT_MS / 60000} minutes; stopping it`);
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, RUN_LIMIT_MS);
   const { code } = await child.status;
+  clearTimeout(limit);
   // deno-lint-ignore no-control-regex
   const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""), code);
   if (code !== 0 && counts.failed === 0) counts.failed = 1;
@@ -196,8 +219,7 @@ if (relative.length) {
         await run(`node ${version} (tsx)`, node20, [
           "--import",
           "tsx",
-          "--test",
-          "--test-reporter=tap",
+          ...NODE_TEST_FLAGS,
           ...relative,
         ], parseNode),
       );
@@ -209,11 +231,12 @@ if (relative.length) {
     const node24 = `${root}/node_modules/node24/bin/node`;
     const version = await nodeVersion(node24);
     outcomes.push(
-      await run(`node ${version} (type stripping)`, node24, [
-        "--test",
-        "--test-reporter=tap",
-        ...relative,
-      ], parseNode),
+      await run(
+        `node ${version} (type stripping)`,
+        node24,
+        [...NODE_TEST_FLAGS, ...relative],
+        parseNode,
+      ),
     );
   }
 }
