@@ -28,6 +28,7 @@ import type {
 } from "../transport.ts";
 import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
 import { kombuBindingPattern, route } from "./exchange_types.ts";
+import { sleep } from "../utils/sleep.ts";
 import type { VirtualState } from "./state.ts";
 
 /** Tuning of a virtual channel. */
@@ -602,20 +603,6 @@ export class VirtualChannel implements Channel {
       this.#options.onWarning?.(`Cannot give a message back to queue "${queue}"`, error);
     }
   }
-}
-
-/** Resolves after `ms` milliseconds, or at once when the signal aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 function bindingOf(queue: string, routingKey: string, args: FieldTable | undefined): Binding {

@@ -9,6 +9,10 @@
  * @module
  */
 
+import { sleep } from "../../src/utils/sleep.ts";
+
+export { sleep };
+
 /** How one failed attempt is judged. */
 export type FailureKind =
   /** Do not retry: the error goes to the caller. */
@@ -60,26 +64,6 @@ export function backoffDelay(
 ): number {
   const ceiling = Math.min(maxDelay, baseDelay * 2 ** Math.min(retry - 1, 30));
   return Math.floor(random * ceiling);
-}
-
-/**
- * Resolves after `ms` milliseconds, or at once when the signal aborts (never rejects).
- *
- * @param ms milliseconds
- * @param signal cuts the wait short
- * @returns a promise of the end of the wait
- */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**
