@@ -194,6 +194,11 @@ if (options.staticChecks && !options.filters.length) {
   outcomes.push(await run("deno lint", deno, ["lint"], quiet));
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
   outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", "mod.ts"], quiet));
+  // Every @example of the core runs (STYLE.md: examples run on memory:// under deno test --doc).
+  const docFiles = ["mod.ts", "src", "transports/memory/mod.ts", "transports/filesystem/mod.ts"];
+  outcomes.push(
+    await run("deno test --doc", deno, ["test", "-A", "--doc", ...docFiles], parseDeno),
+  );
 }
 if (relative.length) {
   if (wants("deno")) {
