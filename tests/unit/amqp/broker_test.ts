@@ -343,9 +343,14 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
       NotFoundError,
     );
     await assert.rejects(doomed.basicAck(d!.deliveryTag), /is closed/);
-    const back = await ch.basicGet(name, { noAck: true });
-    assert.equal(dec.decode(back!.body), "once");
-    assert.equal(back!.redelivered, true);
+    // The broker requeues it asynchronously after the channel died: wait for it by consuming.
+    const c = collector();
+    const tag = await ch.basicConsume(name, { noAck: true }, c);
+    await c.next(1);
+    await ch.basicCancel(tag);
+    assert.equal(dec.decode(c.got[0].body), "once");
+    assert.equal(c.got[0].redelivered, true);
+    assert.equal(c.got.length, 1);
   });
 
   it("confirms every publish with the confirmPublish option", async () => {
