@@ -191,7 +191,9 @@ function argArbitrary(type: ArgType): fc.Arbitrary<ArgValue> {
     case "shortstr":
       return fc.oneof(
         fc.string({ maxLength: 255 }),
-        fc.string({ unit: "grapheme", maxLength: 30 }),
+        fc.string({ unit: "grapheme", maxLength: 30 }).filter((t) =>
+          new TextEncoder().encode(t).length <= 255
+        ),
       );
     case "longstr":
       return fc.string({ maxLength: 300 });
