@@ -54,7 +54,7 @@ export interface AmqpConnectionOptions {
   virtualHost?: string;
   /** Heartbeat interval asked for, in seconds as in Kombu (0 = off, the default). */
   heartbeat?: number;
-  /** Largest frame asked for, in bytes (default 131072; the broker may lower it). */
+  /** Largest frame asked for, in bytes (default 131072, also for 0; the broker may lower it). */
   frameMax?: number;
   /** Most channels asked for (default 2047; the broker may lower it). */
   channelMax?: number;
@@ -189,7 +189,10 @@ export class AmqpConnection implements TransportConnection {
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#writer = socket.writable.getWriter();
     this.#reader = socket.readable.getReader();
-    this.#frames = new FrameReader(this.#onFrame, options.frameMax ?? DEFAULT_FRAME_MAX);
+    this.#frames = new FrameReader(
+      this.#onFrame,
+      Math.max(FRAME_MIN_SIZE, options.frameMax || DEFAULT_FRAME_MAX),
+    );
   }
 
   /** True until the connection closes or fails. */
@@ -609,7 +612,7 @@ export class AmqpConnection implements TransportConnection {
         65535;
       this.frameMax = Math.max(
         FRAME_MIN_SIZE,
-        negotiate(args.frameMax as number, o.frameMax ?? DEFAULT_FRAME_MAX),
+        negotiate(args.frameMax as number, o.frameMax || DEFAULT_FRAME_MAX),
       );
       const asked = Math.max(0, Math.floor(o.heartbeat ?? 0));
       this.heartbeat = asked === 0 ? 0 : negotiate(args.heartbeat as number, asked);
