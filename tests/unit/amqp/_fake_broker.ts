@@ -38,6 +38,8 @@ export interface FakeBrokerOptions {
   /** Answer the protocol header with raw bytes instead of connection.start. */
   greeting?: Uint8Array;
   mechanisms?: string;
+  /** Send a heartbeat frame to each client this often (ms) after connection.open. */
+  heartbeatEvery?: number;
   /** Serve TLS with this certificate and key. */
   tls?: { cert: string; key: string };
 }
@@ -216,6 +218,13 @@ export class FakeBroker {
         return;
       case "connection.open":
         client.sendMethod(0, METHODS.connectionOpenOk);
+        if (o.heartbeatEvery) {
+          const timer = setInterval(
+            () => client.send(new Uint8Array([8, 0, 0, 0, 0, 0, 0, 0xce])),
+            o.heartbeatEvery,
+          );
+          client.socket.once("close", () => clearInterval(timer));
+        }
         for (const w of this.#waiting.splice(0)) w(client);
         return;
       case "connection.close":

@@ -556,6 +556,22 @@ describe("AMQP handshake and heartbeats (fake broker)", () => {
     });
   });
 
+  it("keeps a live peer through a callback that blocks longer than two intervals", async () => {
+    await withBroker({ heartbeat: 1, heartbeatEvery: 250 }, async (b) => {
+      const conn = await AmqpTransport.connect(params({ port: b.port, heartbeat: 1 }));
+      const ch = await conn.createChannel();
+      const until = Date.now() + 2500;
+      while (Date.now() < until) {
+        // A busy callback: timers and reads both wait; missed time must not count as silence.
+      }
+      await ch.queueDeclare({ name: "still-alive" });
+      await ch.queueDeclare({ name: "still-alive-later" });
+      assert.equal(ch.isOpen, true);
+      await conn.close();
+      assert.equal(await conn.closed, undefined);
+    });
+  });
+
   it("rejects a channel error on open with the matching class", async () => {
     await withBroker({}, async (b) => {
       const { conn, client } = await open(b);
