@@ -14,7 +14,7 @@
  * | `frameMax` | largest frame asked for, bytes | 131072 |
  * | `channelMax` | most channels asked for | 2047 |
  * | `maxMessageSize` | largest incoming body accepted, bytes; a bigger one fails the connection | 128 MiB |
- * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate) | PLAIN |
+ * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate); Kombu's `login_method` too | PLAIN |
  * | `confirmPublish` | every channel in confirm mode: a publish resolves once the broker has it (Kombu's `confirm_publish`) | false |
  * | `connectionName` | shown by `rabbitmqctl list_connections client_properties` | none |
  * | `clientProperties` | extra client properties | none |
@@ -135,12 +135,12 @@ export function amqpOptions(
   const t = params.transportOptions ?? {};
   const tls = params.ssl ?? false;
   const port = params.port ?? (tls === false ? AMQP_PORT : AMQPS_PORT);
-  const mechanism = t.authMechanism === undefined
-    ? undefined
-    : String(t.authMechanism).toUpperCase() as AuthMechanism;
+  // Kombu spells it login_method (Connection argument and query string).
+  const asked = t.authMechanism ?? t.loginMethod ?? t.login_method;
+  const mechanism = asked === undefined ? undefined : String(asked).toUpperCase() as AuthMechanism;
   if (mechanism !== undefined && !MECHANISMS.includes(mechanism)) {
     throw new ConfigurationError(
-      `Cannot use authMechanism "${t.authMechanism}": expected PLAIN, AMQPLAIN or EXTERNAL`,
+      `Cannot use authMechanism "${asked}": expected PLAIN, AMQPLAIN or EXTERNAL`,
     );
   }
   const custom = t.socketFactory;

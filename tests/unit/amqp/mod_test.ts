@@ -47,6 +47,13 @@ describe("AMQP transport parameters", () => {
     assert.equal(o.tls, false);
   });
 
+  it("takes Kombu's login_method for the SASL mechanism", () => {
+    assert.equal(
+      amqpOptions(params({ transportOptions: { login_method: "EXTERNAL" } })).authMechanism,
+      "EXTERNAL",
+    );
+  });
+
   it("defaults to 128 MiB messages and port 5671 with TLS", () => {
     const o = amqpOptions(params({ port: undefined, ssl: true }));
     assert.equal(o.port, 5671);
