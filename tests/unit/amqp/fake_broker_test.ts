@@ -445,6 +445,19 @@ describe("AMQP transport lifecycle (fake broker)", () => {
     assert.equal(await conn.closed, undefined);
   });
 
+  it("updates the secret (connection.update-secret)", async () => {
+    const { conn, client } = await open(broker);
+    client.onMethod = (r) => {
+      if (r.method !== "connection.update-secret") return false;
+      client.sendMethod(0, METHODS.connectionUpdateSecretOk);
+      return true;
+    };
+    await conn.updateSecret("new-token", "token refresh");
+    const sent = await client.next("connection.update-secret");
+    assert.deepStrictEqual(sent.args, { newSecret: "new-token", reason: "token refresh" });
+    await conn.close();
+  });
+
   it("emits blocked and unblocked events", async () => {
     const { conn, client } = await open(broker);
     const events: TransportEvent[] = [];
