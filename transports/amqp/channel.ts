@@ -34,6 +34,7 @@ import type {
   QueueDeclareOk,
   ReturnedMessage,
 } from "../../src/transport.ts";
+import { AckCoalescer } from "./acks.ts";
 import { type Decoder, ShortStringCache } from "./codec/buffer.ts";
 import { FRAME_BODY, FRAME_END, FRAME_METHOD, FRAME_OVERHEAD } from "./codec/frame.ts";
 import {
@@ -70,8 +71,6 @@ interface Call {
   noAck?: boolean;
 }
 
-/** Tracking of settled tags stops (acks go out one by one) past this many out-of-order tags. */
-const MAX_TRACKED_TAGS = 65536;
 /** Acks waiting for the flush are written at once past this many. */
 const MAX_PENDING_ACKS = 4096;
 
@@ -116,13 +115,8 @@ export class AmqpChannel implements Channel {
   #consumers = new Map<string, ConsumeHandlers>();
   #noAckConsumers = new Set<string>();
 
-  // Ack coalescing: acks wait for the connection's next write; those that, with every earlier
-  // tag already settled, form an unbroken run from #ackBase go out as one basic.ack(multiple).
-  #pendingAcks: number[] = [];
-  #ackBase = 1;
-  #settled = new Set<number>();
-  #maxTag = 0;
-  #coalesce = true;
+  /** Acks wait for the connection's next write and leave coalesced (see acks.ts). */
+  #acks = new AckCoalescer();
 
   #confirming = false;
   #publishSeq = 0;
@@ -462,17 +456,16 @@ export class AmqpChannel implements Channel {
     const refused = this.#checkTag(deliveryTag, "acknowledge");
     if (refused) return refused;
     const tag = deliveryTag as number;
-    if (multiple || !this.#coalesce || tag > this.#maxTag || tag < this.#ackBase) {
+    if (multiple || !this.#acks.canDefer(tag)) {
       this.flushAcks();
       this.#writeTag(80, tag, multiple ? 1 : 0);
-      if (multiple) this.#settleUpTo(tag);
-      else this.#settle(tag);
+      if (multiple) this.#acks.settleUpTo(tag);
+      else this.#acks.settle(tag);
       return this.#conn.wrote(false);
     }
-    const pending = this.#pendingAcks;
-    pending.push(tag);
-    if (pending.length === 1) this.#conn.deferAcks(this);
-    else if (pending.length >= MAX_PENDING_ACKS) this.flushAcks();
+    const waiting = this.#acks.defer(tag);
+    if (waiting === 1) this.#conn.deferAcks(this);
+    else if (waiting >= MAX_PENDING_ACKS) this.flushAcks();
     return this.#conn.wrote(false);
   }
 
@@ -609,8 +602,7 @@ export class AmqpChannel implements Channel {
     }
     this.#content = CONTENT_NONE;
     this.#body = EMPTY;
-    this.#pendingAcks = [];
-    this.#settled.clear();
+    this.#acks.clear();
     this.#noAckConsumers.clear();
     const consumers = this.#consumers;
     this.#consumers = new Map();
@@ -653,7 +645,7 @@ export class AmqpChannel implements Channel {
           this.#redelivered = (d.u8() & 1) !== 0;
           this.#exchange = this.#exchangeCache.read(d);
           this.#routingKey = this.#routingKeyCache.read(d);
-          this.#delivered(this.#deliveryTag, this.#noAckConsumers.has(this.#consumerTag));
+          this.#acks.delivered(this.#deliveryTag, this.#noAckConsumers.has(this.#consumerTag));
           this.#startContent(CONTENT_DELIVER);
           return;
         case 80: // ack (confirm)
@@ -687,7 +679,7 @@ export class AmqpChannel implements Channel {
           this.#exchange = this.#exchangeCache.read(d);
           this.#routingKey = this.#routingKeyCache.read(d);
           this.#messageCount = d.u32();
-          this.#delivered(this.#deliveryTag, call.noAck === true);
+          this.#acks.delivered(this.#deliveryTag, call.noAck === true);
           this.#getCall = call;
           this.#startContent(CONTENT_GET);
           return;
@@ -836,8 +828,8 @@ export class AmqpChannel implements Channel {
     this.flushAcks();
     const tag = deliveryTag as number;
     this.#writeTag(methodId, tag, bits);
-    if (multiple) this.#settleUpTo(tag);
-    else this.#settle(tag);
+    if (multiple) this.#acks.settleUpTo(tag);
+    else this.#acks.settle(tag);
     return this.#conn.wrote(false);
   }
 
@@ -857,66 +849,23 @@ export class AmqpChannel implements Channel {
 
   /**
    * Writes the acks waiting for the flush (called by the connection just before it writes,
-   * and by this channel before any other frame, so acks never pass another frame). An
-   * unbroken run of settled tags from the oldest unsettled one becomes one
-   * basic.ack(multiple); acks above a gap go out one by one.
+   * and by this channel before any other frame, so acks never pass another frame).
    */
   flushAcks(): void {
-    const acks = this.#pendingAcks;
-    if (acks.length === 0) return;
-    this.#pendingAcks = [];
-    if (!this.#open) return;
-    if (acks.length > 1) acks.sort((a, b) => a - b);
-    for (const tag of acks) this.#settle(tag);
-    const base = this.#ackBase;
-    let i = 0;
-    while (i < acks.length && acks[i] < base) i++;
-    if (i > 1) this.#writeTag(80, acks[i - 1], 1);
-    else if (i === 1) this.#writeTag(80, acks[0], 0);
-    for (let j = i; j < acks.length; j++) this.#writeTag(80, acks[j], 0);
-  }
-
-  #delivered(tag: number, settled: boolean): void {
-    if (tag > this.#maxTag) this.#maxTag = tag;
-    if (settled) this.#settle(tag);
-  }
-
-  /** Marks one tag settled and moves the base over the run it completes. */
-  #settle(tag: number): void {
-    if (!this.#coalesce || tag < this.#ackBase || tag > this.#maxTag) return;
-    if (tag === this.#ackBase) {
-      let base = tag + 1;
-      const settled = this.#settled;
-      if (settled.size > 0) {
-        while (settled.delete(base)) base++;
-      }
-      this.#ackBase = base;
+    if (this.#acks.pending === 0) return;
+    if (!this.#open) {
+      this.#acks.clear();
       return;
     }
-    this.#settled.add(tag);
-    if (this.#settled.size > MAX_TRACKED_TAGS) {
-      // A delivery held for very long: stop tracking and ack one by one from now on.
-      this.#coalesce = false;
-      this.#settled.clear();
-    }
+    this.#acks.flush(this.#writeAck);
   }
 
-  #settleUpTo(tag: number): void {
-    if (!this.#coalesce) return;
-    const top = Math.min(tag, this.#maxTag);
-    if (top < this.#ackBase) return;
-    for (const t of this.#settled) if (t <= top) this.#settled.delete(t);
-    let base = top + 1;
-    while (this.#settled.delete(base)) base++;
-    this.#ackBase = base;
-  }
+  #writeAck = (tag: number, multiple: boolean): void => this.#writeTag(80, tag, multiple ? 1 : 0);
 
   /** basic.recover: every tag delivered so far is void; new deliveries get new tags. */
   #voidTags(): void {
     this.flushAcks();
-    this.#ackBase = this.#maxTag + 1;
-    this.#settled.clear();
-    this.#coalesce = true;
+    this.#acks.voidAll();
   }
 
   #call(
