@@ -202,10 +202,13 @@ export class Message {
    * @param options `multiple` acks every earlier delivery of the channel too
    * @throws {MessageStateError} when already acked, rejected or requeued, or the channel died
    */
-  async ack(options?: { multiple?: boolean }): Promise<void> {
-    if (this.#settle("ack", MessageState.ACK)) {
-      await this.channel.basicAck(this.deliveryTag, options?.multiple ?? false);
+  ack(options?: { multiple?: boolean }): Promise<void> {
+    try {
+      if (!this.#settle("ack", MessageState.ACK)) return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return this.channel.basicAck(this.deliveryTag, options?.multiple ?? false);
   }
 
   /**
@@ -213,16 +216,15 @@ export class Message {
    *
    * @throws {MessageStateError} when already acked, rejected or requeued
    */
-  async reject(options?: { requeue?: boolean }): Promise<void> {
+  reject(options?: { requeue?: boolean }): Promise<void> {
     const requeue = options?.requeue ?? false;
-    if (
-      this.#settle(
-        requeue ? "requeue" : "reject",
-        requeue ? MessageState.REQUEUED : MessageState.REJECTED,
-      )
-    ) {
-      await this.channel.basicReject(this.deliveryTag, requeue);
+    try {
+      const next = requeue ? MessageState.REQUEUED : MessageState.REJECTED;
+      if (!this.#settle(requeue ? "requeue" : "reject", next)) return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return this.channel.basicReject(this.deliveryTag, requeue);
   }
 
   /**

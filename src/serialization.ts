@@ -89,9 +89,16 @@ const utf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 /** Charsets that mean "these are bytes, do not decode" (Kombu's `SKIP_DECODE`). */
 const BINARY_CHARSETS: ReadonlySet<string> = new Set(["binary", "ascii-8bit"]);
 
+const normalizedTypes = new Map<string, string>();
+
 function normalizeType(contentType: string): string {
+  // Content types repeat on every message: remember the few that are seen.
+  const known = normalizedTypes.get(contentType);
+  if (known !== undefined) return known;
   const semi = contentType.indexOf(";");
-  return (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  const type = (semi === -1 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+  if (normalizedTypes.size < 256) normalizedTypes.set(contentType, type);
+  return type;
 }
 
 function errorText(error: unknown): string {

@@ -116,3 +116,37 @@ export function oidFrom(instance: object): Promise<string> {
   }
   return oid;
 }
+
+const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const POOL_SIZE = 4096;
+let pool = new Uint8Array(0);
+let offset = POOL_SIZE;
+
+/**
+ * A random (version 4) UUID, like `crypto.randomUUID()`, drawing its bits from a pool that is
+ * refilled by one `crypto.getRandomValues` call per 256 UUIDs: the virtual base tags every
+ * published message with one, as Kombu does.
+ *
+ * @returns a lowercase UUID string
+ * @example
+ * ```ts
+ * import { fastUuid4 } from "./uuid.ts";
+ * console.assert(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(fastUuid4()));
+ * ```
+ */
+export function fastUuid4(): string {
+  if (offset + 16 > POOL_SIZE) {
+    if (pool.length === 0) pool = new Uint8Array(POOL_SIZE);
+    crypto.getRandomValues(pool);
+    offset = 0;
+  }
+  const b = pool;
+  const o = offset;
+  offset += 16;
+  return HEX[b[o]] + HEX[b[o + 1]] + HEX[b[o + 2]] + HEX[b[o + 3]] + "-" +
+    HEX[b[o + 4]] + HEX[b[o + 5]] + "-" +
+    HEX[(b[o + 6] & 0x0f) | 0x40] + HEX[b[o + 7]] + "-" +
+    HEX[(b[o + 8] & 0x3f) | 0x80] + HEX[b[o + 9]] + "-" +
+    HEX[b[o + 10]] + HEX[b[o + 11]] + HEX[b[o + 12]] + HEX[b[o + 13]] + HEX[b[o + 14]] +
+    HEX[b[o + 15]];
+}

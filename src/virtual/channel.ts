@@ -29,6 +29,7 @@ import type {
 import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
 import { kombuBindingPattern, route } from "./exchange_types.ts";
 import { sleep } from "../utils/sleep.ts";
+import { fastUuid4 } from "../utils/uuid.ts";
 import type { VirtualState } from "./state.ts";
 
 /** Tuning of a virtual channel. */
@@ -268,7 +269,7 @@ export class VirtualChannel implements Channel {
       properties: message.properties,
       exchange,
       routingKey,
-      tag: crypto.randomUUID(),
+      tag: fastUuid4(),
       redelivered: false,
     };
   }
@@ -372,7 +373,7 @@ export class VirtualChannel implements Channel {
     return Promise.resolve();
   }
 
-  #take(tag: DeliveryTag, action: string): Unacked[] {
+  #take(tag: DeliveryTag, action: string): Unacked {
     this.#check(`${action} delivery ${tag}`);
     const key = Number(tag);
     const entry = this.#unacked.get(key);
@@ -383,7 +384,7 @@ export class VirtualChannel implements Channel {
       );
     }
     this.#unacked.delete(key);
-    return [entry];
+    return entry;
   }
 
   #takeUpTo(tag: DeliveryTag): Unacked[] {
@@ -402,14 +403,18 @@ export class VirtualChannel implements Channel {
   basicAck(deliveryTag: DeliveryTag, multiple?: boolean): Promise<void> {
     let entries: Unacked[];
     try {
-      entries = multiple ? this.#takeUpTo(deliveryTag) : this.#take(deliveryTag, "ack");
+      if (!multiple) {
+        const entry = this.#take(deliveryTag, "ack");
+        this.#freeRoom();
+        return this.#backend.acks ? this.#backend.acks.ack(entry.queue, entry.message) : RESOLVED;
+      }
+      entries = this.#takeUpTo(deliveryTag);
     } catch (error) {
       return Promise.reject(error);
     }
     this.#freeRoom();
     const acks = this.#backend.acks;
     if (!acks) return RESOLVED;
-    if (entries.length === 1) return acks.ack(entries[0].queue, entries[0].message);
     return (async () => {
       for (const { queue, message } of entries) await acks.ack(queue, message);
     })();
@@ -417,7 +422,7 @@ export class VirtualChannel implements Channel {
 
   /** Rejects a delivery: back to its queue with `requeue`, dropped otherwise. */
   async basicReject(deliveryTag: DeliveryTag, requeue: boolean): Promise<void> {
-    const [{ queue, message }] = this.#take(deliveryTag, "reject");
+    const { queue, message } = this.#take(deliveryTag, "reject");
     this.#freeRoom();
     const acks = this.#backend.acks;
     if (requeue) {

@@ -109,24 +109,24 @@ export function route(
   properties: MessageProperties,
 ): string[] {
   const out: string[] = [];
-  const add = (queue: string) => {
-    if (!out.includes(queue)) out.push(queue);
-  };
-  for (const binding of bindings) {
+  for (let i = 0; i < bindings.length; i++) {
+    const binding = bindings[i];
+    let matches: boolean;
     switch (type) {
       case "direct":
-        if (binding.routingKey === routingKey) add(binding.queue);
+        matches = binding.routingKey === routingKey;
         break;
       case "topic":
-        if (topicMatches(binding.routingKey, routingKey)) add(binding.queue);
+        matches = topicMatches(binding.routingKey, routingKey);
         break;
       case "fanout":
-        add(binding.queue);
+        matches = true;
         break;
       case "headers":
-        if (headersMatch(binding.arguments, properties.headers)) add(binding.queue);
+        matches = headersMatch(binding.arguments, properties.headers);
         break;
     }
+    if (matches && !out.includes(binding.queue)) out.push(binding.queue);
   }
   return out;
 }

@@ -25,3 +25,16 @@ describe("uuid", () => {
     assert.match(oa, /^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-/);
   });
 });
+
+describe("fastUuid4", () => {
+  it("makes version 4 UUIDs that do not repeat across pool refills", async () => {
+    const { fastUuid4 } = await import("../../../src/utils/uuid.ts");
+    const seen = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const id = fastUuid4();
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      seen.add(id);
+    }
+    assert.equal(seen.size, 2000);
+  });
+});
