@@ -86,6 +86,7 @@ export type {
   TransportConnection,
   TransportEvent,
 } from "../../src/transport.ts";
+import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
 export type { Socket, SocketFactory, SocketOptions } from "../../src/socket.ts";
 
 /** Port of `amqp://`. */
@@ -94,21 +95,7 @@ export const AMQP_PORT = 5672;
 export const AMQPS_PORT = 5671;
 
 /** What the native AMQP transport can do (all of it: RabbitMQ is the reference broker). */
-export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
-  exchangeTypes: Object.freeze(["direct", "topic", "fanout", "headers"] as const),
-  priority: "native",
-  messageTtl: true,
-  queueArguments: true,
-  redeliveredFlag: true,
-  confirms: true,
-  mandatory: true,
-  heartbeats: true,
-  persistent: true,
-  exclusive: true,
-  exchangeBindings: true,
-  crossProcess: true,
-  fifo: true,
-});
+export const AMQP_CAPABILITIES: Capabilities = RABBITMQ_CAPABILITIES;
 
 function numberOption(options: Record<string, unknown>, name: string): number | undefined {
   const v = options[name];

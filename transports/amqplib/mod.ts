@@ -54,23 +54,10 @@ import type {
 } from "../../src/transport.ts";
 import { AmqplibConnection } from "./_connection.ts";
 import { replyText } from "./_convert.ts";
+import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
 
 /** What RabbitMQ offers through amqplib. */
-export const amqplibCapabilities: Capabilities = Object.freeze({
-  exchangeTypes: Object.freeze(["direct", "topic", "fanout", "headers"] as const),
-  priority: "native",
-  messageTtl: true,
-  queueArguments: true,
-  redeliveredFlag: true,
-  confirms: true,
-  mandatory: true,
-  heartbeats: true,
-  persistent: true,
-  exclusive: true,
-  exchangeBindings: true,
-  crossProcess: true,
-  fifo: true,
-});
+export const amqplibCapabilities: Capabilities = RABBITMQ_CAPABILITIES;
 
 function tlsSettings(ssl: boolean | TlsOptions): TlsOptions | undefined {
   if (ssl === false) return undefined;
