@@ -64,8 +64,15 @@ export async function uuid5(namespace: string, name: string): Promise<string> {
   return formatUuid(digest);
 }
 
-/** A random id of this process (of this module instance), like Kombu's `get_node_id()`. */
-const nodeId: string = crypto.randomUUID().replace(/-/g, "");
+let cachedNodeId: string | undefined;
+
+/**
+ * A random id of this process (of this module instance), like Kombu's `get_node_id()`. Made on
+ * first use: Cloudflare Workers refuse random values at module scope.
+ */
+function nodeId(): string {
+  return cachedNodeId ??= crypto.randomUUID().replace(/-/g, "");
+}
 
 function processId(): number {
   try {
@@ -111,7 +118,7 @@ export function oidFrom(instance: object): Promise<string> {
       id = nextInstanceId++;
       instanceIds.set(instance, id);
     }
-    oid = uuid5(NAMESPACE_OID, `${nodeId}-${processId().toString(16)}-0-${id.toString(16)}`);
+    oid = uuid5(NAMESPACE_OID, `${nodeId()}-${processId().toString(16)}-0-${id.toString(16)}`);
     oids.set(instance, oid);
   }
   return oid;
