@@ -246,21 +246,25 @@ export class VirtualChannel implements Channel {
         new ChannelError(`Cannot publish to exchange "${exchange}": the channel is closed`),
       );
     }
-    // Routing through bindings kept in this process needs no await before the store.
-    if (exchange === "") {
-      return this.#backend.put(routingKey, this.#stored(exchange, routingKey, message));
+    const stored = this.#stored(exchange, routingKey, message);
+    if (exchange === "") return this.#backend.put(routingKey, stored);
+    const type = this.#state.typeOf(exchange);
+    if (type === "fanout" && this.#backend.putFanout) {
+      return this.#backend.putFanout(exchange, stored, routingKey);
     }
+    // Bindings kept in this process are routed without an await before the store.
     if (this.#bindings === this.#state.bindings) {
-      const type = this.#state.typeOf(exchange);
-      if (type !== "fanout" || !this.#backend.putFanout) {
-        const bindings = this.#state.bindings.listNow(exchange);
-        const queues = route(type, bindings, routingKey, message.properties);
-        if (queues.length === 1) {
-          return this.#backend.put(queues[0], this.#stored(exchange, routingKey, message));
-        }
-      }
+      const queues = route(
+        type,
+        this.#state.bindings.listNow(exchange),
+        routingKey,
+        message.properties,
+      );
+      return this.#deliver(queues, stored, options);
     }
-    return this.#publishRouted(exchange, routingKey, message, options);
+    return this.#bindings.list(exchange).then((bindings) =>
+      this.#deliver(route(type, bindings, routingKey, message.properties), stored, options)
+    );
   }
 
   #stored(exchange: string, routingKey: string, message: OutgoingMessage): StoredMessage {
@@ -274,41 +278,29 @@ export class VirtualChannel implements Channel {
     };
   }
 
-  async #publishRouted(
-    exchange: string,
-    routingKey: string,
-    message: OutgoingMessage,
-    options?: BasicPublishOptions,
+  /** Stores a routed message in each of its queues, or returns it when it has none. */
+  #deliver(
+    queues: string[],
+    stored: StoredMessage,
+    options: BasicPublishOptions | undefined,
   ): Promise<void> {
-    const stored = this.#stored(exchange, routingKey, message);
-    const type = this.#state.typeOf(exchange);
-    if (type === "fanout" && this.#backend.putFanout) {
-      await this.#backend.putFanout(exchange, stored, routingKey);
-      return;
-    }
-    const local = this.#bindings === this.#state.bindings;
-    const bindings = local
-      ? this.#state.bindings.listNow(exchange)
-      : await this.#bindings.list(exchange);
-    const queues = route(type, bindings, routingKey, message.properties);
+    if (queues.length === 1) return this.#backend.put(queues[0], stored);
     if (queues.length === 0) {
       if (options?.mandatory) {
         this.onReturn?.({
           replyCode: 312,
           replyText: "NO_ROUTE",
-          exchange,
-          routingKey,
-          body: message.body,
-          properties: message.properties,
+          exchange: stored.exchange,
+          routingKey: stored.routingKey,
+          body: stored.body,
+          properties: stored.properties,
         });
       }
-      return;
+      return RESOLVED;
     }
-    if (queues.length === 1) {
-      await this.#backend.put(queues[0], stored);
-      return;
-    }
-    for (const queue of queues) await this.#backend.put(queue, { ...stored });
+    return (async () => {
+      for (const queue of queues) await this.#backend.put(queue, { ...stored });
+    })();
   }
 
   /** Takes one message, or `undefined` when the queue is empty. */
