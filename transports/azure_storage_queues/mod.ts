@@ -82,23 +82,10 @@ export {
   parseConnectionString,
   readAzureSettings,
 } from "./options.ts";
+import { CLOUD_QUEUE_CAPABILITIES } from "../_http/capabilities.ts";
 
 /** What `azurestoragequeues://` can do. */
-export const azureStorageQueuesCapabilities: Capabilities = {
-  exchangeTypes: ["direct"],
-  priority: "none",
-  messageTtl: false,
-  queueArguments: false,
-  redeliveredFlag: true,
-  confirms: false,
-  mandatory: true,
-  heartbeats: false,
-  persistent: true,
-  exclusive: false,
-  exchangeBindings: false,
-  crossProcess: false,
-  fifo: false,
-};
+export const azureStorageQueuesCapabilities: Capabilities = CLOUD_QUEUE_CAPABILITIES;
 
 /**
  * Opens the Azure store of one connection.

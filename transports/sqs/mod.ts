@@ -87,23 +87,10 @@ export {
   type SqsSettings,
   type SqsTransportOptions,
 } from "./options.ts";
+import { CLOUD_QUEUE_CAPABILITIES } from "../_http/capabilities.ts";
 
 /** What `sqs://` can do. */
-export const sqsCapabilities: Capabilities = {
-  exchangeTypes: ["direct"],
-  priority: "none",
-  messageTtl: false,
-  queueArguments: false,
-  redeliveredFlag: true,
-  confirms: false,
-  mandatory: true,
-  heartbeats: false,
-  persistent: true,
-  exclusive: false,
-  exchangeBindings: false,
-  crossProcess: false,
-  fifo: false,
-};
+export const sqsCapabilities: Capabilities = CLOUD_QUEUE_CAPABILITIES;
 
 /**
  * Opens the SQS store of one connection.
