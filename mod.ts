@@ -37,6 +37,7 @@ export * from "./src/consumer.ts";
 export * from "./src/connection.ts";
 export * from "./src/simple.ts";
 export * from "./src/registry.ts";
+export { bodyBytes, bodyText } from "./src/body.ts";
 export {
   createJsonSerializer,
   DEFAULT_ACCEPT,

@@ -18,6 +18,7 @@
  */
 
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import { type Body, bodyBytes } from "./body.ts";
 import { DecodeError, EncodeError } from "./errors.ts";
 import { parseKombuJson, tagBytes } from "./serialization.ts";
 import type { FieldTable, MessageProperties } from "./transport.ts";
@@ -62,8 +63,6 @@ const KNOWN_DELIVERY_INFO_KEYS: ReadonlySet<string> = new Set([
   "routing_key",
   "redelivered",
 ]);
-
-const utf8Encoder = new TextEncoder();
 
 /** Sets an own property, even one named `__proto__` (which `=` would turn into a prototype). */
 function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
@@ -121,7 +120,7 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
   properties.delivery_tag = message.tag;
 
   const envelope: Record<string, unknown> = {
-    body: encodeBase64(message.body),
+    body: encodeBase64(bodyBytes(message.body)),
     "content-encoding": p.contentEncoding ?? null,
     "content-type": p.contentType ?? null,
     headers: p.headers ?? {},
@@ -212,7 +211,7 @@ export function envelopeFromObject(o: unknown): StoredMessage {
 
   const bodyEncoding = optionalString(props, "body_encoding", "properties.");
   const rawBody = o.body;
-  let body: Uint8Array;
+  let body: Body;
   if (rawBody === undefined || rawBody === null || rawBody === "") {
     body = new Uint8Array(0);
   } else if (typeof rawBody !== "string") {
@@ -220,7 +219,8 @@ export function envelopeFromObject(o: unknown): StoredMessage {
   } else if (bodyEncoding === "base64") {
     body = decodeBase64(rawBody);
   } else if (bodyEncoding === undefined || bodyEncoding === "" || bodyEncoding === "utf-8") {
-    body = utf8Encoder.encode(rawBody);
+    // Text stays text: it is the UTF-8 body, and a text serializer reads it as it is.
+    body = rawBody;
   } else {
     fail(`unknown body_encoding "${bodyEncoding}"`);
   }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { type Body, bodyBytes } from "./body.ts";
 import { decompress } from "./compression.ts";
 import { MessageStateError } from "./errors.ts";
 import { serializers } from "./serialization.ts";
@@ -47,8 +48,6 @@ export interface DecodeOptions {
  * (checking the accept list first); `payload` is the decoded value after `decode()`.
  */
 export class Message {
-  /** The raw body bytes. */
-  readonly body: Uint8Array;
   /** Where it came from. */
   readonly deliveryInfo: DeliveryInfo;
   /** All AMQP properties (camelCase). */
@@ -57,6 +56,7 @@ export class Message {
   readonly channel: Channel;
   readonly #accept: ReadonlySet<string> | undefined;
   readonly #noAck: boolean;
+  #body: Body;
   #state: MessageStateName = MessageState.RECEIVED;
   #decoded = false;
   #payload: unknown;
@@ -76,7 +76,7 @@ export class Message {
     options: DecodeOptions & { noAck?: boolean } = {},
   ) {
     this.channel = channel;
-    this.body = delivery.body;
+    this.#body = delivery.body;
     this.properties = delivery.properties;
     this.deliveryInfo = {
       exchange: delivery.exchange,
@@ -87,6 +87,13 @@ export class Message {
     };
     this.#accept = options.accept;
     this.#noAck = options.noAck ?? false;
+  }
+
+  /** The raw body bytes (a body that arrived as text is encoded to UTF-8 on first use). */
+  get body(): Uint8Array {
+    const body = this.#body;
+    if (typeof body !== "string") return body;
+    return (this.#body = bodyBytes(body));
   }
 
   /** The delivery tag. */
@@ -150,9 +157,9 @@ export class Message {
    */
   async decode(): Promise<unknown> {
     if (this.#decoded) return this.#payload;
-    let body = this.body;
+    let body = this.#body;
     const compression = this.compression;
-    if (compression) body = await decompress(body, compression);
+    if (compression) body = await decompress(this.body, compression);
     this.#payload = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
     this.#decoded = true;
     return this.#payload;
@@ -167,7 +174,7 @@ export class Message {
     if (this.#decoded) return this.#payload;
     if (this.compression) return this.decode();
     this.#payload = serializers.loads(
-      this.body,
+      this.#body,
       this.contentType,
       this.contentEncoding,
       this.#accept,

@@ -4,12 +4,13 @@
  * @module
  */
 
+import { bodyBytes } from "./body.ts";
 import { compress } from "./compression.ts";
 import type { Connection } from "./connection.ts";
 import { Exchange, maybeDeclare, type Queue } from "./entity.ts";
 import { EncodeError } from "./errors.ts";
 import type { RetryPolicy } from "./retry.ts";
-import { serializers } from "./serialization.ts";
+import { type Encoded, serializers } from "./serialization.ts";
 import type {
   Channel,
   FieldTable,
@@ -89,19 +90,18 @@ const CELERY_RETRY_POLICY: RetryPolicy = {
   intervalMax: 1000,
 };
 
-const encoder = new TextEncoder();
-
 /**
  * Serializes a body the way Kombu's `Producer._prepare` does.
  *
  * @param body the value (or raw bytes / text with `contentType`)
  * @param options serializer, or contentType and contentEncoding for a raw body
- * @returns the bytes and their content type and encoding
+ * @returns the body (bytes, or text standing for its UTF-8 bytes) with its content type and
+ *   encoding
  */
 export function prepareBody(
   body: unknown,
   options: { serializer?: string; contentType?: string; contentEncoding?: string },
-): { body: Uint8Array; contentType: string; contentEncoding: string } {
+): Encoded {
   if (options.contentType) {
     if (body instanceof Uint8Array) {
       return {
@@ -112,7 +112,7 @@ export function prepareBody(
     }
     if (typeof body === "string") {
       return {
-        body: encoder.encode(body),
+        body,
         contentType: options.contentType,
         contentEncoding: options.contentEncoding ?? "utf-8",
       };
@@ -298,7 +298,7 @@ export class Producer {
     const compression = options.compression ?? this.compression;
     const message = this.#properties(prepared, options, exchange);
     if (!compression) return message;
-    return compress(message.body, compression).then((compressed) => {
+    return compress(bodyBytes(message.body), compression).then((compressed) => {
       message.body = compressed.body;
       message.properties.headers = {
         ...message.properties.headers,
@@ -309,12 +309,11 @@ export class Producer {
   }
 
   #properties(
-    prepared: { body: Uint8Array; contentType: string; contentEncoding: string },
+    prepared: Encoded,
     options: PublishOptions,
     exchange: Exchange | string,
   ): OutgoingMessage {
     const headers = options.headers;
-    const bytes = prepared.body;
     // Kombu's _delivery_details: an exchange given by name takes the producer exchange's mode.
     const mode = options.deliveryMode ??
       (typeof exchange === "string" ? this.exchange.deliveryMode : exchange.deliveryMode);
@@ -344,7 +343,7 @@ export class Producer {
     if (options.userId !== undefined) properties.userId = options.userId;
     if (options.appId !== undefined) properties.appId = options.appId;
     if (options.properties) Object.assign(properties, options.properties);
-    return { body: bytes, properties };
+    return { body: prepared.body, properties };
   }
 }
 

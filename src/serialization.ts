@@ -12,9 +12,14 @@
 import { Packr } from "msgpackr";
 import { parseDocument, stringify as yamlStringify } from "yaml";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
+import type { Body } from "./body.ts";
 import { ConfigurationError, ContentDisallowedError, DecodeError, EncodeError } from "./errors.ts";
 
-/** A way to turn values into bytes and back (one entry of Kombu's serializer registry). */
+/**
+ * A way to turn values into bytes and back (one entry of Kombu's serializer registry). Text
+ * serializers may return a string from `encode` (it stands for its UTF-8 bytes) and read one in
+ * `decodeText`, so that in-process transports never round-trip through UTF-8.
+ */
 export interface Serializer {
   /** The name producers ask for (`json`, `msgpack`). */
   readonly name: string;
@@ -26,9 +31,9 @@ export interface Serializer {
    * Serializes a value.
    *
    * @param value the value
-   * @returns the bytes
+   * @returns the bytes, or text standing for its UTF-8 bytes
    */
-  encode(value: unknown): Uint8Array;
+  encode(value: unknown): Body;
   /**
    * Deserializes bytes.
    *
@@ -36,6 +41,12 @@ export interface Serializer {
    * @returns the value
    */
   decode(body: Uint8Array): unknown;
+  /**
+   * Optional: deserializes a body that arrived as text (a string standing for UTF-8 bytes, from
+   * an in-process store or a text envelope) without encoding it to bytes first. Without it, the
+   * registry encodes the text and calls {@link Serializer.decode}.
+   */
+  decodeText?(text: string): unknown;
   /**
    * Optional: serializes with a content type and encoding that depend on the value (`raw` sends
    * bytes as `binary` and strings as `utf-8`). Used by {@link SerializerRegistry.dumps} instead
@@ -51,8 +62,8 @@ export interface Serializer {
 
 /** A serialized body with the properties that describe it. */
 export interface Encoded {
-  /** The serialized bytes. */
-  body: Uint8Array;
+  /** The serialized bytes, or text standing for its UTF-8 bytes. */
+  body: Body;
   /** Value for the `content-type` property. */
   contentType: string;
   /** Value for the `content-encoding` property. */
@@ -109,16 +120,19 @@ function errorText(error: unknown): string {
  * Decodes bytes as text in `charset`, or returns them as they are when the charset is absent or
  * binary.
  *
- * @param body the bytes
+ * @param body the bytes (a string stands for its UTF-8 bytes)
  * @param charset the declared `content-encoding`
  * @returns a string, or the bytes themselves
  * @throws {DecodeError} when the charset is unknown or the bytes are not valid in it
  */
-export function decodeCharset(body: Uint8Array, charset: string | undefined): string | Uint8Array {
-  if (charset === undefined || charset === "") return body;
+export function decodeCharset(body: Body, charset: string | undefined): string | Uint8Array {
+  if (charset === undefined || charset === "") return asBytes(body);
   const label = charset.trim().toLowerCase();
-  if (BINARY_CHARSETS.has(label)) return body;
-  if (label === "utf-8" || label === "utf8") return decodeUtf8(body);
+  if (BINARY_CHARSETS.has(label)) return asBytes(body);
+  if (label === "utf-8" || label === "utf8") {
+    return typeof body === "string" ? body : decodeUtf8(body);
+  }
+  body = asBytes(body);
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(label, { fatal: true });
@@ -130,6 +144,17 @@ export function decodeCharset(body: Uint8Array, charset: string | undefined): st
   } catch (cause) {
     throw new DecodeError(`Cannot decode body as "${charset}": ${errorText(cause)}`, { cause });
   }
+}
+
+function asBytes(body: Body): Uint8Array {
+  return typeof body === "string" ? utf8Encoder.encode(body) : body;
+}
+
+/** True for the charsets a text body may be read in as it is (absent means UTF-8 for text). */
+function isUtf8Label(charset: string | undefined): boolean {
+  if (charset === undefined || charset === "" || charset === "utf-8") return true;
+  const label = charset.trim().toLowerCase();
+  return label === "utf-8" || label === "utf8";
 }
 
 function decodeUtf8(body: Uint8Array): string {
@@ -366,7 +391,7 @@ export function createJsonSerializer(options: JsonSerializerOptions = {}): Seria
     name: options.name ?? (tag ? "json-tagged" : "json"),
     contentType: "application/json",
     contentEncoding: "utf-8",
-    encode(value: unknown): Uint8Array {
+    encode(value: unknown): string {
       let text: string | undefined;
       if (tag) {
         text = JSON.stringify(value, taggedReplacer);
@@ -381,11 +406,12 @@ export function createJsonSerializer(options: JsonSerializerOptions = {}): Seria
       if (text === undefined) {
         throw new EncodeError(`Cannot serialize a value of type "${typeof value}" as JSON`);
       }
-      return utf8Encoder.encode(text);
+      return text;
     },
     decode(body: Uint8Array): unknown {
       return parseKombuJson(decodeUtf8(body));
     },
+    decodeText: parseKombuJson,
   };
 }
 
@@ -400,14 +426,17 @@ export const textSerializer: Serializer = {
   name: "text",
   contentType: "text/plain",
   contentEncoding: "utf-8",
-  encode(value: unknown): Uint8Array {
+  encode(value: unknown): string {
     if (typeof value !== "string") {
       throw new EncodeError(`Cannot serialize a ${typeof value} as text: only strings`);
     }
-    return utf8Encoder.encode(value);
+    return value;
   },
   decode(body: Uint8Array): unknown {
     return decodeUtf8(body);
+  },
+  decodeText(text: string): unknown {
+    return text;
   },
   decodeWithEncoding(body: Uint8Array, contentEncoding: string | undefined): unknown {
     return decodeCharset(body, contentEncoding || "utf-8");
@@ -422,7 +451,7 @@ export const rawSerializer: Serializer = {
   name: "raw",
   contentType: "application/data",
   contentEncoding: "binary",
-  encode(value: unknown): Uint8Array {
+  encode(value: unknown): Body {
     return rawSerializer.encodeWithType!(value).body;
   },
   encodeWithType(value: unknown): Encoded {
@@ -430,11 +459,7 @@ export const rawSerializer: Serializer = {
       return { body: value, contentType: "application/data", contentEncoding: "binary" };
     }
     if (typeof value === "string") {
-      return {
-        body: utf8Encoder.encode(value),
-        contentType: "application/data",
-        contentEncoding: "utf-8",
-      };
+      return { body: value, contentType: "application/data", contentEncoding: "utf-8" };
     }
     throw new EncodeError(
       `Cannot serialize a ${typeof value} as raw data: only Uint8Array or string`,
@@ -497,24 +522,29 @@ export const yamlSerializer: Serializer = {
   name: "yaml",
   contentType: "application/x-yaml",
   contentEncoding: "utf-8",
-  encode(value: unknown): Uint8Array {
+  encode(value: unknown): string {
     const text = yamlStringify(value, { version: "1.1" });
     if (text === undefined) {
       throw new EncodeError(`Cannot serialize a value of type "${typeof value}" as YAML`);
     }
-    return utf8Encoder.encode(text);
+    return text;
   },
   decode(body: Uint8Array): unknown {
-    const doc = parseDocument(decodeUtf8(body), { version: "1.1", logLevel: "silent" });
-    const problem = doc.errors[0] ?? doc.warnings[0];
-    if (problem !== undefined) {
-      throw new DecodeError(`Cannot decode YAML: ${problem.message.split("\n")[0]}`, {
-        cause: problem,
-      });
-    }
-    return doc.toJS({ maxAliasCount: 100, reviver: plainBytesReviver });
+    return parseYaml(decodeUtf8(body));
   },
+  decodeText: parseYaml,
 };
+
+function parseYaml(text: string): unknown {
+  const doc = parseDocument(text, { version: "1.1", logLevel: "silent" });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem !== undefined) {
+    throw new DecodeError(`Cannot decode YAML: ${problem.message.split("\n")[0]}`, {
+      cause: problem,
+    });
+  }
+  return doc.toJS({ maxAliasCount: 100, reviver: plainBytesReviver });
+}
 
 /** Options of {@link SerializerRegistry.register}. */
 export interface RegisterOptions {
@@ -661,7 +691,7 @@ export class SerializerRegistry {
    * trusted (`application/data`, `application/text`) nor in `accept` is refused; then the
    * registered serializer decodes.
    *
-   * @param body the bytes
+   * @param body the bytes (a string stands for its UTF-8 bytes)
    * @param contentType the `content-type` property
    * @param contentEncoding the `content-encoding` property
    * @param accept MIME types to accept (from {@link SerializerRegistry.prepareAccept});
@@ -671,7 +701,7 @@ export class SerializerRegistry {
    * @throws {DecodeError} when no serializer knows the type or decoding fails
    */
   loads(
-    body: Uint8Array,
+    body: Body,
     contentType: string | undefined,
     contentEncoding: string | undefined,
     accept?: ReadonlySet<string>,
@@ -703,6 +733,12 @@ export class SerializerRegistry {
       );
     }
     try {
+      if (typeof body === "string") {
+        if (serializer.decodeText !== undefined && isUtf8Label(contentEncoding)) {
+          return serializer.decodeText(body);
+        }
+        body = utf8Encoder.encode(body);
+      }
       if (serializer.decodeWithEncoding !== undefined) {
         return serializer.decodeWithEncoding(body, contentEncoding);
       }

@@ -8,6 +8,10 @@
  * @module
  */
 
+import type { Body } from "./body.ts";
+
+export type { Body } from "./body.ts";
+
 /** The exchange types of AMQP 0-9-1. */
 export type ExchangeType = "direct" | "topic" | "fanout" | "headers";
 
@@ -61,8 +65,8 @@ export interface MessageProperties {
 
 /** A message on its way to the broker. */
 export interface OutgoingMessage {
-  /** The serialized (and maybe compressed) body. */
-  body: Uint8Array;
+  /** The serialized (and maybe compressed) body; a string stands for its UTF-8 bytes. */
+  body: Body;
   /** Its properties. */
   properties: MessageProperties;
 }
@@ -72,8 +76,8 @@ export type DeliveryTag = number | string;
 
 /** A message as a channel hands it to the core. */
 export interface Delivery {
-  /** The body as it came off the wire. */
-  body: Uint8Array;
+  /** The body as it came off the wire (in-process stores hand over text bodies as strings). */
+  body: Body;
   /** Its properties. */
   properties: MessageProperties;
   /** Tag to ack or reject it with, on the channel that delivered it. */

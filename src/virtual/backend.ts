@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Body } from "../body.ts";
 import type { MessageProperties } from "../transport.ts";
 
 /**
@@ -16,8 +17,8 @@ import type { MessageProperties } from "../transport.ts";
  * envelope with `src/envelope.ts`; in-process backends keep the object as it is.
  */
 export interface StoredMessage {
-  /** The serialized (maybe compressed) body. */
-  body: Uint8Array;
+  /** The serialized (maybe compressed) body; a string stands for its UTF-8 bytes. */
+  body: Body;
   /** Properties as published (camelCase). */
   properties: MessageProperties;
   /** Exchange it was published to. */

@@ -27,6 +27,7 @@ import type {
   ReturnedMessage,
 } from "../transport.ts";
 import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
+import { bodyBytes } from "../body.ts";
 import { kombuBindingPattern, route } from "./exchange_types.ts";
 import { sleep } from "../utils/sleep.ts";
 import { fastUuid4 } from "../utils/uuid.ts";
@@ -292,7 +293,7 @@ export class VirtualChannel implements Channel {
           replyText: "NO_ROUTE",
           exchange: stored.exchange,
           routingKey: stored.routingKey,
-          body: stored.body,
+          body: bodyBytes(stored.body),
           properties: stored.properties,
         });
       }

@@ -19,6 +19,7 @@ import { Exchange, Queue } from "../../src/entity.ts";
 import { ChannelError, ConnectionError, KombuError, TimeoutError } from "../../src/errors.ts";
 import type { Message } from "../../src/message.ts";
 import { ConnectionPool } from "../../src/pools.ts";
+import { bodyText } from "../../mod.ts";
 
 describe("common on memory://", () => {
   const conn = new Connection("memory://");
@@ -75,7 +76,7 @@ describe("common on memory://", () => {
     // The third one was received but not yielded: it is back in the queue.
     const channel = await conn.defaultChannel();
     const left = await channel.basicGet(queue.name, { noAck: true });
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(left!.body)), { n: 2 });
+    assert.deepEqual(JSON.parse(bodyText(left!.body)), { n: 2 });
     assert.equal(await channel.basicGet(queue.name), undefined);
   });
 

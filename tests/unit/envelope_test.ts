@@ -8,6 +8,7 @@ import {
   envelopeToObject,
   pythonJsonDumps,
 } from "../../src/envelope.ts";
+import { bodyBytes } from "../../src/body.ts";
 import { compress, decompress } from "../../src/compression.ts";
 import { serializers } from "../../src/serialization.ts";
 import { DecodeError, EncodeError } from "../../src/errors.ts";
@@ -131,7 +132,7 @@ describe("decodeEnvelope", () => {
     const z = decodeEnvelope(kombuFixtureText("envelope_memory_zlib.json"));
     const compression = z.properties.headers?.compression;
     assert.equal(compression, "application/x-gzip");
-    const body = await decompress(z.body, compression as string);
+    const body = await decompress(bodyBytes(z.body), compression as string);
     const zv = serializers.loads(body, z.properties.contentType, "utf-8", ALL) as { hello: string };
     assert.equal(zv.hello, "world");
 
@@ -169,7 +170,9 @@ describe("decodeEnvelope", () => {
       const m = decodeEnvelope(
         `{"body": "{\\"x\\": 1}", "content-type": "application/json", "properties": {${props}"delivery_tag": "t"}}`,
       );
-      assert.deepEqual(m.body, enc.encode('{"x": 1}'));
+      // A text body stays text: it stands for its UTF-8 bytes, read without a round trip.
+      assert.equal(m.body, '{"x": 1}');
+      assert.deepEqual(bodyBytes(m.body), enc.encode('{"x": 1}'));
       assert.equal(m.exchange, "");
       assert.equal(m.routingKey, "");
     }
@@ -264,7 +267,7 @@ describe("decodeEnvelope", () => {
     fc.assert(fc.property(anyText, (text) => {
       try {
         const m = decodeEnvelope(text);
-        assert.ok(m.body instanceof Uint8Array);
+        assert.ok(m.body instanceof Uint8Array || typeof m.body === "string");
         assert.equal(typeof m.tag, "string");
       } catch (e) {
         assert.ok(e instanceof DecodeError, `${e} for ${text}`);
@@ -399,7 +402,7 @@ describe("Python Kombu reads our envelopes (live)", { skip: skipPython }, () => 
       let body = e.body;
       const headers: Record<string, unknown> = { "x-trace": "é", nested: { a: [1, "b"] } };
       if (compression) {
-        const c = await compress(body, compression);
+        const c = await compress(bodyBytes(body), compression);
         body = c.body;
         headers.compression = c.contentType;
       }

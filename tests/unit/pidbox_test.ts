@@ -8,6 +8,7 @@ import { ConnectionPool, ProducerPool } from "../../src/pools.ts";
 import { LamportClock } from "../../src/utils/clock.ts";
 import { uuid } from "../../src/utils/uuid.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
+import { bodyText } from "../../mod.ts";
 
 function sortReplies(replies: PidboxReply[]): PidboxReply[] {
   return [...replies].sort((a, b) => Object.keys(a)[0]!.localeCompare(Object.keys(b)[0]!));
@@ -234,7 +235,7 @@ describe("pidbox on memory://", () => {
       assert.equal(delivery.properties.contentType, "application/json");
       assert.equal(delivery.properties.headers?.expires, 0);
       assert.equal(typeof delivery.properties.headers?.clock, "number");
-      const body = JSON.parse(new TextDecoder().decode(delivery.body));
+      const body = JSON.parse(bodyText(delivery.body));
       assert.deepEqual(body, {
         method: "hello",
         arguments: { a: 1 },
@@ -251,7 +252,7 @@ describe("pidbox on memory://", () => {
         if (!call) await new Promise((r) => setTimeout(r, 5));
       }
       assert.ok(call, "the call request was published");
-      const callBody = JSON.parse(new TextDecoder().decode(call.body));
+      const callBody = JSON.parse(bodyText(call.body));
       assert.match(callBody.ticket, /^[0-9a-f-]{36}$/);
       assert.deepEqual(callBody.reply_to, {
         exchange: `reply.${ns}.pidbox`,

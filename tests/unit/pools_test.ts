@@ -18,6 +18,7 @@ import {
   setLimit,
 } from "../../src/pools.ts";
 import { uuid } from "../../src/utils/uuid.ts";
+import { bodyText } from "../../mod.ts";
 
 interface Res {
   id: number;
@@ -366,7 +367,7 @@ describe("ConnectionPool, ChannelPool, ProducerPool on memory://", () => {
       const lease = await pool.acquire();
       const channel = await lease.resource.channel();
       const got = await channel.basicGet(name, { noAck: true });
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(got!.body)), { n: 1 });
+      assert.deepEqual(JSON.parse(bodyText(got!.body)), { n: 1 });
       await lease.release();
       assert.equal(pool.getLimit(), 2);
       await pool.setLimit(3);

@@ -9,6 +9,7 @@ import { TokenBucket } from "../../src/utils/token_bucket.ts";
 import { uuid } from "../../src/utils/uuid.ts";
 import { onSignals, Worker } from "../../src/worker.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
+import { bodyText } from "../../mod.ts";
 
 /** A promise with its resolve function. */
 function deferred<T = void>() {
@@ -24,7 +25,7 @@ async function drainQueue(conn: Connection, name: string): Promise<unknown[]> {
   for (let i = 0; i < 100; i++) {
     const d = await channel.basicGet(name, { noAck: true });
     if (!d) break;
-    out.push(JSON.parse(new TextDecoder().decode(d.body)));
+    out.push(JSON.parse(bodyText(d.body)));
   }
   await channel.close();
   return out;

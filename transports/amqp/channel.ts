@@ -34,8 +34,9 @@ import type {
   QueueDeclareOk,
   ReturnedMessage,
 } from "../../src/transport.ts";
+import { bodyBytes } from "../../src/body.ts";
 import { AckCoalescer } from "./acks.ts";
-import { type Decoder, ShortStringCache } from "./codec/buffer.ts";
+import { type Decoder, ShortStringCache, type Writer } from "./codec/buffer.ts";
 import { FRAME_BODY, FRAME_END, FRAME_METHOD, FRAME_OVERHEAD } from "./codec/frame.ts";
 import {
   decodeMethodArgs,
@@ -337,7 +338,13 @@ export class AmqpChannel implements Channel {
     const w = conn.out;
     const start = w.pos;
     const id = this.id;
-    const body = message.body;
+    const max = conn.frameMax - FRAME_OVERHEAD;
+    const text = typeof message.body === "string" && message.body.length > 0 &&
+        message.body.length * 3 <= max
+      ? message.body
+      : undefined;
+    const body = text === undefined ? bodyBytes(message.body) : EMPTY;
+    let header = 0;
     try {
       w.ensure(13);
       w.u8(FRAME_METHOD);
@@ -355,12 +362,13 @@ export class AmqpChannel implements Channel {
       w.u32(end - start - 7);
       w.pos = end;
       w.u8(FRAME_END);
-      encodeHeaderFrame(w, id, body.length, message.properties);
+      header = w.pos;
+      encodeHeaderFrame(w, id, text === undefined ? body.length : 0, message.properties);
     } catch (error) {
       w.pos = start;
       return Promise.reject(error);
     }
-    const max = conn.frameMax - FRAME_OVERHEAD;
+    if (text !== undefined) writeTextBody(w, id, text, header);
     const len = body.length;
     for (let off = 0; off < len; off += max) {
       const n = len - off < max ? len - off : max;
@@ -1028,4 +1036,30 @@ export class AmqpChannel implements Channel {
       }
     }
   }
+}
+
+/**
+ * Writes a text body that fits one frame, UTF-8 encoded straight into the write buffer (no
+ * intermediate bytes), then patches its size into the body frame and the content header.
+ *
+ * @param w the connection's writer, just after the content header
+ * @param channel the channel id
+ * @param text the body (at most a third of the frame payload in UTF-16 units)
+ * @param header where the content header frame starts
+ */
+function writeTextBody(w: Writer, channel: number, text: string, header: number): void {
+  w.ensure(FRAME_OVERHEAD + text.length * 3);
+  w.u8(FRAME_BODY);
+  w.u16(channel);
+  const sizeAt = w.pos;
+  w.pos += 4;
+  const size = w.utf8(text);
+  w.u8(FRAME_END);
+  const end = w.pos;
+  w.pos = sizeAt;
+  w.u32(size);
+  // The content header's body size is a 64-bit field 11 bytes in; its low word is 4 further.
+  w.pos = header + 15;
+  w.u32(size);
+  w.pos = end;
 }

@@ -48,7 +48,8 @@ export interface AmqplibMessage {
  * @param bytes the bytes
  * @returns a Buffer sharing the memory of `bytes`
  */
-export function toBuffer(bytes: Uint8Array): Buffer {
+export function toBuffer(bytes: Uint8Array | string): Buffer {
+  if (typeof bytes === "string") return Buffer.from(bytes, "utf8");
   return Buffer.isBuffer(bytes)
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -22,10 +22,10 @@ import {
 } from "../../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { params } from "./_params.ts";
+import { bodyText } from "../../../mod.ts";
 
 const skip = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
 const enc = new TextEncoder();
-const dec = new TextDecoder();
 const run = Math.random().toString(36).slice(2, 8);
 let counter = 0;
 const unique = (what: string) => `wakame-amqp-test-${what}-${run}-${++counter}`;
@@ -147,7 +147,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     assert.equal(returned.length, 1);
     assert.equal(returned[0].replyCode, 312);
     assert.equal(returned[0].routingKey, key);
-    assert.equal(dec.decode(returned[0].body), "back");
+    assert.equal(bodyText(returned[0].body), "back");
     assert.equal(returned[0].properties.correlationId, "c1");
     await pub.close();
   });
@@ -215,7 +215,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     await sub.basicAck(c.got[0].deliveryTag);
     await sub.basicAck(c.got[1].deliveryTag);
     await c.next(4);
-    assert.deepStrictEqual(c.got.slice(0, 4).map((d) => dec.decode(d.body)), ["0", "1", "2", "3"]);
+    assert.deepStrictEqual(c.got.slice(0, 4).map((d) => bodyText(d.body)), ["0", "1", "2", "3"]);
     await sub.close();
   });
 
@@ -234,7 +234,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     const later: Delivery[] = [];
     await sub.basicConsume(name, {}, {
       onDelivery(d) {
-        const i = Number(dec.decode(d.body));
+        const i = Number(bodyText(d.body));
         if (i === 10) held = d; // settled last: a gap below everything else
         else if (i % 7 === 0) void sub.basicReject(d.deliveryTag, false);
         else if (i % 3 === 0) later.push(d); // acked in a later turn, in reverse
@@ -264,12 +264,12 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     assert.equal(await ch.basicGet(name), undefined);
     for (let i = 0; i < 3; i++) await ch.basicPublish("", name, message(`m${i}`));
     const first = await ch.basicGet(name);
-    assert.equal(dec.decode(first!.body), "m0");
+    assert.equal(bodyText(first!.body), "m0");
     assert.equal(first!.redelivered, false);
     assert.equal(first!.messageCount, 2);
     await ch.basicReject(first!.deliveryTag, true);
     const again = await ch.basicGet(name);
-    assert.equal(dec.decode(again!.body), "m0");
+    assert.equal(bodyText(again!.body), "m0");
     assert.equal(again!.redelivered, true);
     await ch.basicRecover(true);
     const third = await ch.basicGet(name);
@@ -293,7 +293,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     await ch.basicPublish(source, "a.b", message("routed"));
     await ch.basicPublish(source, "b.a", message("dropped"));
     const got = await ch.basicGet(q.queue, { noAck: true });
-    assert.equal(dec.decode(got!.body), "routed");
+    assert.equal(bodyText(got!.body), "routed");
     await ch.exchangeUnbind(dest, source, "a.#");
     await ch.basicPublish(source, "a.b", message("after unbind"));
     assert.equal(await ch.basicGet(q.queue), undefined);
@@ -337,7 +337,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     await ch.basicPublish("", name, message("once"));
     const doomed = await conn.createChannel();
     const d = await doomed.basicGet(name);
-    assert.equal(dec.decode(d!.body), "once");
+    assert.equal(bodyText(d!.body), "once");
     await assert.rejects(
       doomed.queueDeclare({ name: unique("nope"), passive: true }),
       NotFoundError,
@@ -348,7 +348,7 @@ describe("AMQP transport on RabbitMQ", { skip }, () => {
     const tag = await ch.basicConsume(name, { noAck: true }, c);
     await c.next(1);
     await ch.basicCancel(tag);
-    assert.equal(dec.decode(c.got[0].body), "once");
+    assert.equal(bodyText(c.got[0].body), "once");
     assert.equal(c.got[0].redelivered, true);
     assert.equal(c.got.length, 1);
   });

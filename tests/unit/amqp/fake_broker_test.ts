@@ -17,6 +17,7 @@ import { type AmqpConnection, AmqpTransport } from "../../../transports/amqp/mod
 import { METHODS } from "../../../transports/amqp/codec/methods.ts";
 import { FakeBroker, type FakeBrokerOptions, type FakeClient } from "./_fake_broker.ts";
 import { params } from "./_params.ts";
+import { bodyText } from "../../../mod.ts";
 
 const enc = new TextEncoder();
 
@@ -199,6 +200,30 @@ describe("AMQP transport lifecycle (fake broker)", () => {
     await conn.close();
   });
 
+  it("writes a text body as its UTF-8 bytes, in one frame or in several", async () => {
+    // The fake broker's frame_max is 4096: 4088 bytes of payload per body frame.
+    for (const text of ["héllo ☃ 😀 \ud800!", "é☃😀".repeat(1500), "x".repeat(1362)]) {
+      const { conn, client } = await open(broker);
+      const ch = await conn.createChannel();
+      await ch.basicPublish("", "q", { body: text, properties: {} });
+      const expected = enc.encode(text);
+      const parts: Uint8Array[] = [];
+      let have = 0;
+      const last = await client.next((r) => {
+        if (r.body === undefined) return false;
+        parts.push(r.body);
+        have += r.body.length;
+        return have >= expected.length;
+      });
+      assert.equal(last.bodySize, expected.length);
+      assert.ok(parts.every((p) => p.length <= 4088));
+      const joined = new Uint8Array(have);
+      parts.reduce((at, p) => (joined.set(p, at), at + p.length), 0);
+      assert.deepStrictEqual(joined, expected);
+      await conn.close();
+    }
+  });
+
   it("turns a server connection.close into a ConnectionError with the reply code", async () => {
     const { conn, client } = await open(broker);
     const ch = await conn.createChannel();
@@ -325,7 +350,7 @@ describe("AMQP transport lifecycle (fake broker)", () => {
     const got: string[] = [];
     const cancelled: string[] = [];
     const tag = await ch.basicConsume("q", { consumerTag: "mine" }, {
-      onDelivery: (d) => got.push(new TextDecoder().decode(d.body)),
+      onDelivery: (d) => got.push(bodyText(d.body)),
       onCancel: (t) => cancelled.push(t),
     });
     assert.equal(tag, "mine");

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { brokerSkipReason } from "../../_support/brokers.ts";
+import { type Body, bodyText } from "../../../src/body.ts";
 import { AmqplibTransport } from "../../../transports/amqplib/mod.ts";
 import type {
   Channel,
@@ -45,7 +46,7 @@ function params(overrides: Partial<ConnectionParams> = {}): ConnectionParams {
 }
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
-const read = (b: Uint8Array): string => new TextDecoder().decode(b);
+const read = (b: Body): string => bodyText(b);
 
 /** Collects deliveries; `next()` waits (bounded) for the next one. */
 function collector(): {

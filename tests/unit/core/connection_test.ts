@@ -13,6 +13,7 @@ import type { Message } from "../../../src/message.ts";
 import type { RetryPolicy } from "../../../src/retry.ts";
 import type { Channel, TransportEvent } from "../../../src/transport.ts";
 import { FlakyTransport, uniqueVhost, until } from "./_fakes.ts";
+import { bodyText } from "../../../mod.ts";
 
 const now: RetryPolicy = { intervalStart: 0, intervalStep: 0, intervalMax: 0 };
 
@@ -349,7 +350,7 @@ describe("Connection: ensure and autoretry", () => {
       await channel.basicGet("retry-q", { noAck: true }),
       await channel.basicGet("retry-q", { noAck: true }),
     ];
-    assert.deepEqual(got.map((d) => new TextDecoder().decode(d!.body)), ["one", "two"]);
+    assert.deepEqual(got.map((d) => bodyText(d!.body)), ["one", "two"]);
     await conn.close();
   });
 });

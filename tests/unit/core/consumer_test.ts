@@ -8,6 +8,7 @@ import { ContentDisallowedError, DecodeError, TimeoutError } from "../../../src/
 import type { Message } from "../../../src/message.ts";
 import type { Channel } from "../../../src/transport.ts";
 import { RecordingChannel, uniqueVhost, until } from "./_fakes.ts";
+import { bodyText } from "../../../mod.ts";
 
 const encode = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
@@ -307,7 +308,7 @@ describe("Consumer on memory://", () => {
     for (let i = 0; i < 10; i++) {
       const d = await channel.basicGet("it-q", { noAck: true });
       if (!d) break;
-      left.push((JSON.parse(new TextDecoder().decode(d.body)) as { n: number }).n);
+      left.push((JSON.parse(bodyText(d.body)) as { n: number }).n);
     }
     assert.deepEqual(left.sort(), [1, 2, 3, 4]);
   });
@@ -416,7 +417,7 @@ describe("Consumer on memory://", () => {
     assert.deepEqual(seen.sort(), ["to-b", "to-c"]);
     const channel = await conn.channel();
     const left = await channel.basicGet("qa", { noAck: true });
-    assert.equal(new TextDecoder().decode(left!.body), "to-a");
+    assert.equal(bodyText(left!.body), "to-a");
     await consumer.cancel();
   });
 

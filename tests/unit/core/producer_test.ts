@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { type Body, bodyBytes, bodyText } from "../../../src/body.ts";
 import { decompress } from "../../../src/compression.ts";
 import { Connection } from "../../../src/connection.ts";
 import { Exchange, Queue } from "../../../src/entity.ts";
@@ -8,7 +9,7 @@ import { prepareBody, Producer } from "../../../src/producer.ts";
 import type { ReturnedMessage } from "../../../src/transport.ts";
 import { FlakyTransport, type Published, RecordingChannel, uniqueVhost } from "./_fakes.ts";
 
-const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+const text = (body: Body) => bodyText(body);
 
 async function publishOne(
   body: unknown,
@@ -120,7 +121,7 @@ describe("Producer: what reaches basicPublish", () => {
     assert.equal(sent.message.properties.headers?.keep, true);
     assert.ok(sent.message.body.length < 500);
     assert.deepEqual(
-      JSON.parse(text(await decompress(sent.message.body, "application/x-gzip"))),
+      JSON.parse(text(await decompress(bodyBytes(sent.message.body), "application/x-gzip"))),
       body,
     );
     const byDefault = await publishOne(body, {}, { compression: "gzip" });

@@ -9,8 +9,9 @@ import { VirtualChannel } from "../../../src/virtual/channel.ts";
 import { VirtualState } from "../../../src/virtual/state.ts";
 import { MemoryBackend } from "../../../transports/memory/mod.ts";
 import { uniqueVhost, until } from "./_fakes.ts";
+import { bodyText } from "../../../mod.ts";
 
-const text = (d: Delivery | undefined) => (d ? new TextDecoder().decode(d.body) : undefined);
+const text = (d: Delivery | undefined) => (d ? bodyText(d.body) : undefined);
 const msg = (body: string, headers?: Record<string, string>): OutgoingMessage => ({
   body: new TextEncoder().encode(body),
   properties: headers ? { headers } : {},
@@ -96,7 +97,7 @@ describe("VirtualChannel: exchanges and routing", () => {
     assert.equal(returned[0].replyCode, 312);
     assert.equal(returned[0].replyText, "NO_ROUTE");
     assert.equal(returned[0].exchange, "nowhere");
-    assert.equal(new TextDecoder().decode(returned[0].body), "m");
+    assert.equal(bodyText(returned[0].body), "m");
     assert.equal(await backend.size("k"), 0);
   });
 
@@ -347,7 +348,7 @@ describe("VirtualChannel: consumers", () => {
   it("routes acks through a store's AckStore", async () => {
     const memory = new MemoryBackend();
     const calls: string[] = [];
-    const name = (m: StoredMessage) => new TextDecoder().decode(m.body);
+    const name = (m: StoredMessage) => bodyText(m.body);
     const store: QueueBackend = {
       put: (q, m) => memory.put(q, m),
       get: (q) => memory.get(q),
@@ -429,7 +430,7 @@ describe("VirtualChannel: no message lost or duplicated (property)", () => {
         await channel.close();
         const left: string[] = [];
         for (let m = await backend.get("q"); m; m = await backend.get("q")) {
-          left.push(new TextDecoder().decode(m.body));
+          left.push(bodyText(m.body));
         }
         const all = [...settled, ...left].map(Number).sort((a, b) => a - b);
         assert.deepEqual(all, Array.from({ length: next }, (_, i) => i));

@@ -8,6 +8,7 @@ import type { StoredMessage } from "../../../src/virtual/backend.ts";
 import { openRedisBackend, type RedisBackend } from "../../../transports/redis/mod.ts";
 import { RespConnection } from "../../../transports/redis/resp/client.ts";
 import type { RespValue } from "../../../transports/redis/resp/types.ts";
+import { bodyText } from "../../../mod.ts";
 
 /** Connection parameters for the local Redis. */
 export function redisParams(
@@ -88,7 +89,7 @@ export function message(
 
 /** The body of a stored message as text. */
 export function bodyOf(m: StoredMessage): string {
-  return dec.decode(m.body);
+  return bodyText(m.body);
 }
 
 /** Waits for up to `max` messages of the queues (bounded: gives up after `ms`). */

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { Connection, Queue } from "../../../mod.ts";
+import { bodyText, Connection, Queue } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
 import { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { connectSocket } from "../../../src/runtime/mod.ts";
@@ -21,7 +21,7 @@ async function roundTrip(conn: Connection, queue: string): Promise<unknown> {
   const delivery = await channel.basicGet(queue);
   assert.ok(delivery, "the message came back");
   await channel.basicAck(delivery.deliveryTag);
-  return JSON.parse(new TextDecoder().decode(delivery.body));
+  return JSON.parse(bodyText(delivery.body));
 }
 
 describe("redis+socket:// over a unix socket", { skip: noServer }, () => {
@@ -52,7 +52,7 @@ describe("redis+socket:// over a unix socket", { skip: noServer }, () => {
       assert.equal(await raw.send(["LLEN", queue]), 1);
       const channel = await conn.channel();
       const delivery = await channel.basicGet(queue);
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(delivery!.body)), { queue });
+      assert.deepEqual(JSON.parse(bodyText(delivery!.body)), { queue });
       await channel.basicAck(delivery!.deliveryTag);
       assert.equal(await raw.send(["LLEN", queue]), 0);
       await raw.close();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Connection, Queue } from "../../../mod.ts";
+import { bodyText, Connection, Queue } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
 import { rawRedis } from "./_helpers.ts";
 import { freePort, haveBinary, PrivateRedis, PrivateSentinel } from "./_server.ts";
@@ -43,7 +43,7 @@ describe(
       const channel = await conn.channel();
       const delivery = await channel.basicGet("sq");
       assert.ok(delivery);
-      assert.deepEqual(JSON.parse(new TextDecoder().decode(delivery.body)), { via: "sentinel" });
+      assert.deepEqual(JSON.parse(bodyText(delivery.body)), { via: "sentinel" });
       await channel.basicAck(delivery.deliveryTag);
     });
 

@@ -14,6 +14,7 @@ import {
   SqsTransport,
 } from "../../../transports/sqs/mod.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../../_support/emulators.ts";
+import { bodyText } from "../../../mod.ts";
 
 const skip = await emulatorSkipReason("fauxqs");
 const unique = (prefix: string) =>
@@ -87,9 +88,8 @@ describe("SQS store on fauxqs", { skip }, () => {
     await consumer.consume();
     for (let i = 0; i < 200 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 25));
     await consumer.cancel();
-    const texts = got.filter((m) => m.contentType === undefined).map((m) =>
-      new TextDecoder().decode(m.body)
-    ).sort();
+    const texts = got.filter((m) => m.contentType === undefined).map((m) => bodyText(m.body))
+      .sort();
     assert.deepEqual(texts, ["not json at all", '{"order": 7}', '{"x": 1}']);
     assert.deepEqual(got.find((m) => m.contentType === "application/json")?.payload, {
       kombu: true,
@@ -158,7 +158,7 @@ describe("SQS store on fauxqs", { skip }, () => {
     await s.put(queue, m);
     await s.put(queue, { ...m }); // same tag: deduplicated by SQS
     const first = await s.get(queue);
-    assert.equal(new TextDecoder().decode(first?.body), '"once"');
+    assert.equal(bodyText(first!.body), '"once"');
     await s.acks!.ack(queue, first!);
     assert.equal(await s.get(queue), undefined);
     await s.close();

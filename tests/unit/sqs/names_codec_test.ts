@@ -12,6 +12,7 @@ import {
   sqsEntityName,
   sqsQueueName,
 } from "../../../transports/sqs/mod.ts";
+import { bodyText } from "../../../mod.ts";
 
 const utf8 = new TextEncoder();
 
@@ -88,7 +89,7 @@ describe("SQS message bodies", () => {
       for (const body of [text, encodeBase64(utf8.encode(text))]) {
         const [m, foreign] = decodeSqsBody(body);
         assert.equal(foreign, true, body);
-        assert.equal(new TextDecoder().decode(m.body), text);
+        assert.equal(bodyText(m.body), text);
         assert.equal(m.properties.contentType, undefined);
         assert.equal(typeof m.tag, "string");
       }

@@ -1,0 +1,43 @@
+/**
+ * Message bodies as they travel between the core and the transports.
+ *
+ * A serialized body is either bytes or a string that stands for its UTF-8 bytes. Text
+ * serializers (JSON, text, YAML) produce strings, as Kombu's do; an in-process store keeps the
+ * string as it is and the consumer parses it without a UTF-8 round trip, while a wire transport
+ * encodes it once, straight into its frame or envelope.
+ *
+ * @module
+ */
+
+/** A serialized body: bytes, or a string that stands for its UTF-8 bytes. */
+export type Body = Uint8Array | string;
+
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+
+/**
+ * The bytes of a body (a string is encoded as UTF-8).
+ *
+ * @example
+ * ```ts
+ * import { bodyBytes } from "@wakame/wakame";
+ * console.assert(bodyBytes("é").length === 2);
+ * ```
+ *
+ * @param body bytes or text
+ * @returns the bytes (the same array when `body` is bytes)
+ */
+export function bodyBytes(body: Body): Uint8Array {
+  return typeof body === "string" ? utf8Encoder.encode(body) : body;
+}
+
+/**
+ * The body as text: a string as it is, bytes decoded as UTF-8 (invalid sequences become U+FFFD).
+ * For strict decoding with an error, use the serializer registry.
+ *
+ * @param body bytes or text
+ * @returns the text
+ */
+export function bodyText(body: Body): string {
+  return typeof body === "string" ? body : utf8Decoder.decode(body);
+}
