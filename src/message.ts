@@ -48,8 +48,6 @@ export interface DecodeOptions {
  * (checking the accept list first); `payload` is the decoded value after `decode()`.
  */
 export class Message {
-  /** Where it came from. */
-  readonly deliveryInfo: DeliveryInfo;
   /** All AMQP properties (camelCase). */
   readonly properties: MessageProperties;
   /** The channel that delivered it; acks go there only. */
@@ -57,6 +55,8 @@ export class Message {
   readonly #accept: ReadonlySet<string> | undefined;
   readonly #noAck: boolean;
   #body: Body;
+  readonly #delivery: Delivery;
+  #deliveryInfo: DeliveryInfo | undefined;
   #state: MessageStateName = MessageState.RECEIVED;
   #decoded = false;
   #payload: unknown;
@@ -77,14 +77,8 @@ export class Message {
   ) {
     this.channel = channel;
     this.#body = delivery.body;
+    this.#delivery = delivery;
     this.properties = delivery.properties;
-    this.deliveryInfo = {
-      exchange: delivery.exchange,
-      routingKey: delivery.routingKey,
-      consumerTag: delivery.consumerTag,
-      redelivered: delivery.redelivered,
-      deliveryTag: delivery.deliveryTag,
-    };
     this.#accept = options.accept;
     this.#noAck = options.noAck ?? false;
   }
@@ -96,9 +90,21 @@ export class Message {
     return (this.#body = bodyBytes(body));
   }
 
+  /** Where it came from (made on first use: most consumers never ask). */
+  get deliveryInfo(): DeliveryInfo {
+    const d = this.#delivery;
+    return this.#deliveryInfo ??= {
+      exchange: d.exchange,
+      routingKey: d.routingKey,
+      consumerTag: d.consumerTag,
+      redelivered: d.redelivered,
+      deliveryTag: d.deliveryTag,
+    };
+  }
+
   /** The delivery tag. */
   get deliveryTag(): DeliveryTag {
-    return this.deliveryInfo.deliveryTag;
+    return this.#delivery.deliveryTag;
   }
 
   /** Application headers (never undefined). */

@@ -12,6 +12,7 @@ import { EncodeError } from "./errors.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { type Encoded, serializers } from "./serialization.ts";
 import type {
+  BasicPublishOptions,
   Channel,
   FieldTable,
   MessageProperties,
@@ -82,6 +83,8 @@ export interface ProducerOptions {
   /** Receives messages the broker returned (mandatory without a route). */
   onReturn?: (message: ReturnedMessage) => void;
 }
+
+const MANDATORY: BasicPublishOptions = Object.freeze({ mandatory: true });
 
 const CELERY_RETRY_POLICY: RetryPolicy = {
   maxRetries: 3,
@@ -228,13 +231,39 @@ export class Producer {
    * @throws {EncodeError} when the body cannot be serialized or compressed
    * @throws {ConnectionError} when the broker is unreachable (after the retries, with `retry`)
    */
-  async publish(body: unknown, options: PublishOptions = {}): Promise<void> {
-    const exchange = options.exchange ?? this.exchange;
+  publish(body: unknown, options: PublishOptions = {}): Promise<void> {
+    try {
+      const exchange = options.exchange ?? this.exchange;
+      const prepared = this.#prepare(body, options, exchange);
+      // The hot path: nothing to compress, no retry, an open channel and nothing left to
+      // declare go straight to the channel, without an async frame of their own.
+      const channel = this.#channel;
+      if (
+        prepared instanceof Promise || (options.retry && this.#connection) ||
+        !channel?.isOpen || this.#needsDeclare(exchange, options.declare)
+      ) {
+        return this.#publish(exchange, prepared, options);
+      }
+      return channel.basicPublish(
+        typeof exchange === "string" ? exchange : exchange.name,
+        options.routingKey ?? this.routingKey,
+        prepared,
+        options.mandatory ? MANDATORY : undefined,
+      );
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #publish(
+    exchange: Exchange | string,
+    prepared: OutgoingMessage | Promise<OutgoingMessage>,
+    options: PublishOptions,
+  ): Promise<void> {
     const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
     const routingKey = options.routingKey ?? this.routingKey;
-    const prepared = this.#prepare(body, options, exchange);
-    const message = prepared instanceof Promise ? await prepared : prepared;
-    const publishOptions = options.mandatory ? { mandatory: true } : undefined;
+    const message = await prepared;
+    const publishOptions = options.mandatory ? MANDATORY : undefined;
     if (options.retry && this.#connection) {
       await this.#connection.ensure(async () => {
         const channel = await this.channel();
@@ -247,7 +276,6 @@ export class Producer {
       })();
       return;
     }
-    // The hot path: an open channel and nothing left to declare cost no extra awaits.
     const channel = this.#channel?.isOpen ? this.#channel : await this.channel();
     if (this.#needsDeclare(exchange, options.declare)) {
       await this.#declareFor(channel, exchange, options.declare);

@@ -367,8 +367,8 @@ export class VirtualChannel implements Channel {
   }
 
   #take(tag: DeliveryTag, action: string): Unacked {
-    this.#check(`${action} delivery ${tag}`);
-    const key = Number(tag);
+    if (!this.#open) this.#check(`${action} delivery ${tag}`);
+    const key = typeof tag === "number" ? tag : Number(tag);
     const entry = this.#unacked.get(key);
     if (!entry) {
       throw new PreconditionFailedError(

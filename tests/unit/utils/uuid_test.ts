@@ -37,4 +37,16 @@ describe("fastUuid4", () => {
     }
     assert.equal(seen.size, 2000);
   });
+
+  it("draws every random digit from the whole hex range", async () => {
+    const { fastUuid4 } = await import("../../../src/utils/uuid.ts");
+    const digits = Array.from({ length: 36 }, () => new Set<string>());
+    for (let i = 0; i < 2000; i++) [...fastUuid4()].forEach((c, at) => digits[at].add(c));
+    digits.forEach((seen, at) => {
+      if ([8, 13, 18, 23].includes(at)) assert.deepEqual([...seen], ["-"]);
+      else if (at === 14) assert.deepEqual([...seen], ["4"]);
+      else if (at === 19) assert.deepEqual([...seen].sort(), ["8", "9", "a", "b"]);
+      else assert.equal(seen.size, 16, `position ${at}: ${[...seen].sort().join("")}`);
+    });
+  });
 });
