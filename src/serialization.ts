@@ -546,6 +546,42 @@ function parseYaml(text: string): unknown {
   return doc.toJS({ maxAliasCount: 100, reviver: plainBytesReviver });
 }
 
+/** What `loads` decided for a content type, while the registry is unchanged. */
+interface LoadsDecision {
+  readonly contentType: string | undefined;
+  readonly type: string;
+  readonly trusted: boolean;
+  readonly version: number;
+  readonly serializer: Serializer;
+}
+
+/** Runs a serializer's decoder; a text body is read as it is when the serializer can. */
+function decodeWith(
+  serializer: Serializer,
+  body: Body,
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+): unknown {
+  try {
+    if (typeof body === "string") {
+      if (serializer.decodeText !== undefined && isUtf8Label(contentEncoding)) {
+        return serializer.decodeText(body);
+      }
+      body = utf8Encoder.encode(body);
+    }
+    if (serializer.decodeWithEncoding !== undefined) {
+      return serializer.decodeWithEncoding(body, contentEncoding);
+    }
+    return serializer.decode(body);
+  } catch (cause) {
+    if (cause instanceof DecodeError) throw cause;
+    throw new DecodeError(
+      `Cannot deserialize content of type "${contentType}": ${errorText(cause)}`,
+      { cause },
+    );
+  }
+}
+
 /** Options of {@link SerializerRegistry.register}. */
 export interface RegisterOptions {
   /** More names that select the serializer in `dumps`, `enable` and accept lists. */
@@ -573,6 +609,9 @@ export class SerializerRegistry {
   /** Content types refused everywhere. */
   #disabled = new Set<string>();
   #defaultAccept: ReadonlySet<string> = new Set(DEFAULT_ACCEPT);
+  /** Bumped by every change that can alter what `loads` decides. */
+  #version = 0;
+  #lastLoads: LoadsDecision | undefined;
 
   /**
    * Adds (or replaces) a serializer. Its content type is then decoded by it.
@@ -581,6 +620,7 @@ export class SerializerRegistry {
    * @param options aliases
    */
   register(serializer: Serializer, options?: RegisterOptions): void {
+    this.#version++;
     this.#byName.set(serializer.name, serializer);
     for (const alias of options?.aliases ?? []) this.#byName.set(alias, serializer);
     this.#byType.set(normalizeType(serializer.contentType), serializer);
@@ -593,6 +633,7 @@ export class SerializerRegistry {
    * @throws {ConfigurationError} when no serializer has that name
    */
   unregister(name: string): void {
+    this.#version++;
     const serializer = this.#byName.get(name);
     if (serializer === undefined) {
       throw new ConfigurationError(`Cannot unregister serializer "${name}": it is not registered`);
@@ -617,6 +658,7 @@ export class SerializerRegistry {
    * @throws {ConfigurationError} for an unknown name
    */
   enable(nameOrContentType: string): void {
+    this.#version++;
     this.#disabled.delete(this.#resolveType(nameOrContentType, "enable"));
   }
 
@@ -628,6 +670,7 @@ export class SerializerRegistry {
    * @throws {ConfigurationError} for an unknown name
    */
   disable(nameOrContentType: string): void {
+    this.#version++;
     this.#disabled.add(this.#resolveType(nameOrContentType, "disable"));
   }
 
@@ -706,6 +749,13 @@ export class SerializerRegistry {
     contentEncoding: string | undefined,
     accept?: ReadonlySet<string>,
   ): unknown {
+    const last = this.#lastLoads;
+    if (
+      last !== undefined && contentType === last.contentType && last.version === this.#version &&
+      (last.trusted || (accept ?? this.#defaultAccept).has(last.type))
+    ) {
+      return decodeWith(last.serializer, body, contentType, contentEncoding);
+    }
     const type = contentType === undefined ? "" : normalizeType(contentType);
     if (type === PICKLE_CONTENT_TYPE) {
       throw new ContentDisallowedError(
@@ -732,24 +782,17 @@ export class SerializerRegistry {
         `Cannot deserialize content of type "${contentType}": no serializer is registered for it`,
       );
     }
-    try {
-      if (typeof body === "string") {
-        if (serializer.decodeText !== undefined && isUtf8Label(contentEncoding)) {
-          return serializer.decodeText(body);
-        }
-        body = utf8Encoder.encode(body);
-      }
-      if (serializer.decodeWithEncoding !== undefined) {
-        return serializer.decodeWithEncoding(body, contentEncoding);
-      }
-      return serializer.decode(body);
-    } catch (cause) {
-      if (cause instanceof DecodeError) throw cause;
-      throw new DecodeError(
-        `Cannot deserialize content of type "${contentType}": ${errorText(cause)}`,
-        { cause },
-      );
-    }
+    // Consumers see one content type over and over: remember this decision until the registry
+    // changes (register, unregister, enable, disable).
+    // The accept set is still asked every time (a caller's set may change).
+    this.#lastLoads = {
+      contentType,
+      type,
+      trusted: TRUSTED_CONTENT.has(type),
+      version: this.#version,
+      serializer,
+    };
+    return decodeWith(serializer, body, contentType, contentEncoding);
   }
 
   /**

@@ -28,6 +28,7 @@ import type {
 } from "../transport.ts";
 import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
 import { bodyBytes } from "../body.ts";
+import { DeliveryTable } from "./delivery_table.ts";
 import { kombuBindingPattern, route } from "./exchange_types.ts";
 import { sleep } from "../utils/sleep.ts";
 import { fastUuid4 } from "../utils/uuid.ts";
@@ -78,7 +79,7 @@ export class VirtualChannel implements Channel {
   readonly #bindings: BindingStore;
   readonly #options: VirtualChannelOptions;
   readonly #consumers = new Map<string, ConsumerEntry>();
-  readonly #unacked = new Map<number, Unacked>();
+  readonly #unacked = new DeliveryTable<Unacked>();
   readonly #id = ++channelSerial;
   #open = true;
   #nextTag = 1;
@@ -326,7 +327,7 @@ export class VirtualChannel implements Channel {
         );
       }
     } else {
-      this.#unacked.set(deliveryTag, { queue, message });
+      this.#unacked.add(deliveryTag, { queue, message });
     }
     return {
       body: message.body,
@@ -369,27 +370,18 @@ export class VirtualChannel implements Channel {
   #take(tag: DeliveryTag, action: string): Unacked {
     if (!this.#open) this.#check(`${action} delivery ${tag}`);
     const key = typeof tag === "number" ? tag : Number(tag);
-    const entry = this.#unacked.get(key);
+    const entry = this.#unacked.take(key);
     if (!entry) {
       throw new PreconditionFailedError(
         `Cannot ${action} delivery ${tag}: unknown delivery tag on this channel`,
         { replyCode: 406, classId: 60, methodId: 80 },
       );
     }
-    this.#unacked.delete(key);
     return entry;
   }
 
   #takeUpTo(tag: DeliveryTag): Unacked[] {
-    const limit = Number(tag);
-    const out: Unacked[] = [];
-    for (const [key, entry] of this.#unacked) {
-      if (key <= limit) {
-        out.push(entry);
-        this.#unacked.delete(key);
-      }
-    }
-    return out;
+    return this.#unacked.takeUpTo(Number(tag));
   }
 
   /** Acknowledges a delivery (and earlier ones with `multiple`). */
@@ -434,8 +426,7 @@ export class VirtualChannel implements Channel {
 
   async #restoreUnacked(): Promise<void> {
     if (this.#unacked.size === 0) return;
-    const entries = [...this.#unacked.values()];
-    this.#unacked.clear();
+    const entries = this.#unacked.takeAll();
     this.#freeRoom();
     const acks = this.#backend.acks;
     if (acks) {
@@ -563,6 +554,10 @@ export class VirtualChannel implements Channel {
   }
 
   #consumerFor(queue: string): ConsumerEntry | undefined {
+    if (this.#consumers.size === 1) {
+      const only = this.#consumers.values().next().value!;
+      return only.queue === queue ? only : undefined;
+    }
     let first: ConsumerEntry | undefined;
     let count = 0;
     for (const consumer of this.#consumers.values()) {

@@ -232,6 +232,24 @@ describe("serializers.loads", () => {
     assert.throws(() => registry.disable("nope"), ConfigurationError);
   });
 
+  it("decides again after the registry or the accept set changed (a decision is remembered)", () => {
+    const registry = new SerializerRegistry();
+    registry.register(createJsonSerializer());
+    const accept = new Set(["application/json"]);
+    assert.deepEqual(registry.loads("[1]", "application/json", "utf-8", accept), [1]);
+    accept.delete("application/json");
+    assert.throws(
+      () => registry.loads("[1]", "application/json", "utf-8", accept),
+      ContentDisallowedError,
+    );
+    assert.deepEqual(registry.loads("[2]", "application/json", "utf-8"), [2]);
+    registry.disable("json");
+    assert.throws(() => registry.loads("[3]", "application/json", "utf-8"), ContentDisallowedError);
+    registry.enable("json");
+    registry.register({ ...createJsonSerializer(), decodeText: () => "replaced" });
+    assert.equal(registry.loads("[4]", "application/json", "utf-8"), "replaced");
+  });
+
   it("ignores MIME parameters and case in the content type", () => {
     assert.deepEqual(
       serializers.loads(enc.encode('{"a":1}'), "Application/JSON; charset=utf-8", "utf-8"),

@@ -127,6 +127,15 @@ export class MemoryBackend implements QueueBackend {
 
   #takeNow(queues: readonly string[], max: number): [string, StoredMessage][] {
     const got: [string, StoredMessage][] = [];
+    if (queues.length === 1) {
+      const name = queues[0];
+      const queue = this.#queues.get(name);
+      let message: StoredMessage | undefined;
+      while (got.length < max && (message = queue?.shift()) !== undefined) {
+        got.push([name, message]);
+      }
+      return got;
+    }
     let progress = true;
     while (progress && got.length < max) {
       progress = false;
