@@ -299,20 +299,31 @@ export class Consumer {
       return;
     }
     this.#pending.push(message);
-    if (!this.#dispatching) void this.#dispatch();
+    if (!this.#dispatching) this.#dispatch();
   }
 
-  async #dispatch(): Promise<void> {
+  /**
+   * Runs the callbacks of pending messages in order. Synchronous while the callbacks are (no
+   * promise per message); a callback's promise is awaited before the next message.
+   */
+  #dispatch(): void {
     this.#dispatching = true;
-    try {
-      let message: Message | undefined;
-      while ((message = this.#pending.shift()) !== undefined) {
-        const result = this.#receive(message);
-        if (result !== undefined) await result;
-        this.#connection?.notifyActivity();
+    let message: Message | undefined;
+    while ((message = this.#pending.shift()) !== undefined) {
+      // #receive reports every failure itself (hooks, logger); it neither throws nor rejects.
+      const result = this.#receive(message);
+      if (result !== undefined) {
+        const resume = () => {
+          this.#connection?.notifyActivity();
+          this.#dispatch();
+        };
+        result.then(resume, resume);
+        return;
       }
-    } finally {
-      this.#dispatching = false;
+      this.#connection?.notifyActivity();
+    }
+    this.#dispatching = false;
+    if (this.#idle.length > 0) {
       const idle = this.#idle;
       this.#idle = [];
       for (const resolve of idle) resolve();
