@@ -6,7 +6,6 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import {
   AccessRefusedError,
   ChannelError,
@@ -21,6 +20,7 @@ import {
   AmqpTransport,
 } from "../../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
+import { rabbitmqctl } from "../../_support/rabbitmq.ts";
 import { params } from "./_params.ts";
 import { bodyText } from "../../../mod.ts";
 
@@ -60,15 +60,6 @@ function collector() {
       return new Promise((resolve) => waiters.push({ n, resolve }));
     },
   };
-}
-
-function rabbitmqctl(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("rabbitmqctl", args, { timeout: 30000 }, (error, stdout) => {
-      if (error) reject(error);
-      else resolve(String(stdout));
-    });
-  });
 }
 
 describe("AMQP transport on RabbitMQ", { skip }, () => {

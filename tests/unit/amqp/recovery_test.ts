@@ -7,23 +7,14 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { Connection, Queue } from "../../../mod.ts";
 import type { Message } from "../../../src/message.ts";
 import { AmqpTransport } from "../../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
+import { rabbitmqctl } from "../../_support/rabbitmq.ts";
 
 const skip = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
 const run = Math.random().toString(36).slice(2, 8);
-
-function rabbitmqctl(...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile("rabbitmqctl", args, { timeout: 30000 }, (error, stdout) => {
-      if (error) reject(error);
-      else resolve(String(stdout));
-    });
-  });
-}
 
 /** Closes every broker connection whose client properties carry this connection_name. */
 async function forceClose(connectionName: string): Promise<number> {

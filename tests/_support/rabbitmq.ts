@@ -1,0 +1,83 @@
+/**
+ * The local RabbitMQ, driven with `rabbitmqctl`: forced closes for recovery tests, and a TLS
+ * listener added at test time (no broker configuration outside the repository).
+ */
+import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Runs `rabbitmqctl` with the arguments.
+ *
+ * @returns its standard output
+ */
+export function rabbitmqctl(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile("rabbitmqctl", args, { timeout: 30000 }, (error, stdout) => {
+      if (error) reject(error);
+      else resolve(String(stdout));
+    });
+  });
+}
+
+/** A free TCP port on 127.0.0.1 (free when asked). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+/** A TLS listener added to the running broker. */
+export interface TlsListener {
+  /** Its port on 127.0.0.1. */
+  port: number;
+  /** Removes the listener and its certificate files. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Adds an AMQP-over-TLS listener on 127.0.0.1 to the local RabbitMQ, serving `cert` and `key`.
+ * The files go to a folder the broker's own user can read.
+ *
+ * @param pem the server certificate and key (PEM)
+ * @returns the listener
+ * @throws {Error} when rabbitmqctl is missing or the broker refuses the listener
+ */
+export async function startTlsListener(pem: { cert: string; key: string }): Promise<TlsListener> {
+  const dir = mkdtempSync(join(tmpdir(), "wakame-rabbitmq-tls-"));
+  chmodSync(dir, 0o755);
+  const certFile = join(dir, "cert.pem");
+  const keyFile = join(dir, "key.pem");
+  writeFileSync(certFile, pem.cert, { mode: 0o644 });
+  writeFileSync(keyFile, pem.key, { mode: 0o644 });
+  const port = await freePort();
+  const spec = `{"127.0.0.1", ${port}}`;
+  try {
+    const out = await rabbitmqctl(
+      "eval",
+      `rabbit_networking:start_ssl_listener(${spec}, ` +
+        `[{certfile, "${certFile}"}, {keyfile, "${keyFile}"}], 1).`,
+    );
+    if (out.trim() !== "ok") throw new Error(`RabbitMQ refused the TLS listener: ${out.trim()}`);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    port,
+    async stop() {
+      try {
+        await rabbitmqctl("eval", `rabbit_networking:stop_tcp_listener(${spec}).`);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
