@@ -354,6 +354,24 @@ export function tagBytes(bytes: Uint8Array): Record<string, string> {
   }
 }
 
+/**
+ * True when JSON.stringify could meet a Uint8Array in `value`: one is found, or an object with
+ * its own `toJSON` (other than a Date) hides what it turns into.
+ */
+function mayHoldBytes(value: unknown): boolean {
+  if (value === null || typeof value !== "object") return false;
+  if (value instanceof Uint8Array) return true;
+  if (value instanceof Date) return false;
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (mayHoldBytes(item)) return true;
+    return false;
+  }
+  const o = value as Record<string, unknown>;
+  for (const key of Object.keys(o)) if (mayHoldBytes(o[key])) return true;
+  return false;
+}
+
 function plainReplacer(_key: string, value: unknown): unknown {
   if (value instanceof Uint8Array) {
     throw new EncodeError(
@@ -397,9 +415,12 @@ export function createJsonSerializer(options: JsonSerializerOptions = {}): Seria
         text = JSON.stringify(value, taggedReplacer);
       } else {
         text = JSON.stringify(value);
-        // A Uint8Array would come out as {"0":..} (or {} when empty): only then pay for the
-        // replacer pass that finds it and refuses it.
-        if (text !== undefined && (text.includes('{"0":') || text.includes("{}"))) {
+        // A Uint8Array would come out as {"0":..} (or {} when empty): only then look for one,
+        // and let the replacer pass refuse it (empty objects are common: Celery's kwargs).
+        if (
+          text !== undefined && (text.includes('{"0":') || text.includes("{}")) &&
+          mayHoldBytes(value)
+        ) {
           JSON.stringify(value, plainReplacer);
         }
       }

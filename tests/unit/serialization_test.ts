@@ -86,6 +86,17 @@ describe("serializers.dumps", () => {
       bodyText(serializers.dumps({ a: {}, b: { "0": 1 } }, "json").body),
       '{"a":{},"b":{"0":1}}',
     );
+    // Bytes found however deep, beside an empty object, or behind a toJSON.
+    const hidden = { toJSON: () => ({ inner: new Uint8Array([7]) }) };
+    for (const value of [{ kwargs: {}, x: [[{ b: new Uint8Array(2) }]] }, { a: {}, hidden }]) {
+      assert.throws(() => serializers.dumps(value, "json"), /json-tagged/);
+    }
+    assert.equal(
+      bodyText(
+        serializers.dumps({ kwargs: {}, when: new Date(0), toJSONish: { n: 1 } }, "json").body,
+      ),
+      '{"kwargs":{},"when":"1970-01-01T00:00:00.000Z","toJSONish":{"n":1}}',
+    );
   });
 
   it("json-tagged writes Kombu 5.3 tags for Date and bytes", () => {
