@@ -20,6 +20,15 @@ interface Result {
   total: number;
 }
 
+/** msg/s of each phase from the times it started, switched and ended (ms). */
+function rates(t0: number, t1: number, t2: number): Result {
+  return {
+    publish: N / ((t1 - t0) / 1000),
+    consume: N / ((t2 - t1) / 1000),
+    total: N / ((t2 - t0) / 1000),
+  };
+}
+
 async function wakame(): Promise<Result> {
   await using conn = new Connection("memory://", { virtualHost: `bench-${Math.random()}` });
   const exchange = new Exchange("bench", { type: "direct" });
@@ -43,11 +52,7 @@ async function wakame(): Promise<Result> {
   await consumer.consume();
   await finished;
   const t2 = performance.now();
-  return {
-    publish: N / ((t1 - t0) / 1000),
-    consume: N / ((t2 - t1) / 1000),
-    total: N / ((t2 - t0) / 1000),
-  };
+  return rates(t0, t1, t2);
 }
 
 /** JSON text in an array and back: what any stack that serializes must do at least. */
@@ -63,11 +68,7 @@ function bareTextLoop(): Result {
   for (let i = 0; i < N; i++) sum += (JSON.parse(queue[i]) as { id: number }).id;
   const t2 = performance.now();
   if (sum < 0) throw new Error("unreachable");
-  return {
-    publish: N / ((t1 - t0) / 1000),
-    consume: N / ((t2 - t1) / 1000),
-    total: N / ((t2 - t0) / 1000),
-  };
+  return rates(t0, t1, t2);
 }
 
 /** The same with UTF-8 bytes in between: what a stack that writes to a wire must do at least. */
@@ -85,11 +86,7 @@ function bareBytesLoop(): Result {
   for (let i = 0; i < N; i++) sum += (JSON.parse(decoder.decode(queue[i])) as { id: number }).id;
   const t2 = performance.now();
   if (sum < 0) throw new Error("unreachable");
-  return {
-    publish: N / ((t1 - t0) / 1000),
-    consume: N / ((t2 - t1) / 1000),
-    total: N / ((t2 - t0) / 1000),
-  };
+  return rates(t0, t1, t2);
 }
 
 function pythonKombu(): Result | string {
