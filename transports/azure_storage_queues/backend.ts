@@ -6,6 +6,7 @@
  * @module
  */
 
+import { bodyBytes } from "../../src/body.ts";
 import { encodeEnvelope } from "../../src/envelope.ts";
 import { HttpError, LimitExceededError, NotFoundError } from "../../src/errors.ts";
 import type {
@@ -138,7 +139,7 @@ export class AzureBackend implements QueueBackend {
       throw new LimitExceededError(
         `Cannot publish to queue "${queue}": the encoded message is ${textBytes} bytes, over ` +
           `the Azure Storage limit of ${this.#settings.maxMessageSize} bytes ` +
-          `(body ${message.body.length} bytes before encoding)`,
+          `(body ${bodyBytes(message.body).length} bytes before encoding)`,
       );
     }
     const name = await this.#ensure(queue);

@@ -8,6 +8,7 @@
  */
 
 import { decodeBase64, encodeBase64, isBase64 } from "../../src/_base64.ts";
+import { bodyBytes } from "../../src/body.ts";
 import { encodeEnvelope } from "../../src/envelope.ts";
 import { LimitExceededError } from "../../src/errors.ts";
 import type { StoredMessage } from "../../src/virtual/backend.ts";
@@ -40,7 +41,7 @@ export function encodeSqsBody(
   if (size > maxBytes) {
     throw new LimitExceededError(
       `Cannot publish to queue "${queue}": the encoded message is ${size} bytes, over the SQS ` +
-        `limit of ${maxBytes} bytes (body ${message.body.length} bytes before encoding)`,
+        `limit of ${maxBytes} bytes (body ${bodyBytes(message.body).length} bytes before encoding)`,
     );
   }
   return body;

@@ -70,8 +70,10 @@ describe("Azure store on Azurite", { skip }, () => {
     const conn = connect();
     await conn.simpleQueue(queue).put("small");
     await assert.rejects(
-      conn.producer().publish("x".repeat(60_000), { routingKey: queue }),
-      (e: unknown) => e instanceof LimitExceededError && /65536 bytes/.test(String(e)),
+      conn.producer().publish("é".repeat(30_000), { routingKey: queue }),
+      (e: unknown) =>
+        e instanceof LimitExceededError && /65536 bytes/.test(String(e)) &&
+        /body 60000 bytes/.test(String(e)),
     );
     const store = new AzureBackend(readAzureSettings(params()));
     assert.equal(await store.size(queue), 1);

@@ -117,5 +117,11 @@ describe("SQS message bodies", () => {
       () => encodeSqsBody(message(new Uint8Array(200_000)), true, "q", 262_144),
       LimitExceededError,
     );
+    // A text body is measured in its UTF-8 bytes (100 000 "é" are 200 000 bytes).
+    assert.throws(
+      () => encodeSqsBody(message("", { body: "é".repeat(100_000) }), true, "q", 262_144),
+      (error: unknown) =>
+        error instanceof LimitExceededError && /body 200000 bytes/.test(error.message),
+    );
   });
 });
