@@ -32,12 +32,14 @@ export function bodyBytes(body: Body): Uint8Array {
 }
 
 /**
- * The body as text: a string as it is, bytes decoded as UTF-8 (invalid sequences become U+FFFD).
- * For strict decoding with an error, use the serializer registry.
+ * The body as text, the same whether it travelled as text or as bytes: bytes decoded as UTF-8
+ * (invalid sequences become U+FFFD), a string with any lone surrogate replaced by U+FFFD (what
+ * its UTF-8 bytes hold). For strict decoding with an error, use the serializer registry.
  *
  * @param body bytes or text
  * @returns the text
  */
 export function bodyText(body: Body): string {
-  return typeof body === "string" ? body : utf8Decoder.decode(body);
+  if (typeof body !== "string") return utf8Decoder.decode(body);
+  return body.isWellFormed() ? body : body.toWellFormed();
 }

@@ -130,7 +130,7 @@ export function decodeCharset(body: Body, charset: string | undefined): string |
   const label = charset.trim().toLowerCase();
   if (BINARY_CHARSETS.has(label)) return asBytes(body);
   if (label === "utf-8" || label === "utf8") {
-    return typeof body === "string" ? body : decodeUtf8(body);
+    return typeof body === "string" ? utf8Text(body) : decodeUtf8(body);
   }
   body = asBytes(body);
   let decoder: TextDecoder;
@@ -144,6 +144,14 @@ export function decodeCharset(body: Body, charset: string | undefined): string |
   } catch (cause) {
     throw new DecodeError(`Cannot decode body as "${charset}": ${errorText(cause)}`, { cause });
   }
+}
+
+/**
+ * A text body as its UTF-8 round trip would read: a lone surrogate (which UTF-8 cannot hold)
+ * becomes U+FFFD, as it does on every wire transport.
+ */
+function utf8Text(text: string): string {
+  return text.isWellFormed() ? text : text.toWellFormed();
 }
 
 function asBytes(body: Body): Uint8Array {
@@ -586,7 +594,7 @@ function decodeWith(
   try {
     if (typeof body === "string") {
       if (serializer.decodeText !== undefined && isUtf8Label(contentEncoding)) {
-        return serializer.decodeText(body);
+        return serializer.decodeText(utf8Text(body));
       }
       body = utf8Encoder.encode(body);
     }

@@ -126,14 +126,17 @@ export function oidFrom(instance: object): Promise<string> {
 
 const UUIDS_PER_BATCH = 256;
 const HEX_DIGITS = new TextEncoder().encode("0123456789abcdef");
-const batchDecoder = new TextDecoder();
-let batch = "";
+/** UUIDs decoded together into one string; a kept tag keeps at most this group alive. */
+const UUIDS_PER_GROUP = 8;
+const uuidDecoder = new TextDecoder();
+const batch = new Uint8Array(UUIDS_PER_BATCH * 36);
 let nextInBatch = UUIDS_PER_BATCH;
+let group = "";
 
-/** Formats the next batch of UUIDs into one string, from one `getRandomValues` call. */
+/** Formats the next batch of UUIDs as ASCII, from one `getRandomValues` call. */
 function refillBatch(): void {
   const random = crypto.getRandomValues(new Uint8Array(UUIDS_PER_BATCH * 16));
-  const text = new Uint8Array(UUIDS_PER_BATCH * 36);
+  const text = batch;
   let at = 0;
   for (let u = 0; u < UUIDS_PER_BATCH; u++) {
     const r = u * 16;
@@ -146,15 +149,15 @@ function refillBatch(): void {
       text[at++] = HEX_DIGITS[byte & 15];
     }
   }
-  batch = batchDecoder.decode(text);
   nextInBatch = 0;
 }
 
 /**
- * A random (version 4) UUID, like `crypto.randomUUID()`, cut from a batch of 256 that one
- * `crypto.getRandomValues` call fills and one decode turns into text: the virtual base tags
- * every published message with one, as Kombu does, and a slice of a flat string is one small
- * allocation where concatenating hex pairs made a tree of them.
+ * A random (version 4) UUID, like `crypto.randomUUID()`, from a batch of 256 that one
+ * `crypto.getRandomValues` call fills and formats: the virtual base tags every published message
+ * with one, as Kombu does. Eight at a time are decoded into one flat string and each is a slice
+ * of it: concatenating hex pairs made a tree of string pieces per UUID, and slicing one string
+ * per batch would let a single kept tag hold all 256 in memory (here at most 8).
  *
  * @returns a lowercase UUID string
  * @example
@@ -165,6 +168,10 @@ function refillBatch(): void {
  */
 export function fastUuid4(): string {
   if (nextInBatch === UUIDS_PER_BATCH) refillBatch();
-  const at = nextInBatch++ * 36;
-  return batch.slice(at, at + 36);
+  const n = nextInBatch++;
+  const inGroup = n % UUIDS_PER_GROUP;
+  if (inGroup === 0) {
+    group = uuidDecoder.decode(batch.subarray(n * 36, (n + UUIDS_PER_GROUP) * 36));
+  }
+  return group.slice(inGroup * 36, inGroup * 36 + 36);
 }

@@ -32,12 +32,21 @@ describe("bodyBytes / bodyText", () => {
   it("bodyText replaces invalid UTF-8 instead of throwing", () => {
     assert.equal(bodyText(new Uint8Array([0x61, 0xff])), "a\ufffd");
   });
+
+  it("bodyText reads a string as its UTF-8 bytes would (lone surrogates become U+FFFD)", () => {
+    for (const text of ["a\ud800b", "\udc00", "ok 😀", ""]) {
+      assert.equal(bodyText(text), bodyText(bodyBytes(text)));
+    }
+  });
 });
 
 describe("serializers.loads of a text body", () => {
   it("decodes the same value or fails the same way as its UTF-8 bytes (property)", () => {
+    // Any UTF-16 units, lone surrogates included: UTF-8 bytes cannot hold those.
+    const anyUnit = fc.integer({ min: 0, max: 0xffff }).map((u) => String.fromCharCode(u));
     const text = fc.oneof(
       fc.string({ unit: "binary" }),
+      fc.string({ unit: anyUnit }),
       fc.json(),
       fc.jsonValue().map((v) => JSON.stringify(v)),
     );
@@ -50,11 +59,21 @@ describe("serializers.loads of a text body", () => {
       undefined,
     );
     const charset = fc.constantFrom("utf-8", "UTF8", "binary", "latin-1", "", undefined);
-    fc.assert(fc.property(text, type, charset, (t, ty, cs) => {
-      const fromText = outcome(t, ty, cs);
-      const fromBytes = outcome(bodyBytes(t), ty, cs);
-      assert.deepStrictEqual(fromText, fromBytes);
-    }));
+    fc.assert(
+      fc.property(text, type, charset, (t, ty, cs) => {
+        const fromText = outcome(t, ty, cs);
+        const fromBytes = outcome(bodyBytes(t), ty, cs);
+        assert.deepStrictEqual(fromText, fromBytes);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("reads a lone surrogate in a text body as U+FFFD, as its UTF-8 bytes do", () => {
+    for (const type of ["text/plain", "application/x-yaml", "application/data"]) {
+      const value = serializers.loads("a\ud800b", type, "utf-8", ALL);
+      assert.equal(value, "a\ufffdb", type);
+    }
   });
 
   it("parses JSON text without encoding it, with Kombu's tagged types", () => {
