@@ -362,6 +362,15 @@ export function tagBytes(bytes: Uint8Array): Record<string, string> {
   }
 }
 
+/** True when JSON text has an object that a Uint8Array turns into (`{}` or `{"0":...`). */
+function looksLikeBytes(text: string): boolean {
+  for (let at = text.indexOf("{"); at !== -1; at = text.indexOf("{", at + 1)) {
+    const next = text.charCodeAt(at + 1);
+    if (next === 0x7d || (next === 0x22 && text.startsWith('"0":', at + 1))) return true;
+  }
+  return false;
+}
+
 /**
  * True when JSON.stringify could meet a Uint8Array in `value`: one is found, or an object with
  * its own `toJSON` (other than a Date) hides what it turns into.
@@ -425,10 +434,7 @@ export function createJsonSerializer(options: JsonSerializerOptions = {}): Seria
         text = JSON.stringify(value);
         // A Uint8Array would come out as {"0":..} (or {} when empty): only then look for one,
         // and let the replacer pass refuse it (empty objects are common: Celery's kwargs).
-        if (
-          text !== undefined && (text.includes('{"0":') || text.includes("{}")) &&
-          mayHoldBytes(value)
-        ) {
+        if (text !== undefined && looksLikeBytes(text) && mayHoldBytes(value)) {
           JSON.stringify(value, plainReplacer);
         }
       }
