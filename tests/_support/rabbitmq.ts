@@ -43,27 +43,41 @@ export interface TlsListener {
 }
 
 /**
- * Adds an AMQP-over-TLS listener on 127.0.0.1 to the local RabbitMQ, serving `cert` and `key`.
- * The files go to a folder the broker's own user can read.
+ * Adds an AMQP-over-TLS listener on 127.0.0.1 to the local RabbitMQ, serving `cert` and `key`;
+ * with `clientCa` it also demands a client certificate signed by that CA (mutual TLS). The files
+ * go to a folder the broker's own user can read.
  *
- * @param pem the server certificate and key (PEM)
+ * @param pem the server certificate and key (PEM), and the CA of client certificates
  * @returns the listener
  * @throws {Error} when rabbitmqctl is missing or the broker refuses the listener
  */
-export async function startTlsListener(pem: { cert: string; key: string }): Promise<TlsListener> {
+export async function startTlsListener(
+  pem: { cert: string; key: string; clientCa?: string },
+): Promise<TlsListener> {
   const dir = mkdtempSync(join(tmpdir(), "wakame-rabbitmq-tls-"));
   chmodSync(dir, 0o755);
-  const certFile = join(dir, "cert.pem");
-  const keyFile = join(dir, "key.pem");
-  writeFileSync(certFile, pem.cert, { mode: 0o644 });
-  writeFileSync(keyFile, pem.key, { mode: 0o644 });
+  const file = (name: string, text: string) => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode: 0o644 });
+    return path;
+  };
+  const options = [
+    `{certfile, "${file("cert.pem", pem.cert)}"}`,
+    `{keyfile, "${file("key.pem", pem.key)}"}`,
+  ];
+  if (pem.clientCa !== undefined) {
+    options.push(
+      `{cacertfile, "${file("client-ca.pem", pem.clientCa)}"}`,
+      "{verify, verify_peer}",
+      "{fail_if_no_peer_cert, true}",
+    );
+  }
   const port = await freePort();
   const spec = `{"127.0.0.1", ${port}}`;
   try {
     const out = await rabbitmqctl(
       "eval",
-      `rabbit_networking:start_ssl_listener(${spec}, ` +
-        `[{certfile, "${certFile}"}, {keyfile, "${keyFile}"}], 1).`,
+      `rabbit_networking:start_ssl_listener(${spec}, [${options.join(", ")}], 1).`,
     );
     if (out.trim() !== "ok") throw new Error(`RabbitMQ refused the TLS listener: ${out.trim()}`);
   } catch (error) {

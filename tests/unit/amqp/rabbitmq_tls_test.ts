@@ -12,10 +12,12 @@ import { makeTlsFixture } from "../runtime/_tls_fixture.ts";
 
 const fixture = makeTlsFixture();
 let listener: TlsListener | undefined;
+let mutual: TlsListener | undefined;
 let skip = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
 if (!skip) {
   try {
     listener = await startTlsListener(fixture);
+    mutual = await startTlsListener({ ...fixture, clientCa: fixture.ca });
   } catch (error) {
     const reason = `cannot add a TLS listener to RabbitMQ with rabbitmqctl: ${error}`;
     if (inCi) throw new Error(reason);
@@ -24,13 +26,14 @@ if (!skip) {
 }
 const run = Math.random().toString(36).slice(2, 8);
 
-function tlsUrl(scheme: string): string {
-  return `${scheme}://guest:guest@127.0.0.1:${listener?.port}//`;
+function tlsUrl(scheme: string, port = listener?.port): string {
+  return `${scheme}://guest:guest@127.0.0.1:${port}//`;
 }
 
 describe("amqps:// on RabbitMQ's TLS listener", { skip }, () => {
   after(async () => {
     await listener?.stop();
+    await mutual?.stop();
     fixture.cleanup();
   });
 
@@ -70,6 +73,34 @@ describe("amqps:// on RabbitMQ's TLS listener", { skip }, () => {
         assert.ok(error instanceof ConnectionError, String(error));
         assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${listener?.port}`));
         assert.doesNotMatch(error.message, /guest:guest/);
+        return true;
+      });
+    });
+
+    it(`${scheme}: presents a client certificate where the broker demands one`, async () => {
+      const ssl = { ca: fixture.ca, cert: fixture.clientCert, key: fixture.clientKey };
+      await using conn = new Connection(tlsUrl(scheme, mutual?.port), { ssl });
+      const queue = new Queue(`wakame-mtls-${scheme}-${run}`, { autoDelete: true });
+      await using simple = conn.simpleQueue(queue);
+      await simple.put({ mutual: true });
+      const message = await simple.get({ timeout: 5000 });
+      assert.deepEqual(message.payload, { mutual: true });
+      await message.ack();
+    });
+
+    it(`${scheme}: fails where the broker demands a client certificate and none is given`, async () => {
+      await using conn = new Connection(tlsUrl(scheme, mutual?.port), {
+        connectTimeout: 5000,
+        ssl: { ca: fixture.ca },
+      });
+      await assert.rejects(async () => {
+        await conn.connect();
+        // TLS 1.3 finishes the client's side of the handshake before the server's verdict
+        // arrives: the refusal can surface on the first exchange instead.
+        await (await conn.channel()).queueDeclare({ name: "", exclusive: true });
+      }, (error: unknown) => {
+        assert.ok(error instanceof ConnectionError, String(error));
+        assert.match(error.message, /certificate.?required/i);
         return true;
       });
     });

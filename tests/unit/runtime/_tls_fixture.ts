@@ -1,6 +1,7 @@
 /**
- * Test certificates made with `openssl` at test time: a CA and a server certificate it signs
- * for `wakame.test` and 127.0.0.1 (rustls refuses a self-signed CA used as the end entity).
+ * Test certificates made with `openssl` at test time: a CA, a server certificate it signs for
+ * `wakame.test` and 127.0.0.1 (rustls refuses a self-signed CA used as the end entity), and a
+ * client certificate for mutual TLS.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,11 +16,15 @@ export interface TlsFixture {
   cert: string;
   /** The server key. */
   key: string;
+  /** A client certificate signed by the same CA (for mutual TLS). */
+  clientCert: string;
+  /** The client key. */
+  clientKey: string;
   /** Removes the files. */
   cleanup(): void;
 }
 
-/** Makes a fresh CA and server certificate in a temp folder. */
+/** Makes a fresh CA, and a server and a client certificate it signs, in a temp folder. */
 export function makeTlsFixture(): TlsFixture {
   const dir = mkdtempSync(join(tmpdir(), "wakame-tls-"));
   const at = (name: string) => join(dir, name);
@@ -38,43 +43,58 @@ export function makeTlsFixture(): TlsFixture {
     "-subj",
     "/CN=wakame test CA",
   );
-  openssl(
-    "req",
-    ...ec,
-    "-keyout",
-    at("key.pem"),
-    "-out",
-    at("server.csr"),
-    "-subj",
+  /** Issues a certificate signed by the CA; returns its PEM and key. */
+  const issue = (name: string, subject: string, extensions: string) => {
+    openssl(
+      "req",
+      ...ec,
+      "-keyout",
+      at(`${name}.key`),
+      "-out",
+      at(`${name}.csr`),
+      "-subj",
+      subject,
+    );
+    writeFileSync(at(`${name}.ext`), `basicConstraints=CA:FALSE\n${extensions}`);
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      at(`${name}.csr`),
+      "-CA",
+      at("ca.pem"),
+      "-CAkey",
+      at("ca.key"),
+      "-CAcreateserial",
+      "-out",
+      at(`${name}.pem`),
+      "-days",
+      "2",
+      "-extfile",
+      at(`${name}.ext`),
+    );
+    return {
+      cert: readFileSync(at(`${name}.pem`), "utf8"),
+      key: readFileSync(at(`${name}.key`), "utf8"),
+    };
+  };
+  const server = issue(
+    "server",
     "/CN=wakame.test",
-  );
-  writeFileSync(
-    at("server.ext"),
-    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" +
+    "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" +
       "subjectAltName=DNS:wakame.test,IP:127.0.0.1\n",
   );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    at("server.csr"),
-    "-CA",
-    at("ca.pem"),
-    "-CAkey",
-    at("ca.key"),
-    "-CAcreateserial",
-    "-out",
-    at("cert.pem"),
-    "-days",
-    "2",
-    "-extfile",
-    at("server.ext"),
+  const client = issue(
+    "client",
+    "/CN=wakame client",
+    "keyUsage=digitalSignature\nextendedKeyUsage=clientAuth\n",
   );
-  const fixture = {
+  return {
     ca: readFileSync(at("ca.pem"), "utf8"),
-    cert: readFileSync(at("cert.pem"), "utf8"),
-    key: readFileSync(at("key.pem"), "utf8"),
+    cert: server.cert,
+    key: server.key,
+    clientCert: client.cert,
+    clientKey: client.key,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
-  return fixture;
 }
