@@ -6,8 +6,8 @@
  * Run: `deno task bench` (all benchmarks) or `deno run -A bench/memory.ts [N]`.
  * Prints a markdown table; msg/s counts a message once, published and consumed.
  */
-import { spawnSync } from "node:child_process";
 import { Connection, Exchange, Queue } from "../mod.ts";
+import { kombuPublishConsume } from "./_kombu_peer.ts";
 
 const args: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
   (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
@@ -89,18 +89,6 @@ function bareBytesLoop(): Result {
   return rates(t0, t1, t2);
 }
 
-function pythonKombu(): Result | string {
-  const script = new URL("./python/kombu_memory.py", import.meta.url).pathname;
-  const out = spawnSync("/usr/bin/python3", [script, String(N)], {
-    encoding: "utf8",
-    timeout: 300_000,
-  });
-  if (out.status !== 0) {
-    return `not measured: ${(out.stderr || "python3-kombu missing").trim().split("\n").pop()}`;
-  }
-  return JSON.parse(out.stdout) as Result;
-}
-
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 // Warm up the JIT once, then measure the best of three runs.
 await wakame();
@@ -112,7 +100,7 @@ const bestOf = (run: () => Result): Result => {
 };
 const textCeiling = bestOf(bareTextLoop);
 const bytesCeiling = bestOf(bareBytesLoop);
-const kombu = pythonKombu();
+const kombu = kombuPublishConsume(N, "memory://");
 const runtime = typeof (globalThis as { Deno?: unknown }).Deno !== "undefined"
   ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
   : typeof (globalThis as { Bun?: unknown }).Bun !== "undefined"

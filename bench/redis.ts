@@ -6,7 +6,7 @@
  * - wakame: the full Producer / Consumer stack, native RESP client and ioredis driver. Publishes
  *   are issued in windows of 1000 concurrent calls (one pipelined write per window); the consumer
  *   prefetches 1000 and acks every message.
- * - Python Kombu 5.2 (`/usr/bin/python3 bench/python/kombu_redis.py`), prefetch 100, ack each.
+ * - Python Kombu 5.2 (`bench/python/kombu_publish_consume.py`), prefetch 100, ack each.
  * - raw ioredis: pipelined LPUSH of the envelope text, pipelined RPOP (no ack emulation): the
  *   ceiling of a Node Redis client.
  *
@@ -15,6 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { Redis } from "ioredis";
 import { Connection, Exchange, Queue } from "../mod.ts";
+import { kombuPublishConsume } from "./_kombu_peer.ts";
 import { RespConnection } from "../transports/redis/resp/client.ts";
 import { connectSocket } from "../src/runtime/mod.ts";
 
@@ -147,17 +148,10 @@ async function rawIoredis(): Promise<Result> {
 }
 
 function pythonKombu(): Result | string {
-  const script = new URL("./python/kombu_redis.py", import.meta.url).pathname;
-  const prefix = `bench-py-${crypto.randomUUID().slice(0, 8)}:`;
-  const out = spawnSync("/usr/bin/python3", [script, String(N), prefix], {
-    encoding: "utf8",
-    timeout: 600_000,
-  });
-  spawnSync("sh", ["-c", `redis-cli --scan --pattern '${prefix}*' | xargs -r redis-cli del`]);
-  if (out.status !== 0) {
-    return `not measured: ${(out.stderr || "python3-kombu missing").trim().split("\n").pop()}`;
-  }
-  return JSON.parse(out.stdout) as Result;
+  const keyPrefix = `bench-py-${crypto.randomUUID().slice(0, 8)}:`;
+  const result = kombuPublishConsume(N, "redis://127.0.0.1:6379/0", { prefetch: 100, keyPrefix });
+  spawnSync("sh", ["-c", `redis-cli --scan --pattern '${keyPrefix}*' | xargs -r redis-cli del`]);
+  return result;
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");

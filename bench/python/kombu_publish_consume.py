@@ -1,5 +1,8 @@
-"""Python Kombu's Redis transport: publish then consume N small JSON messages (ack each, with
-Kombu's ack emulation). Usage: kombu_redis.py N GLOBAL_KEYPREFIX.
+"""Python Kombu, the same shape as wakame's benchmarks: publish N small JSON messages to a direct
+exchange, then consume them all, acking each.
+
+Usage: kombu_publish_consume.py N URL [PREFETCH [GLOBAL_KEYPREFIX]]
+(PREFETCH 0 means no limit; the key prefix is a Redis transport option).
 Prints one JSON line: {"publish": msg/s, "consume": msg/s, "total": msg/s}."""
 import json
 import sys
@@ -7,10 +10,12 @@ import time
 
 from kombu import Connection, Exchange, Queue
 
-n = int(sys.argv[1]) if len(sys.argv) > 1 else 100000
-prefix = sys.argv[2] if len(sys.argv) > 2 else "bench-py:"
+n = int(sys.argv[1])
+url = sys.argv[2]
+prefetch = int(sys.argv[3]) if len(sys.argv) > 3 else 0
+options = {"global_keyprefix": sys.argv[4]} if len(sys.argv) > 4 else {}
 body = {"id": 0, "name": "wakame", "tags": ["a", "b"], "ok": True}
-with Connection("redis://127.0.0.1:6379/0", transport_options={"global_keyprefix": prefix}) as conn:
+with Connection(url, transport_options=options) as conn:
     exchange = Exchange("bench", type="direct")
     queue = Queue("bench", exchange, routing_key="bench")
     producer = conn.Producer(serializer="json")
@@ -25,7 +30,8 @@ with Connection("redis://127.0.0.1:6379/0", transport_options={"global_keyprefix
         got[0] += 1
         message.ack()
 
-    with conn.Consumer(queue, callbacks=[on_message], accept=["json"], prefetch_count=100):
+    consumer_options = {"prefetch_count": prefetch} if prefetch else {}
+    with conn.Consumer(queue, callbacks=[on_message], accept=["json"], **consumer_options):
         while got[0] < n:
             conn.drain_events(timeout=1)
     t2 = time.perf_counter()
