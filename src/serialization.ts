@@ -12,7 +12,7 @@
 import { Packr } from "msgpackr";
 import { parseDocument, stringify as yamlStringify } from "yaml";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
-import type { Body } from "./body.ts";
+import { type Body, bodyBytes, bodyText } from "./body.ts";
 import { ConfigurationError, ContentDisallowedError, DecodeError, EncodeError } from "./errors.ts";
 
 /**
@@ -126,13 +126,14 @@ function errorText(error: unknown): string {
  * @throws {DecodeError} when the charset is unknown or the bytes are not valid in it
  */
 export function decodeCharset(body: Body, charset: string | undefined): string | Uint8Array {
-  if (charset === undefined || charset === "") return asBytes(body);
+  if (charset === undefined || charset === "") return bodyBytes(body);
   const label = charset.trim().toLowerCase();
-  if (BINARY_CHARSETS.has(label)) return asBytes(body);
+  if (BINARY_CHARSETS.has(label)) return bodyBytes(body);
   if (label === "utf-8" || label === "utf8") {
-    return typeof body === "string" ? utf8Text(body) : decodeUtf8(body);
+    // A lone surrogate in text reads as U+FFFD, as its UTF-8 bytes do.
+    return typeof body === "string" ? bodyText(body) : decodeUtf8(body);
   }
-  body = asBytes(body);
+  body = bodyBytes(body);
   let decoder: TextDecoder;
   try {
     decoder = new TextDecoder(label, { fatal: true });
@@ -144,18 +145,6 @@ export function decodeCharset(body: Body, charset: string | undefined): string |
   } catch (cause) {
     throw new DecodeError(`Cannot decode body as "${charset}": ${errorText(cause)}`, { cause });
   }
-}
-
-/**
- * A text body as its UTF-8 round trip would read: a lone surrogate (which UTF-8 cannot hold)
- * becomes U+FFFD, as it does on every wire transport.
- */
-function utf8Text(text: string): string {
-  return text.isWellFormed() ? text : text.toWellFormed();
-}
-
-function asBytes(body: Body): Uint8Array {
-  return typeof body === "string" ? utf8Encoder.encode(body) : body;
 }
 
 /** True for the charsets a text body may be read in as it is (absent means UTF-8 for text). */
@@ -600,9 +589,9 @@ function decodeWith(
   try {
     if (typeof body === "string") {
       if (serializer.decodeText !== undefined && isUtf8Label(contentEncoding)) {
-        return serializer.decodeText(utf8Text(body));
+        return serializer.decodeText(bodyText(body));
       }
-      body = utf8Encoder.encode(body);
+      body = bodyBytes(body);
     }
     if (serializer.decodeWithEncoding !== undefined) {
       return serializer.decodeWithEncoding(body, contentEncoding);
