@@ -178,6 +178,7 @@ export class Consumer {
     if (this.#consuming) return;
     this.#consuming = true;
     try {
+      await serializers.load(...this.accept);
       const channel = await this.#getChannel();
       if (this.#autoDeclare) await this.declare();
       if (this.#prefetch) await channel.basicQos(this.#prefetch);

@@ -166,6 +166,9 @@ export class Message {
     let body = this.#body;
     const compression = this.compression;
     if (compression) body = await decompress(this.body, compression);
+    if (this.contentType !== undefined) {
+      await serializers.loadAccepted(this.contentType, this.#accept);
+    }
     this.#payload = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
     this.#decoded = true;
     return this.#payload;

@@ -233,6 +233,11 @@ export class Producer {
    */
   publish(body: unknown, options: PublishOptions = {}): Promise<void> {
     try {
+      const serializer = options.serializer ?? this.serializer;
+      if (serializer !== undefined && serializers.needsLoad(serializer)) {
+        // msgpack / yaml load their package on first use.
+        return serializers.load(serializer).then(() => this.publish(body, options));
+      }
       const exchange = options.exchange ?? this.exchange;
       const prepared = this.#prepare(body, options, exchange);
       // The hot path: nothing to compress, no retry, an open channel and nothing left to

@@ -7,6 +7,7 @@
 
 import { UnknownTransportError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
+import { importSibling } from "./_import.ts";
 
 /** Loads a transport on first use. */
 export type TransportLoader = () => Promise<Transport>;
@@ -98,45 +99,46 @@ export function resolveTransport(name: string): Promise<Transport> {
   return entry.loaded;
 }
 
+/** A built-in transport's module, loaded only when a URL names it (see `_import.ts`). */
+function builtin(path: string, name: string): TransportLoader {
+  return async () => {
+    let module: Record<string, unknown>;
+    try {
+      module = await importSibling<Record<string, unknown>>(path, import.meta.url);
+    } catch (cause) {
+      throw new UnknownTransportError(
+        `Cannot load the transport module "${path}" (${
+          cause instanceof Error ? cause.message : cause
+        }). ` +
+          `Bundled code must import the transport's subpath (@wakame/wakame/<transport>) itself.`,
+        { cause },
+      );
+    }
+    return module[name] as Transport;
+  };
+}
+
+// memory:// is small and pure, so every bundle may carry it; the others load on first use.
 registerTransport(
   ["memory"],
   () => import("../transports/memory/mod.ts").then((m) => m.MemoryTransport),
 );
-registerTransport(
-  ["filesystem"],
-  () => import("../transports/filesystem/mod.ts").then((m) => m.FilesystemTransport),
-);
+registerTransport(["filesystem"], builtin("../transports/filesystem/mod", "FilesystemTransport"));
 registerTransport(
   ["amqp", "amqps", "pyamqp", "librabbitmq"],
-  () => import("../transports/amqp/mod.ts").then((m) => m.AmqpTransport),
+  builtin("../transports/amqp/mod", "AmqpTransport"),
 );
 registerTransport(
   ["amqplib", "amqplibs"],
-  () => import("../transports/amqplib/mod.ts").then((m) => m.AmqplibTransport),
+  builtin("../transports/amqplib/mod", "AmqplibTransport"),
 );
-registerTransport(
-  ["redis"],
-  () => import("../transports/redis/mod.ts").then((m) => m.redisTransport),
-);
-registerTransport(
-  ["rediss"],
-  () => import("../transports/redis/mod.ts").then((m) => m.redissTransport),
-);
-registerTransport(
-  ["redis+socket"],
-  () => import("../transports/redis/mod.ts").then((m) => m.redisSocketTransport),
-);
-registerTransport(
-  ["sentinel"],
-  () => import("../transports/redis/mod.ts").then((m) => m.sentinelTransport),
-);
-registerTransport(
-  ["sqs"],
-  () => import("../transports/sqs/mod.ts").then((m) => m.SqsTransport),
-);
+registerTransport(["redis"], builtin("../transports/redis/mod", "redisTransport"));
+registerTransport(["rediss"], builtin("../transports/redis/mod", "redissTransport"));
+registerTransport(["redis+socket"], builtin("../transports/redis/mod", "redisSocketTransport"));
+registerTransport(["sentinel"], builtin("../transports/redis/mod", "sentinelTransport"));
+registerTransport(["sqs"], builtin("../transports/sqs/mod", "SqsTransport"));
 registerTransport(
   ["azurestoragequeues"],
-  () =>
-    import("../transports/azure_storage_queues/mod.ts").then((m) => m.AzureStorageQueuesTransport),
+  builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),
   { rawUrl: true },
 );

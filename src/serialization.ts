@@ -5,14 +5,16 @@
  * Built in: `json` (`application/json`), `text` (`text/plain`), `raw` (`application/data`),
  * `msgpack` (`application/x-msgpack`) and `yaml` (`application/x-yaml`). Pickle
  * (`application/x-python-serialize`) is never decoded, whatever is registered or accepted.
+ * `msgpack` and `yaml` need the optional npm packages `msgpackr` and `yaml`, loaded on first use
+ * (the producer and consumer load them; see {@link SerializerRegistry.load}).
  *
  * @module
  */
 
-import { Packr } from "msgpackr";
-import { parseDocument, stringify as yamlStringify } from "yaml";
 import { decodeBase64, encodeBase64 } from "./_base64.ts";
-import { type Body, bodyBytes, bodyText } from "./body.ts";
+import { type Body, bodyBytes, bodyText, decodeUtf8Strict } from "./body.ts";
+import { msgpackSerializer } from "./serializers/msgpack.ts";
+import { yamlSerializer } from "./serializers/yaml.ts";
 import { ConfigurationError, ContentDisallowedError, DecodeError, EncodeError } from "./errors.ts";
 
 /**
@@ -58,6 +60,13 @@ export interface Serializer {
    * {@link SerializerRegistry.loads} instead of {@link Serializer.decode} when present.
    */
   decodeWithEncoding?(body: Uint8Array, contentEncoding: string | undefined): unknown;
+  /**
+   * Optional, for serializers whose code loads on first use: false until {@link Serializer.load}
+   * has resolved.
+   */
+  readonly ready?: boolean;
+  /** Optional: loads the serializer's code (an optional npm package). */
+  load?(): Promise<void>;
 }
 
 /** A serialized body with the properties that describe it. */
@@ -131,7 +140,7 @@ export function decodeCharset(body: Body, charset: string | undefined): string |
   if (BINARY_CHARSETS.has(label)) return bodyBytes(body);
   if (label === "utf-8" || label === "utf8") {
     // A lone surrogate in text reads as U+FFFD, as its UTF-8 bytes do.
-    return typeof body === "string" ? bodyText(body) : decodeUtf8(body);
+    return typeof body === "string" ? bodyText(body) : decodeUtf8Strict(body);
   }
   body = bodyBytes(body);
   let decoder: TextDecoder;
@@ -152,14 +161,6 @@ function isUtf8Label(charset: string | undefined): boolean {
   if (charset === undefined || charset === "" || charset === "utf-8") return true;
   const label = charset.trim().toLowerCase();
   return label === "utf-8" || label === "utf8";
-}
-
-function decodeUtf8(body: Uint8Array): string {
-  try {
-    return utf8Decoder.decode(body);
-  } catch (cause) {
-    throw new DecodeError(`Cannot decode body as "utf-8": invalid UTF-8`, { cause });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -433,7 +434,7 @@ export function createJsonSerializer(options: JsonSerializerOptions = {}): Seria
       return text;
     },
     decode(body: Uint8Array): unknown {
-      return parseKombuJson(decodeUtf8(body));
+      return parseKombuJson(decodeUtf8Strict(body));
     },
     decodeText: parseKombuJson,
   };
@@ -457,7 +458,7 @@ export const textSerializer: Serializer = {
     return value;
   },
   decode(body: Uint8Array): unknown {
-    return decodeUtf8(body);
+    return decodeUtf8Strict(body);
   },
   decodeText(text: string): unknown {
     return text;
@@ -497,78 +498,7 @@ export const rawSerializer: Serializer = {
   },
 };
 
-/** A plain `Uint8Array` view of the same memory (no copy) when `bytes` is a subclass (Buffer). */
-function plainBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.constructor === Uint8Array
-    ? bytes
-    : new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-function plainBytesReviver(_key: unknown, value: unknown): unknown {
-  return value instanceof Uint8Array ? plainBytes(value) : value;
-}
-
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  moreTypes: false,
-  structuredClone: false,
-  encodeUndefinedAsNil: true,
-  // "auto" (number within 2^53, bigint beyond) is implemented but missing from the typings.
-  int64AsType: "auto" as unknown as "bigint",
-});
-
-/**
- * MessagePack (`application/x-msgpack`, `binary`), interoperable with Python's
- * `msgpack.packb(use_bin_type=True)`: maps decode to plain objects, `bin` to `Uint8Array`, 64-bit
- * integers beyond 2^53 to `bigint`. A map key `__proto__` arrives as `__proto_` (msgpackr's guard
- * against prototype pollution).
- */
-export const msgpackSerializer: Serializer = {
-  name: "msgpack",
-  contentType: "application/x-msgpack",
-  contentEncoding: "binary",
-  encode(value: unknown): Uint8Array {
-    return plainBytes(packr.pack(value));
-  },
-  decode(body: Uint8Array): unknown {
-    // A plain Uint8Array in gives plain Uint8Arrays out for `bin` (a Buffer in gives Buffers).
-    return packr.unpack(plainBytes(body));
-  },
-};
-
-/**
- * YAML (`application/x-yaml`, `utf-8`) in YAML 1.1, the dialect of Python's PyYAML
- * (`yaml.safe_dump`/`safe_load`): timestamps decode to `Date`, `!!binary` to `Uint8Array`.
- * Tags it does not know (such as `!!python/object`) make decoding fail.
- */
-export const yamlSerializer: Serializer = {
-  name: "yaml",
-  contentType: "application/x-yaml",
-  contentEncoding: "utf-8",
-  encode(value: unknown): string {
-    const text = yamlStringify(value, { version: "1.1" });
-    if (text === undefined) {
-      throw new EncodeError(`Cannot serialize a value of type "${typeof value}" as YAML`);
-    }
-    return text;
-  },
-  decode(body: Uint8Array): unknown {
-    return parseYaml(decodeUtf8(body));
-  },
-  decodeText: parseYaml,
-};
-
-function parseYaml(text: string): unknown {
-  const doc = parseDocument(text, { version: "1.1", logLevel: "silent" });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem !== undefined) {
-    throw new DecodeError(`Cannot decode YAML: ${problem.message.split("\n")[0]}`, {
-      cause: problem,
-    });
-  }
-  return doc.toJS({ maxAliasCount: 100, reviver: plainBytesReviver });
-}
+export { msgpackSerializer, yamlSerializer };
 
 /** What `loads` decided for a content type, while the registry is unchanged. */
 interface LoadsDecision {
@@ -696,6 +626,51 @@ export class SerializerRegistry {
   disable(nameOrContentType: string): void {
     this.#version++;
     this.#disabled.add(this.#resolveType(nameOrContentType, "disable"));
+  }
+
+  /**
+   * Loads the code of serializers that load on first use (`msgpack` needs the npm package
+   * `msgpackr`, `yaml` needs `yaml`). Others need nothing and are skipped. Producers load the
+   * serializer they publish with and consumers the ones they accept, so this is needed only
+   * before calling {@link SerializerRegistry.dumps} / {@link SerializerRegistry.loads} directly.
+   *
+   * @param namesOrContentTypes names, aliases or MIME types; unknown ones are ignored
+   * @throws {ConfigurationError} when a serializer's package is not installed (naming it)
+   */
+  async load(...namesOrContentTypes: string[]): Promise<void> {
+    for (const key of namesOrContentTypes) {
+      const serializer = this.get(key);
+      if (serializer?.load !== undefined && serializer.ready === false) await serializer.load();
+    }
+  }
+
+  /**
+   * Loads the serializer of a content type if it loads on first use and `accept` lets the type
+   * through (a refused type never loads anything).
+   *
+   * @param contentType the message's `content-type`
+   * @param accept MIME types to accept; default {@link DEFAULT_ACCEPT}
+   * @throws {ConfigurationError} when the serializer's package is not installed (naming it)
+   */
+  async loadAccepted(contentType: string, accept?: ReadonlySet<string>): Promise<void> {
+    const type = normalizeType(contentType);
+    const serializer = this.#byType.get(type);
+    if (
+      serializer?.load !== undefined && serializer.ready === false && !this.#disabled.has(type) &&
+      (accept ?? this.#defaultAccept).has(type)
+    ) {
+      await serializer.load();
+    }
+  }
+
+  /**
+   * Whether a serializer must be loaded before use (see {@link SerializerRegistry.load}).
+   *
+   * @param nameOrContentType a name, an alias or a MIME type
+   * @returns true when it is registered and not loaded yet
+   */
+  needsLoad(nameOrContentType: string): boolean {
+    return this.get(nameOrContentType)?.ready === false;
   }
 
   /**

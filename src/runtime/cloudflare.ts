@@ -9,6 +9,7 @@
 
 import type { Socket, SocketOptions } from "../socket.ts";
 import { ConfigurationError } from "../errors.ts";
+import { importHidden } from "../_import.ts";
 
 /** The part of a `cloudflare:sockets` socket this adapter uses. */
 export interface CloudflareRawSocket {
@@ -118,8 +119,7 @@ export async function connectCloudflareWith(
  * @throws {Error} the runtime's error when opening fails (the caller wraps it)
  */
 export async function connectCloudflare(options: SocketOptions): Promise<Socket> {
-  // A computed specifier keeps type checkers and non-Workers bundlers from resolving it.
-  const specifier = "cloudflare:sockets";
-  const module = (await import(specifier)) as { connect: CloudflareConnect };
+  // Hidden from type checkers and bundlers: only workerd resolves it.
+  const module = await importHidden<{ connect: CloudflareConnect }>("cloudflare:sockets");
   return await connectCloudflareWith(module.connect, options);
 }

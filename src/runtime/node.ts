@@ -18,6 +18,7 @@ import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type { Socket, SocketOptions } from "../socket.ts";
 import { ConfigurationError } from "../errors.ts";
+import { importHidden } from "../_import.ts";
 import type { TlsOptions } from "../transport.ts";
 
 /** Bytes the readable side buffers before pausing the socket. */
@@ -188,8 +189,8 @@ export async function connectNode(options: SocketOptions): Promise<Socket> {
   if (settings !== undefined && options.path !== undefined) {
     throw new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`);
   }
-  const netModule = await import("node:net");
-  const tlsModule = settings === undefined ? undefined : await import("node:tls");
+  const netModule = await importHidden<typeof net>("node:net");
+  const tlsModule = settings === undefined ? undefined : await importHidden<typeof tls>("node:tls");
   return await new Promise<Socket>((resolve, reject) => {
     const signal = options.signal;
     if (signal?.aborted) {

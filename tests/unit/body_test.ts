@@ -5,6 +5,8 @@ import { bodyBytes, bodyText } from "../../src/body.ts";
 import { DecodeError } from "../../src/errors.ts";
 import { serializers } from "../../src/serialization.ts";
 
+// msgpack and yaml load their optional packages on first use; these tests call dumps/loads.
+await serializers.load("msgpack", "yaml");
 const ALL = serializers.prepareAccept(["json", "yaml", "text", "msgpack", "raw"]);
 
 /** loads() of a body, or the class of the error it throws. */

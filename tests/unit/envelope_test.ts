@@ -18,6 +18,8 @@ import type { MessageProperties } from "../../src/transport.ts";
 import { kombuFixtureText, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
 
 const enc = new TextEncoder();
+// msgpack and yaml load their optional packages on first use; these tests call dumps/loads.
+await serializers.load("msgpack", "yaml");
 const ALL = serializers.prepareAccept(["json", "msgpack", "yaml"]);
 
 function message(over: Partial<StoredMessage> = {}): StoredMessage {

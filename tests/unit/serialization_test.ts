@@ -21,6 +21,8 @@ import { kombuFixture, kombuSkipReason, runPython } from "../fixtures/python_kom
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+// msgpack and yaml load their optional packages on first use; these tests call dumps/loads.
+await serializers.load("msgpack", "yaml");
 const ALL = serializers.prepareAccept(["json", "msgpack", "yaml", "text", "raw"]);
 
 /** JSON values as they survive a JSON round trip (-0 becomes 0). */

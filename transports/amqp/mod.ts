@@ -87,6 +87,7 @@ export type {
   TransportEvent,
 } from "../../src/transport.ts";
 import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
+import { registerTransport } from "../../src/registry.ts";
 export type { Socket, SocketFactory, SocketOptions } from "../../src/socket.ts";
 
 /** Port of `amqp://`. */
@@ -195,3 +196,7 @@ export const AmqpTransport: Transport = {
     }
   },
 };
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["amqp", "amqps", "pyamqp", "librabbitmq"], AmqpTransport);

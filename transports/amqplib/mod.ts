@@ -43,7 +43,7 @@
  * @module
  */
 
-import amqplib from "amqplib";
+import type * as Amqplib from "amqplib";
 import { ConfigurationError, ConnectionError } from "../../src/errors.ts";
 import type {
   Capabilities,
@@ -55,6 +55,11 @@ import type {
 import { AmqplibConnection } from "./_connection.ts";
 import { replyText } from "./_convert.ts";
 import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
+import { registerTransport } from "../../src/registry.ts";
+import { importOptional } from "../../src/_import.ts";
+
+/** The npm package this transport drives (an optional peer dependency). */
+const AMQPLIB = { name: "amqplib", range: "^2", feature: "the amqplib:// transport" } as const;
 
 /** What RabbitMQ offers through amqplib. */
 export const amqplibCapabilities: Capabilities = RABBITMQ_CAPABILITIES;
@@ -100,6 +105,7 @@ async function connect(params: ConnectionParams): Promise<TransportConnection> {
   if (signal?.aborted) {
     throw new ConnectionError(`Cannot connect to ${where}: aborted`, { cause: signal.reason });
   }
+  const amqplib = await importOptional<typeof Amqplib & { default?: typeof Amqplib }>(AMQPLIB);
   const socketOptions: Record<string, unknown> = { noDelay: true };
   if (params.connectTimeout > 0) socketOptions.timeout = params.connectTimeout;
   if (tls !== undefined) {
@@ -109,7 +115,7 @@ async function connect(params: ConnectionParams): Promise<TransportConnection> {
     if (tls.key !== undefined) socketOptions.key = tls.key;
     if (tls.serverName !== undefined) socketOptions.servername = tls.serverName;
   }
-  const attempt = amqplib.connect(
+  const attempt = (amqplib.default ?? amqplib).connect(
     {
       protocol: tls === undefined ? "amqp" : "amqps",
       hostname: params.hostname,
@@ -158,3 +164,7 @@ export const AmqplibTransport: Transport = Object.freeze({
   capabilities: amqplibCapabilities,
   connect,
 });
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["amqplib", "amqplibs"], AmqplibTransport);

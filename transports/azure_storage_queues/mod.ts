@@ -83,6 +83,7 @@ export {
   readAzureSettings,
 } from "./options.ts";
 import { CLOUD_QUEUE_CAPABILITIES } from "../_http/capabilities.ts";
+import { registerTransport } from "../../src/registry.ts";
 
 /** What `azurestoragequeues://` can do. */
 export const azureStorageQueuesCapabilities: Capabilities = CLOUD_QUEUE_CAPABILITIES;
@@ -112,3 +113,7 @@ export const AzureStorageQueuesTransport: Transport = virtualTransport({
     return `azurestoragequeues|${settings.accountUrl}|${params.virtualHost}`;
   },
 });
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["azurestoragequeues"], AzureStorageQueuesTransport, { rawUrl: true });

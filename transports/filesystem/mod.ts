@@ -35,6 +35,7 @@ import type {
 } from "../../src/virtual/backend.ts";
 import { sameBinding } from "../../src/virtual/state.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
+import { registerTransport } from "../../src/registry.ts";
 
 /** What `filesystem://` can do. */
 export const filesystemCapabilities: Capabilities = {
@@ -295,3 +296,7 @@ export const FilesystemTransport: Transport = virtualTransport({
 });
 
 export default FilesystemTransport;
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["filesystem"], FilesystemTransport);

@@ -18,6 +18,7 @@ import {
 } from "./driver.ts";
 import type { RedisSettings } from "./options.ts";
 import { RespErrorReply } from "./resp/types.ts";
+import { importSibling } from "../../src/_import.ts";
 
 /** How the URL names the server. */
 export type RedisMode = "tcp" | "tls" | "socket" | "sentinel";
@@ -51,7 +52,8 @@ export class RedisConnector {
       );
     }
     this.#driver = settings.driver === "ioredis"
-      ? import("./ioredis_driver.ts").then((m) => m.ioredisDriver)
+      ? importSibling<typeof import("./ioredis_driver.ts")>("./ioredis_driver", import.meta.url)
+        .then((m) => m.ioredisDriver)
       : Promise.resolve(nativeDriver);
   }
 

@@ -12,13 +12,17 @@
 
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
-import { Redis } from "ioredis";
+import type * as IoRedisModule from "ioredis";
+import { importOptional } from "../../src/_import.ts";
 import { ConnectionError, TimeoutError } from "../../src/errors.ts";
 import type { RedisDriver, RedisLink, RedisLinkOptions } from "./driver.ts";
 import { describeEndpoint, type SendOptions } from "./resp/client.ts";
 import { type RespArg, RespErrorReply, type RespValue } from "./resp/types.ts";
 
-type IoRedis = InstanceType<typeof Redis>;
+type IoRedis = InstanceType<typeof IoRedisModule.Redis>;
+
+/** The npm package this driver wraps (an optional peer dependency). */
+const IOREDIS = { name: "ioredis", range: "^5", feature: "the ioredis Redis driver" } as const;
 
 function toReply(value: unknown): RespValue {
   if (value === null || value === undefined) return null;
@@ -183,6 +187,7 @@ export const ioredisDriver: RedisDriver = {
   async connect(options: RedisLinkOptions): Promise<RedisLink> {
     const endpoint = describeEndpoint(options);
     const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+    const { Redis } = await importOptional<typeof IoRedisModule>(IOREDIS);
     const redis = new Redis({
       host: options.hostname,
       port: options.port,

@@ -53,6 +53,7 @@ import { type BackendContext, virtualTransport } from "../../src/virtual/transpo
 import { RedisBackend } from "./backend.ts";
 import { RedisConnector, type RedisMode } from "./connector.ts";
 import { readSettings } from "./options.ts";
+import { registerTransport } from "../../src/registry.ts";
 
 export { RedisBackend } from "./backend.ts";
 export { type BindingRow, RedisBindingStore } from "./bindings.ts";
@@ -126,3 +127,10 @@ export const redisSocketTransport: Transport = makeTransport("redis+socket", "so
 
 /** `sentinel://host:26379` with `transportOptions.masterName`: the master found by Sentinel. */
 export const sentinelTransport: Transport = makeTransport("sentinel", "sentinel", 26379);
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["redis"], redisTransport);
+registerTransport(["rediss"], redissTransport);
+registerTransport(["redis+socket"], redisSocketTransport);
+registerTransport(["sentinel"], sentinelTransport);

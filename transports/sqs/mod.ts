@@ -88,6 +88,7 @@ export {
   type SqsTransportOptions,
 } from "./options.ts";
 import { CLOUD_QUEUE_CAPABILITIES } from "../_http/capabilities.ts";
+import { registerTransport } from "../../src/registry.ts";
 
 /** What `sqs://` can do. */
 export const sqsCapabilities: Capabilities = CLOUD_QUEUE_CAPABILITIES;
@@ -118,3 +119,7 @@ export const SqsTransport: Transport = virtualTransport({
   openBackend: openSqsBackend,
   scopeKey: (params) => `sqs|${params.hostname}:${params.port ?? ""}|${params.virtualHost}`,
 });
+
+// Importing this module makes its URL schemes resolve to it (also in bundles, where the
+// registry cannot load it by itself).
+registerTransport(["sqs"], SqsTransport);
