@@ -14,6 +14,7 @@ import type {
 } from "../transport.ts";
 import type { QueueBackend } from "./backend.ts";
 import { VirtualChannel } from "./channel.ts";
+import { readTopicRules, type TopicRules } from "./exchange_types.ts";
 import { stateFor } from "./state.ts";
 
 /** What a backend may tell the connection that owns it. */
@@ -22,6 +23,12 @@ export interface BackendContext {
   fail(error: Error): void;
   /** A failure the backend survived, for the log. */
   warn(message: string, error?: unknown): void;
+  /**
+   * How topic bindings match (transport option `topicRules`), for a backend that routes
+   * messages itself (Redis restores unacknowledged messages through the bindings). The
+   * virtual transport always sets it; absent means `amqp`.
+   */
+  topicRules?: TopicRules;
 }
 
 /** How to build a virtual transport. */
@@ -90,6 +97,7 @@ class VirtualConnection implements TransportConnection {
   readonly closed: Promise<Error | undefined>;
   readonly #spec: VirtualTransportSpec;
   readonly #params: ConnectionParams;
+  readonly #topicRules: TopicRules;
   readonly #channels = new Set<VirtualChannel>();
   #backend: QueueBackend | undefined;
   #resolveClosed!: (error: Error | undefined) => void;
@@ -99,6 +107,7 @@ class VirtualConnection implements TransportConnection {
   constructor(spec: VirtualTransportSpec, params: ConnectionParams) {
     this.#spec = spec;
     this.#params = params;
+    this.#topicRules = readTopicRules(params.transportOptions.topicRules);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
@@ -106,6 +115,7 @@ class VirtualConnection implements TransportConnection {
     this.#backend = await this.#spec.openBackend(this.#params, {
       fail: (error) => this.#fail(error),
       warn: (message, error) => this.#warn(message, error),
+      topicRules: this.#topicRules,
     });
   }
 
@@ -134,6 +144,7 @@ class VirtualConnection implements TransportConnection {
     const channel = new VirtualChannel(this.#backend, stateFor(key), {
       pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),
       batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
+      topicRules: this.#topicRules,
       onFatal: (error) => this.#fail(error),
       onWarning: (message, error) => this.#warn(message, error),
       onClose: () => this.#channels.delete(channel),
