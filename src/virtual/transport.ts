@@ -1,6 +1,10 @@
 /**
  * Makes a {@link Transport} out of a queue store: the one way every non-AMQP transport is built.
  *
+ * Every virtual transport reads these `transportOptions`: `pollingInterval` (ms), `batchSize`,
+ * and `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python Kombu
+ * 5.2's regexes, for stores shared with Python publishers; see `kombuTopicMatches`).
+ *
  * @module
  */
 
