@@ -79,7 +79,15 @@ export {
   virtualTransport,
   type VirtualTransportSpec,
 } from "./src/virtual/transport.ts";
-export { headersMatch, route, topicMatches } from "./src/virtual/exchange_types.ts";
+export {
+  headersMatch,
+  kombuTopicMatches,
+  readTopicRules,
+  route,
+  topicMatcher,
+  topicMatches,
+  type TopicRules,
+} from "./src/virtual/exchange_types.ts";
 export * from "./src/pools.ts";
 export * from "./src/pidbox.ts";
 export * from "./src/common.ts";

@@ -29,7 +29,7 @@ import type {
 import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
 import { bodyBytes } from "../body.ts";
 import { DeliveryTable } from "./delivery_table.ts";
-import { kombuBindingPattern, route } from "./exchange_types.ts";
+import { kombuBindingPattern, route, type TopicRules } from "./exchange_types.ts";
 import { sleep } from "../utils/sleep.ts";
 import { fastUuid4 } from "../utils/uuid.ts";
 import type { VirtualState } from "./state.ts";
@@ -40,6 +40,8 @@ export interface VirtualChannelOptions {
   pollingInterval: number;
   /** Most messages fetched in one round (bounded by the prefetch room). */
   batchSize: number;
+  /** How topic bindings match: `amqp` (default) or `kombu` (Python Kombu 5.2's regexes). */
+  topicRules?: TopicRules;
   /** Called when the backend fails in a way that needs a new connection. */
   onFatal(error: Error): void;
   /** Called for a failure that the channel survived (logged by the core). */
@@ -254,18 +256,25 @@ export class VirtualChannel implements Channel {
     if (type === "fanout" && this.#backend.putFanout) {
       return this.#backend.putFanout(exchange, stored, routingKey);
     }
+    const rules = this.#options.topicRules ?? "amqp";
     // Bindings kept in this process are routed without an await before the store.
     if (this.#bindings === this.#state.bindings) {
-      const queues = route(
-        type,
-        this.#state.bindings.listNow(exchange),
-        routingKey,
-        message.properties,
-      );
+      let queues: string[];
+      try {
+        queues = route(
+          type,
+          this.#state.bindings.listNow(exchange),
+          routingKey,
+          message.properties,
+          rules,
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
       return this.#deliver(queues, stored, options);
     }
     return this.#bindings.list(exchange).then((bindings) =>
-      this.#deliver(route(type, bindings, routingKey, message.properties), stored, options)
+      this.#deliver(route(type, bindings, routingKey, message.properties, rules), stored, options)
     );
   }
 

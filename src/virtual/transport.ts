@@ -1,6 +1,10 @@
 /**
  * Makes a {@link Transport} out of a queue store: the one way every non-AMQP transport is built.
  *
+ * Every virtual transport reads these `transportOptions`: `pollingInterval` (ms), `batchSize`,
+ * and `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python Kombu
+ * 5.2's regexes, for stores shared with Python publishers; see `kombuTopicMatches`).
+ *
  * @module
  */
 
@@ -14,6 +18,7 @@ import type {
 } from "../transport.ts";
 import type { QueueBackend } from "./backend.ts";
 import { VirtualChannel } from "./channel.ts";
+import { readTopicRules, type TopicRules } from "./exchange_types.ts";
 import { stateFor } from "./state.ts";
 
 /** What a backend may tell the connection that owns it. */
@@ -22,6 +27,12 @@ export interface BackendContext {
   fail(error: Error): void;
   /** A failure the backend survived, for the log. */
   warn(message: string, error?: unknown): void;
+  /**
+   * How topic bindings match (transport option `topicRules`), for a backend that routes
+   * messages itself (Redis restores unacknowledged messages through the bindings). The
+   * virtual transport always sets it; absent means `amqp`.
+   */
+  topicRules?: TopicRules;
 }
 
 /** How to build a virtual transport. */
@@ -90,6 +101,7 @@ class VirtualConnection implements TransportConnection {
   readonly closed: Promise<Error | undefined>;
   readonly #spec: VirtualTransportSpec;
   readonly #params: ConnectionParams;
+  readonly #topicRules: TopicRules;
   readonly #channels = new Set<VirtualChannel>();
   #backend: QueueBackend | undefined;
   #resolveClosed!: (error: Error | undefined) => void;
@@ -99,6 +111,7 @@ class VirtualConnection implements TransportConnection {
   constructor(spec: VirtualTransportSpec, params: ConnectionParams) {
     this.#spec = spec;
     this.#params = params;
+    this.#topicRules = readTopicRules(params.transportOptions.topicRules);
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
@@ -106,6 +119,7 @@ class VirtualConnection implements TransportConnection {
     this.#backend = await this.#spec.openBackend(this.#params, {
       fail: (error) => this.#fail(error),
       warn: (message, error) => this.#warn(message, error),
+      topicRules: this.#topicRules,
     });
   }
 
@@ -134,6 +148,7 @@ class VirtualConnection implements TransportConnection {
     const channel = new VirtualChannel(this.#backend, stateFor(key), {
       pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),
       batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
+      topicRules: this.#topicRules,
       onFatal: (error) => this.#fail(error),
       onWarning: (message, error) => this.#warn(message, error),
       onClose: () => this.#channels.delete(channel),

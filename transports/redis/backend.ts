@@ -32,7 +32,7 @@ import type {
   QueueBackend,
   StoredMessage,
 } from "../../src/virtual/backend.ts";
-import { topicMatches } from "../../src/virtual/exchange_types.ts";
+import { topicMatcher, type TopicRules } from "../../src/virtual/exchange_types.ts";
 import { TickBatcher } from "./batch.ts";
 import { RedisBindingStore } from "./bindings.ts";
 import type { RedisConnector } from "./connector.ts";
@@ -65,6 +65,8 @@ interface ReadAhead {
 export interface RedisBackendContext {
   /** A failure the store survived (reconnects, undecodable messages). */
   warn(message: string, error?: unknown): void;
+  /** How topic bindings match when a restored message is routed again (default `amqp`). */
+  topicRules?: TopicRules;
 }
 
 /** What the store keeps in {@link StoredMessage.backendData}. */
@@ -853,13 +855,15 @@ export class RedisBackend implements QueueBackend, AckStore {
   /**
    * The queues a restored message goes to (Kombu's `_lookup`). Stores keep no exchange types,
    * so: the default exchange routes by name; a fanout exchange bound here reaches every bound
-   * queue; a row with a topic pattern matches as a topic (AMQP rules); any other row, directly.
-   * Nothing matched: Kombu's dead-letter queue `ae.undeliver`.
+   * queue; a row with a topic pattern matches as a topic (with the transport's `topicRules`,
+   * AMQP's by default); any other row, directly. Nothing matched: Kombu's dead-letter queue
+   * `ae.undeliver`.
    */
   async #lookup(exchange: string, routingKey: string): Promise<string[]> {
     if (!exchange) return [routingKey || UNDELIVERABLE_QUEUE];
     const rows = await this.bindings.rows(exchange);
     const fanout = this.#fanoutExchanges.has(exchange);
+    const topicMatches = topicMatcher(this.#context.topicRules ?? "amqp");
     const queues = new Set<string>();
     for (const row of rows) {
       if (

@@ -95,7 +95,7 @@ export const redisCapabilities: Capabilities = {
  */
 export async function openRedisBackend(
   params: ConnectionParams,
-  context: Pick<BackendContext, "warn">,
+  context: Pick<BackendContext, "warn" | "topicRules">,
   mode: RedisMode = "tcp",
 ): Promise<RedisBackend> {
   const settings = readSettings(params.transportOptions);
