@@ -76,13 +76,36 @@ async function importPackage(pkg: OptionalPackage): Promise<unknown> {
         // reported below with the install lines
       }
     }
-    throw new ConfigurationError(
-      `Cannot use ${pkg.feature}: the optional package "${pkg.name}" is not installed. ` +
-        `Install it with \`npm install ${pkg.name}@${pkg.range}\` (Bun: \`bun add ${pkg.name}\`, ` +
-        `Deno: \`deno add npm:${pkg.name}@${pkg.range}\`).`,
-      { cause: error },
-    );
+    throw missingPackageError(pkg, error);
   }
+}
+
+/**
+ * The error for an optional package that is not installed: what needs it and how to install it.
+ *
+ * @param pkg the package
+ * @param cause the runtime's resolution error
+ * @returns the error to throw
+ */
+export function missingPackageError(pkg: OptionalPackage, cause: unknown): ConfigurationError {
+  return new ConfigurationError(
+    `Cannot use ${pkg.feature}: the optional package "${pkg.name}" is not installed. ` +
+      `Install it with \`npm install ${pkg.name}@${pkg.range}\` (Bun: \`bun add ${pkg.name}\`, ` +
+      `Deno: \`deno add npm:${pkg.name}@${pkg.range}\`).`,
+    { cause },
+  );
+}
+
+/**
+ * Whether an import failed because a module or package could not be found.
+ *
+ * @param error what the import threw
+ * @param name when given, the failure must name this package
+ * @returns true for a resolution failure
+ */
+export function isModuleNotFound(error: unknown, name?: string): boolean {
+  if (!isNotFound(error)) return false;
+  return name === undefined || String((error as Error)?.message ?? error).includes(name);
 }
 
 /**

@@ -7,7 +7,12 @@
 
 import { UnknownTransportError } from "./errors.ts";
 import type { Transport } from "./transport.ts";
-import { importSibling } from "./_import.ts";
+import {
+  importSibling,
+  isModuleNotFound,
+  missingPackageError,
+  type OptionalPackage,
+} from "./_import.ts";
 
 /** Loads a transport on first use. */
 export type TransportLoader = () => Promise<Transport>;
@@ -100,12 +105,15 @@ export function resolveTransport(name: string): Promise<Transport> {
 }
 
 /** A built-in transport's module, loaded only when a URL names it (see `_import.ts`). */
-function builtin(path: string, name: string): TransportLoader {
+function builtin(path: string, name: string, needs?: OptionalPackage): TransportLoader {
   return async () => {
     let module: Record<string, unknown>;
     try {
       module = await importSibling<Record<string, unknown>>(path, import.meta.url);
     } catch (cause) {
+      if (needs !== undefined && isModuleNotFound(cause, needs.name)) {
+        throw missingPackageError(needs, cause);
+      }
       throw new UnknownTransportError(
         `Cannot load the transport module "${path}" (${
           cause instanceof Error ? cause.message : cause
@@ -136,7 +144,14 @@ registerTransport(["redis"], builtin("../transports/redis/mod", "redisTransport"
 registerTransport(["rediss"], builtin("../transports/redis/mod", "redissTransport"));
 registerTransport(["redis+socket"], builtin("../transports/redis/mod", "redisSocketTransport"));
 registerTransport(["sentinel"], builtin("../transports/redis/mod", "sentinelTransport"));
-registerTransport(["sqs"], builtin("../transports/sqs/mod", "SqsTransport"));
+registerTransport(
+  ["sqs"],
+  builtin("../transports/sqs/mod", "SqsTransport", {
+    name: "@aws-sdk/client-sqs",
+    range: "^3",
+    feature: "the sqs:// transport",
+  }),
+);
 registerTransport(
   ["azurestoragequeues"],
   builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),

@@ -1,0 +1,261 @@
+/**
+ * The npm package, proven from its tarball: installed into fresh projects outside the repository
+ * and used as Node 20, Node 24 (ESM and CommonJS), Bun and TypeScript users use it, on memory://,
+ * amqp:// and redis://; optional peers absent (clear errors) and present (they work); publint and
+ * arethetypeswrong on the tarball.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { brokerSkipReason } from "../_support/brokers.ts";
+import { bin, makeProject, NODE24, ok, peerSpec, run, tarball } from "./_package.ts";
+
+const skip = (await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)) ||
+  (await brokerSkipReason("Redis", "127.0.0.1", 6379));
+
+const AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//";
+const REDIS_URL = "redis://127.0.0.1:6379/0";
+
+/** The README's example, on each URL, without `await using` (Node 20 lacks the syntax). */
+const ESM_CONSUMER = `
+import { Connection, Exchange, Queue } from "@wakame/wakame";
+const out = [];
+for (const url of process.argv.slice(2)) {
+  const conn = new Connection(url);
+  try {
+    const media = new Exchange("pkg-media", { type: "direct" });
+    const name = "pkg-video-" + crypto.randomUUID();
+    const video = new Queue(name, { exchange: media, routingKey: name, autoDelete: true });
+    await conn.producer().publish({ name: "clip.mp4" }, {
+      exchange: media, routingKey: name, declare: [video], compression: "zlib",
+    });
+    const consumer = conn.consumer(video, { prefetchCount: 10 });
+    for await (const message of consumer) {
+      out.push([url.split(":")[0], message.payload, message.deliveryInfo.routingKey === name]);
+      await message.ack();
+      break;
+    }
+    await consumer.cancel();
+  } finally {
+    await conn.close();
+  }
+}
+console.log(JSON.stringify(out));
+`;
+
+const CJS_CONSUMER = `
+const { Connection } = require("@wakame/wakame");
+(async () => {
+  const out = [];
+  for (const url of process.argv.slice(2)) {
+    const conn = new Connection(url);
+    try {
+      const queue = conn.simpleQueue("pkg-cjs-" + crypto.randomUUID(), {
+        queueOptions: { autoDelete: true },
+      });
+      await queue.put({ from: "require" });
+      const message = await queue.get({ timeout: 5000 });
+      out.push([url.split(":")[0], message.payload]);
+      await message.ack();
+      await queue.close();
+    } finally {
+      await conn.close();
+    }
+  }
+  console.log(JSON.stringify(out));
+})().catch((error) => { console.error(error); process.exit(1); });
+`;
+
+/** Asks for each optional feature with its package absent; prints each error message. */
+const MISSING_PEERS = `
+import { Connection } from "@wakame/wakame";
+const attempts = {
+  amqplib: () => new Connection("amqplib://guest:guest@127.0.0.1:5672//").connect(),
+  ioredis: () => new Connection("${REDIS_URL}", { transportOptions: { driver: "ioredis" } }).connect(),
+  yaml: () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", serializer: "yaml" }),
+  msgpackr: () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", serializer: "msgpack" }),
+  "@aws-sdk/client-sqs": () => new Connection("sqs://key:secret@127.0.0.1:1/").connect(),
+};
+const out = {};
+for (const [name, attempt] of Object.entries(attempts)) {
+  try { await attempt(); out[name] = "no error"; }
+  catch (error) { out[name] = error.constructor.name + ": " + error.message; }
+}
+console.log(JSON.stringify(out));
+`;
+
+/** Uses every optional peer once it is installed. */
+const WITH_PEERS = `
+import { Connection } from "@wakame/wakame";
+const out = [];
+const cases = [
+  ["amqplib://guest:guest@127.0.0.1:5672//", {}, "json"],
+  ["${REDIS_URL}", { driver: "ioredis" }, "json"],
+  ["memory://", {}, "yaml"],
+  ["memory://", {}, "msgpack"],
+];
+for (const [url, transportOptions, serializer] of cases) {
+  const conn = new Connection(url, { transportOptions });
+  try {
+    const queue = conn.simpleQueue("pkg-peer-" + crypto.randomUUID(), {
+      accept: [serializer], queueOptions: { autoDelete: true },
+    });
+    await queue.put({ via: serializer }, { serializer });
+    const message = await queue.get({ timeout: 5000 });
+    out.push([url.split(":")[0], message.contentType, message.payload]);
+    await message.ack();
+    await queue.close();
+  } finally {
+    await conn.close();
+  }
+}
+console.log(JSON.stringify(out));
+`;
+
+/** Every subpath, typed as a TypeScript user writes against it. */
+const TS_CONSUMER = `
+import { Connection, Exchange, Queue, serializers, type Message } from "@wakame/wakame";
+import { MemoryTransport } from "@wakame/wakame/memory";
+import { FilesystemTransport } from "@wakame/wakame/filesystem";
+import { AmqpTransport } from "@wakame/wakame/amqp";
+import { AmqplibTransport } from "@wakame/wakame/amqplib";
+import { redisTransport } from "@wakame/wakame/redis";
+import { SqsTransport } from "@wakame/wakame/sqs";
+import { AzureStorageQueuesTransport } from "@wakame/wakame/azure-storage-queues";
+import { connectSocket, type Socket } from "@wakame/wakame/runtime";
+import { conformanceSuite } from "@wakame/wakame/testing";
+
+export const transports = [
+  MemoryTransport, FilesystemTransport, AmqpTransport, AmqplibTransport, redisTransport,
+  SqsTransport, AzureStorageQueuesTransport,
+];
+
+export async function main(): Promise<unknown> {
+  await using conn = new Connection("memory://");
+  const queue = new Queue("typed", { exchange: new Exchange("typed") });
+  const message: Message = await conn.simpleQueue(queue.name).get({ timeout: 1 });
+  const socket: Socket = await connectSocket({ hostname: "127.0.0.1", port: 5672 });
+  await socket.close();
+  void conformanceSuite;
+  await serializers.load("yaml");
+  return message.payload;
+}
+`;
+
+describe("the npm package, installed from its tarball", { skip }, () => {
+  let lean = "";
+  let full = "";
+
+  before(() => {
+    tarball();
+    lean = makeProject("lean");
+    full = makeProject("full", [
+      peerSpec("amqplib"),
+      peerSpec("ioredis"),
+      peerSpec("yaml"),
+      peerSpec("msgpackr"),
+      peerSpec("@aws-sdk/client-sqs"),
+      "@types/node@20",
+    ]);
+    for (const dir of [lean, full]) {
+      writeFileSync(join(dir, "esm.mjs"), ESM_CONSUMER);
+      writeFileSync(join(dir, "cjs.cjs"), CJS_CONSUMER);
+      writeFileSync(join(dir, "consumer.ts"), TS_CONSUMER);
+    }
+    writeFileSync(join(lean, "missing.mjs"), MISSING_PEERS);
+    writeFileSync(join(full, "peers.mjs"), WITH_PEERS);
+  });
+
+  after(() => {
+    for (const dir of [lean, full]) if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("passes publint and arethetypeswrong (ESM-only profile: require(esm) serves CommonJS)", () => {
+    const lint = ok(bin("publint"), ["--strict", tarball()], lean);
+    assert.match(lint, /All good/);
+    // The esm-only profile leaves out node10 (no exports map) and TypeScript's node16-cjs
+    // model, which predates require(esm); the CommonJS test below runs require on Node itself.
+    const types = run(bin("attw"), ["--profile", "esm-only", "--format", "json", tarball()], lean);
+    assert.equal(types.status, 0, types.stdout + types.stderr);
+    const { problems } = JSON.parse(types.stdout).analysis as {
+      problems: { kind: string; resolutionKind?: string }[];
+    };
+    const ignored = new Set(["node10", "node16-cjs"]);
+    assert.deepEqual(problems.filter((p) => !ignored.has(p.resolutionKind ?? "")), []);
+  });
+
+  it("installs no optional peer unless asked (a memory, amqp or redis user gets none)", () => {
+    const installed = readdirSync(join(lean, "node_modules")).filter((n) => !n.startsWith("."));
+    assert.deepEqual(installed, ["@wakame"]);
+    assert.deepEqual(readdirSync(join(lean, "node_modules/@wakame")), ["wakame"]);
+  });
+
+  for (const [label, node] of [["Node 20", "node"], ["Node 24", NODE24]] as const) {
+    it(`runs the README example as ESM on ${label}: memory, amqp, redis`, () => {
+      const out = ok(node, ["esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean);
+      assert.deepEqual(JSON.parse(out), [
+        ["memory", { name: "clip.mp4" }, true],
+        ["amqp", { name: "clip.mp4" }, true],
+        ["redis", { name: "clip.mp4" }, true],
+      ]);
+    });
+
+    it(`loads with require() on ${label} (require(esm)): memory, amqp, redis`, () => {
+      const out = ok(node, ["cjs.cjs", "memory://", AMQP_URL, REDIS_URL], lean);
+      assert.deepEqual(JSON.parse(out), [
+        ["memory", { from: "require" }],
+        ["amqp", { from: "require" }],
+        ["redis", { from: "require" }],
+      ]);
+    });
+  }
+
+  it("runs the README example on Bun: memory, amqp, redis", () => {
+    const out = ok(bin("bun"), ["esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean);
+    assert.equal(JSON.parse(out).length, 3);
+    assert.deepEqual(JSON.parse(out)[2], ["redis", { name: "clip.mp4" }, true]);
+  });
+
+  it("names the missing optional package and its install line for each feature", () => {
+    const out = JSON.parse(ok("node", ["missing.mjs"], lean)) as Record<string, string>;
+    for (const name of ["amqplib", "ioredis", "yaml", "msgpackr", "@aws-sdk/client-sqs"]) {
+      assert.match(out[name], /^ConfigurationError: /, `${name}: ${out[name]}`);
+      assert.ok(out[name].includes(`npm install ${name}`), `${name}: ${out[name]}`);
+    }
+  });
+
+  it("uses the optional peers once they are installed (amqplib, ioredis, yaml, msgpackr)", () => {
+    const out = ok("node", ["peers.mjs"], full);
+    assert.deepEqual(JSON.parse(out), [
+      ["amqplib", "application/json", { via: "json" }],
+      ["redis", "application/json", { via: "json" }],
+      ["memory", "application/x-yaml", { via: "yaml" }],
+      ["memory", "application/x-msgpack", { via: "msgpack" }],
+    ]);
+  });
+
+  const tscArgs = ["--strict", "--module", "nodenext", "--moduleResolution", "nodenext"];
+  for (const skipLibCheck of [false, true]) {
+    it(`type-checks every subpath with tsc --strict nodenext (skipLibCheck ${skipLibCheck}; no @types/node, no peers)`, () => {
+      const result = run(
+        bin("tsc"),
+        [...tscArgs, "--noEmit", "--skipLibCheck", String(skipLibCheck), "consumer.ts"],
+        lean,
+      );
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+    });
+  }
+
+  it("type-checks with @types/node and every peer installed, and catches a type error", () => {
+    ok(bin("tsc"), [...tscArgs, "--noEmit", "consumer.ts"], full);
+    writeFileSync(
+      join(full, "wrong.ts"),
+      'import { Connection } from "@wakame/wakame";\nexport const x: string = new Connection("memory://");\n',
+    );
+    const wrong = run(bin("tsc"), [...tscArgs, "--noEmit", "wrong.ts"], full);
+    assert.notEqual(wrong.status, 0);
+    assert.match(wrong.stdout, /TS2322/);
+    assert.ok(existsSync(join(full, "node_modules/@wakame/wakame/mod.d.ts")));
+  });
+});
