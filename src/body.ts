@@ -20,8 +20,9 @@ const utf8Decoder = new TextDecoder("utf-8", { ignoreBOM: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bodyBytes } from "@wakame/wakame";
- * console.assert(bodyBytes("é").length === 2);
+ * assert.equal(bodyBytes("é").length, 2);
  * ```
  *
  * @param body bytes or text

@@ -287,7 +287,19 @@ if (options.staticChecks && !options.filters.length) {
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
   outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", "mod.ts"], quiet));
   // Every @example of the core runs (STYLE.md: examples run on memory:// under deno test --doc).
-  const docFiles = ["mod.ts", "src", "transports/memory/mod.ts", "transports/filesystem/mod.ts"];
+  // The transports' broker-free helpers have runnable examples too.
+  const docFiles = [
+    "mod.ts",
+    "src",
+    "transports/memory/mod.ts",
+    "transports/filesystem/mod.ts",
+    "transports/amqp/acks.ts",
+    "transports/amqp/codec/frame.ts",
+    "transports/redis/resp/encoder.ts",
+    "transports/redis/resp/parser.ts",
+    "transports/sqs/names.ts",
+    "transports/azure_storage_queues/names.ts",
+  ];
   outcomes.push(
     await run("deno test --doc", deno, ["test", "-A", "--doc", ...docFiles], parseDeno),
   );

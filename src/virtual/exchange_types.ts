@@ -17,9 +17,10 @@ import type { Binding } from "./backend.ts";
  * @returns true when the key matches, as RabbitMQ decides it
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { topicMatches } from "@wakame/wakame";
- * console.assert(topicMatches("a.#", "a"));
- * console.assert(!topicMatches("*.c", "a.b.c"));
+ * assert.ok(topicMatches("a.#", "a"));
+ * assert.ok(!topicMatches("*.c", "a.b.c"));
  * ```
  */
 export function topicMatches(pattern: string, routingKey: string): boolean {
