@@ -49,6 +49,17 @@ interface Outcome extends Counts {
   seconds: number;
   /** Why the runner stopped it (a cap expired), naming the file that was running. */
   stopped?: string;
+  /** Skips the tests announced (tests/_support/skips.ts): "kind file: reason" to how many. */
+  named: Map<string, number>;
+}
+
+/** Collects the `WAKAME-SKIP <env|capability> <file>: <reason>` lines, one per skipped test. */
+function namedSkips(text: string): Map<string, number> {
+  const named = new Map<string, number>();
+  for (const m of text.matchAll(/^(?:# )?WAKAME-SKIP ((?:env|capability) .+)$/gm)) {
+    named.set(m[1], (named.get(m[1]) ?? 0) + 1);
+  }
+  return named;
 }
 
 function parseArgs(args: string[]): { only?: string[]; staticChecks: boolean; filters: string[] } {
@@ -165,7 +176,8 @@ async function run(
   await Promise.race([pumps, new Promise((done) => grace = setTimeout(done, 2000))]);
   clearTimeout(grace);
   // deno-lint-ignore no-control-regex
-  const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""), code);
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
+  const counts = parse(plain, code);
   if (stopped) counts.failed++;
   else if (code !== 0 && counts.failed === 0) counts.failed = 1;
   return {
@@ -173,6 +185,7 @@ async function run(
     code: stopped ? code || 1 : code,
     seconds: (performance.now() - started) / 1000,
     stopped,
+    named: namedSkips(plain),
     ...counts,
   };
 }
@@ -364,5 +377,20 @@ for (const o of outcomes) {
   total.failed += o.failed;
   total.skipped += o.skipped;
 }
+// Every skip, named: environment skips (a missing tool; CI fails on those instead) apart from
+// capability skips (absent by design); "other" is whatever skipped without saying why.
+const kinds = { env: 0, capability: 0 };
+const reasons = new Map<string, string[]>();
+for (const o of outcomes) {
+  for (const [line, n] of o.named) {
+    kinds[line.startsWith("env ") ? "env" : "capability"] += n;
+    reasons.set(line, [...reasons.get(line) ?? [], `${o.name.split(" ")[0]} ×${n}`]);
+  }
+}
+for (const [line, where] of reasons) console.log(`  skipped ${line} (${where.join(", ")})`);
+const other = Math.max(0, total.skipped - kinds.env - kinds.capability);
+console.log(
+  `skips: ${kinds.env} environment, ${kinds.capability} capability, ${other} other`,
+);
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 Deno.exit(outcomes.some((o) => o.code !== 0) ? 1 : 0);

@@ -105,4 +105,24 @@ describe("tests/run.ts", () => {
     assert.ok(ms < 30_000, `stopped after ${ms} ms:\n${output}`);
     assert.match(output, /; stopped: still running after 5 s/);
   });
+
+  it("counts every skip and names it, environment apart from capability", async () => {
+    const { code, output } = await runRunner(["tests/fixtures/runner/skip_test.ts"], { CI: "" });
+    assert.equal(code, 0, output);
+    const lines = output.trim().split("\n");
+    assert.equal(lines.at(-1), "1 passed, 0 failed, 3 skipped", output);
+    assert.equal(lines.at(-2), "skips: 2 environment, 1 capability, 0 other", output);
+    assert.match(
+      output,
+      /^ {2}skipped env tests\/fixtures\/runner\/skip_test\.ts: wakame-no-such-tool is not installed \(\S+ ×2\)$/m,
+    );
+  });
+
+  it("fails an environment skip under CI=true", async () => {
+    const { code, output } = await runRunner(["tests/fixtures/runner/skip_test.ts"], {
+      CI: "true",
+    });
+    assert.notEqual(code, 0, output);
+    assert.match(output, /wakame-no-such-tool is not installed; CI needs it/);
+  });
 });
