@@ -23,8 +23,9 @@ const strictUtf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: tru
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { bodyBytes } from "@wakame/wakame";
- * console.assert(bodyBytes("é").length === 2);
+ * assert.equal(bodyBytes("é").length, 2);
  * ```
  *
  * @param body bytes or text

@@ -38,12 +38,14 @@ export interface BroadcastQueueOptions extends QueueOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "./connection.ts";
  * import { Broadcast } from "./common.ts";
  * await using conn = new Connection("memory://");
  * const a = new Broadcast("news-doc");
  * const b = new Broadcast("news-doc");
- * console.assert(a.name !== b.name && a.name.startsWith("bcast."));
+ * assert.notEqual(a.name, b.name); // each gets its own queue
+ * assert.match(a.name, /^bcast\./);
  * const got: unknown[] = [];
  * for (const queue of [a, b]) {
  *   await conn.consumer([queue], { callbacks: [(body) => void got.push(body)], noAck: true })
@@ -214,6 +216,7 @@ export interface IterMessagesOptions extends DrainOptions, Omit<ConsumerOptions,
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "./connection.ts";
  * import { Queue } from "./entity.ts";
  * import { itermessages } from "./common.ts";
@@ -221,7 +224,7 @@ export interface IterMessagesOptions extends DrainOptions, Omit<ConsumerOptions,
  * const queue = new Queue("iter-doc");
  * await conn.producer().publish({ n: 1 }, { routingKey: "iter-doc", declare: [queue] });
  * for await (const [body, message] of itermessages(conn, queue, { timeout: 1000 })) {
- *   console.assert((body as { n: number }).n === 1);
+ *   assert.equal((body as { n: number }).n, 1);
  *   await message.ack();
  * }
  * ```
@@ -327,12 +330,13 @@ export async function* collectReplies(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ignoreErrors } from "./common.ts";
  * import { ConnectionError } from "./errors.ts";
  * const result = await ignoreErrors(() => {
  *   throw new ConnectionError("gone");
  * });
- * console.assert(result === undefined);
+ * assert.equal(result, undefined);
  * ```
  */
 export async function ignoreErrors<R>(

@@ -110,11 +110,12 @@ export function getCompressor(nameOrTypeOrAlias: string): Compressor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compress, decompress } from "@wakame/wakame";
  * const data = new TextEncoder().encode("hello ".repeat(100));
  * const { body, contentType } = await compress(data, "zlib");
- * console.assert(contentType === "application/x-gzip"); // the `compression` header
- * console.assert((await decompress(body, contentType)).length === data.length);
+ * assert.equal(contentType, "application/x-gzip"); // the `compression` header
+ * assert.equal((await decompress(body, contentType)).length, data.length);
  * ```
  *
  * @param body the serialized body

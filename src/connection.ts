@@ -128,11 +128,12 @@ function queryOptions(query: Record<string, string>): Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "@wakame/wakame";
  * await using conn = new Connection("memory://");
  * await conn.connect();
- * console.assert(conn.connected);
- * console.assert(conn.supports("topic"));
+ * assert.ok(conn.connected);
+ * assert.ok(conn.supports("topic"));
  * ```
  */
 export class Connection {
@@ -431,13 +432,14 @@ export class Connection {
    * @returns the wrapped operation
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Connection } from "@wakame/wakame";
    * await using conn = new Connection("memory://");
    * const declare = conn.ensure(async () => {
    *   const channel = await conn.defaultChannel();
    *   return (await channel.queueDeclare({ name: "ensure-doc" })).queue;
    * }, { maxRetries: 3 });
-   * console.assert((await declare()) === "ensure-doc");
+   * assert.equal(await declare(), "ensure-doc");
    * ```
    */
   ensure<A extends unknown[], R>(

@@ -58,6 +58,7 @@ let consumerSerial = 0;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection, Queue } from "@wakame/wakame";
  * await using conn = new Connection("memory://");
  * const queue = new Queue("consumer-doc");
@@ -68,7 +69,7 @@ let consumerSerial = 0;
  * await consumer.consume();
  * await conn.producer().publish({ n: 1 }, { routingKey: "consumer-doc" });
  * await conn.drainEvents({ timeout: 1000 });
- * console.assert(seen.length === 1);
+ * assert.equal(seen.length, 1);
  * ```
  */
 export class Consumer {

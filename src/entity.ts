@@ -91,9 +91,10 @@ export function isReservedExchange(name: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Exchange } from "@wakame/wakame";
  * const media = new Exchange("media", { type: "direct", durable: true });
- * console.assert(media.type === "direct");
+ * assert.equal(media.type, "direct");
  * ```
  */
 export class Exchange implements Declarable {
@@ -338,9 +339,10 @@ export interface QueueOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Exchange, Queue } from "@wakame/wakame";
  * const video = new Queue("video", { exchange: new Exchange("media"), routingKey: "video" });
- * console.assert(video.routingKey === "video");
+ * assert.equal(video.routingKey, "video");
  * ```
  */
 export class Queue implements Declarable {

@@ -140,6 +140,7 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeEnvelope, encodeEnvelope } from "@wakame/wakame";
  * const text = encodeEnvelope({
  *   body: new TextEncoder().encode('{"x": 1}'),
@@ -150,7 +151,7 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
  *   redelivered: false,
  * });
  * // {"body": "eyJ4IjogMX0=", "content-encoding": "utf-8", ... "properties": {"priority": 0, ...}}
- * console.assert(decodeEnvelope(text).routingKey === "video");
+ * assert.equal(decodeEnvelope(text).routingKey, "video");
  * ```
  *
  * @param message the stored message

@@ -18,9 +18,10 @@ export interface KombuErrorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KombuError, NotFoundError } from "@wakame/wakame";
  * const err = new NotFoundError('Cannot declare queue "video": not found', { replyCode: 404 });
- * console.assert(err instanceof KombuError);
+ * assert.ok(err instanceof KombuError);
  * ```
  */
 export class KombuError extends Error {

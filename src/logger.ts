@@ -98,12 +98,13 @@ function currentState(): State {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getLogger, setLogger } from "./logger.ts";
  * const lines: string[] = [];
  * const push = (line: string) => lines.push(line);
  * setLogger({ debug: push, info: push, warn: push, error: push }, { level: "debug" });
  * getLogger("demo").info("connected to", "amqp://guest:secret@localhost//");
- * console.assert(lines[0] === "[wakame.demo] connected to amqp://guest:****@localhost//");
+ * assert.equal(lines[0], "[wakame.demo] connected to amqp://guest:****@localhost//");
  * setLogger(undefined);
  * ```
  */
@@ -135,9 +136,10 @@ const SECRET_PARAMS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redact } from "./logger.ts";
- * console.assert(redact("amqp://guest:guest@host:5672//") === "amqp://guest:****@host:5672//");
- * console.assert(redact("redis://:pw@h/0?token=abc") === "redis://:****@h/0?token=****");
+ * assert.equal(redact("amqp://guest:guest@host:5672//"), "amqp://guest:****@host:5672//");
+ * assert.equal(redact("redis://:pw@h/0?token=abc"), "redis://:****@h/0?token=****");
  * ```
  */
 export function redact(text: string): string {

@@ -177,6 +177,7 @@ function headerNumber(headers: FieldTable | undefined, key: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "./connection.ts";
  * import { Mailbox } from "./pidbox.ts";
  * await using conn = new Connection("memory://");
@@ -184,7 +185,7 @@ function headerNumber(headers: FieldTable | undefined, key: string): number {
  * const node = mailbox.node("worker1@example", { handlers: { ping: () => "pong" } });
  * await node.listen();
  * const replies = await mailbox.call(["worker1@example"], "ping");
- * console.assert(JSON.stringify(replies) === '[{"worker1@example":"pong"}]');
+ * assert.equal(JSON.stringify(replies), '[{"worker1@example":"pong"}]');
  * await node.close();
  * ```
  */

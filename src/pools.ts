@@ -86,15 +86,17 @@ interface Waiter<T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ResourcePool } from "./pools.ts";
  * let made = 0;
  * const pool = new ResourcePool({ create: () => ({ id: ++made }), limit: 2 });
  * {
  *   await using lease = await pool.acquire();
- *   console.assert(lease.resource.id === 1);
+ *   assert.equal(lease.resource.id, 1);
  * }
  * const again = await pool.acquire();
- * console.assert(again.resource.id === 1 && made === 1);
+ * assert.equal(again.resource.id, 1);
+ * assert.equal(made, 1);
  * await again.release();
  * await pool.close();
  * ```

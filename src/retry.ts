@@ -72,13 +72,14 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
  *   when aborted; {@link TimeoutError} when `timeout` passes first
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retryOverTime } from "@wakame/wakame";
  * let calls = 0;
  * const value = await retryOverTime(() => {
  *   if (++calls < 2) throw new Error("flaky");
  *   return Promise.resolve("ok");
  * }, { intervalStart: 1, retryOn: () => true });
- * console.assert(value === "ok");
+ * assert.equal(value, "ok");
  * ```
  */
 export async function retryOverTime<T>(

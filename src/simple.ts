@@ -44,12 +44,13 @@ export class EmptyError extends TimeoutError {}
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Connection } from "@wakame/wakame";
  * await using conn = new Connection("memory://");
  * await using queue = conn.simpleQueue("simple-doc");
  * await queue.put({ hello: "world" });
  * const message = await queue.get({ timeout: 1000 });
- * console.assert((message.payload as { hello: string }).hello === "world");
+ * assert.equal((message.payload as { hello: string }).hello, "world");
  * await message.ack();
  * ```
  */

@@ -48,9 +48,11 @@ function decode(text: string, what: string): string {
  *   message never contains the password
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseUrl } from "@wakame/wakame";
  * const parts = parseUrl("amqp://guest:secret@localhost//");
- * console.assert(parts.virtualHost === "/" && parts.password === "secret");
+ * assert.equal(parts.virtualHost, "/");
+ * assert.equal(parts.password, "secret");
  * ```
  */
 export function parseUrl(url: string): UrlParts {

@@ -18,8 +18,24 @@ const bin = (name: string) => `${root}/node_modules/.bin/${name}`;
  */
 const NODE_TEST_FLAGS = ["--test", "--test-reporter=tap", "--test-timeout=120000"];
 
-/** Longest time one runtime's run may take before it is stopped and counted as failed. */
-const RUN_LIMIT_MS = 10 * 60 * 1000;
+/** Milliseconds from an environment variable, or the default. */
+function envMs(name: string, fallback: number): number {
+  const value = Number(Deno.env.get(name));
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+/**
+ * Longest time one runtime's run may take, from its start, before its process group is killed
+ * and the run counted as failed (`WAKAME_TEST_RUN_LIMIT_MS`).
+ */
+const RUN_LIMIT_MS = envMs("WAKAME_TEST_RUN_LIMIT_MS", 10 * 60 * 1000);
+
+/**
+ * Longest silence: a run that prints nothing for this long is hung (one file stuck in a callback
+ * that never settles) and is stopped the same way (`WAKAME_TEST_IDLE_LIMIT_MS`). Longer than
+ * Node's and Bun's per-test timeouts, so those report a slow test first.
+ */
+const IDLE_LIMIT_MS = envMs("WAKAME_TEST_IDLE_LIMIT_MS", 3 * 60 * 1000);
 
 interface Counts {
   passed: number;
@@ -31,6 +47,19 @@ interface Outcome extends Counts {
   name: string;
   code: number;
   seconds: number;
+  /** Why the runner stopped it (a cap expired), naming the file that was running. */
+  stopped?: string;
+  /** Skips the tests announced (tests/_support/skips.ts): "kind file: reason" to how many. */
+  named: Map<string, number>;
+}
+
+/** Collects the `WAKAME-SKIP <env|capability> <file>: <reason>` lines, one per skipped test. */
+function namedSkips(text: string): Map<string, number> {
+  const named = new Map<string, number>();
+  for (const m of text.matchAll(/^(?:# )?WAKAME-SKIP ((?:env|capability) .+)$/gm)) {
+    named.set(m[1], (named.get(m[1]) ?? 0) + 1);
+  }
+  return named;
 }
 
 function parseArgs(args: string[]): { only?: string[]; staticChecks: boolean; filters: string[] } {
@@ -90,38 +119,105 @@ async function run(
       args.length > 4 ? " ..." : ""
     }`,
   );
+  // Detached: the child leads its own process group, so a stop also ends what it started
+  // (Node's per-file processes, a test's redis-server) and nothing keeps the pipes open.
   const child = new Deno.Command(cmd, {
     args,
     cwd: root,
     stdout: "piped",
     stderr: "piped",
     env: { NO_COLOR: "1", FORCE_COLOR: "0" },
+    detached: true,
   }).spawn();
   const decoder = new TextDecoder();
   let text = "";
+  let lastOutput = performance.now();
   const pump = async (stream: ReadableStream<Uint8Array>, sink: (s: string) => void) => {
     for await (const chunk of stream) {
       const s = decoder.decode(chunk, { stream: true });
       text += s;
+      lastOutput = performance.now();
       sink(s);
     }
   };
   const write = (s: string) => Deno.stdout.writeSync(new TextEncoder().encode(s));
-  await Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
-  const limit = setTimeout(() => {
-    console.log(`\n${name}: still running after ${RUN_LIMIT_MS / 60000} minutes; stopping it`);
+  const pumps = Promise.all([pump(child.stdout, write), pump(child.stderr, write)]);
+
+  let stopped: string | undefined;
+  const stop = (why: string) => {
+    if (stopped) return;
+    const file = runningFile(child.pid, text);
+    stopped = `${why}${file ? ` while running ${file}` : ""}`;
+    console.log(`\n${name}: ${stopped}; stopping it`);
     try {
-      child.kill("SIGKILL");
+      Deno.kill(-child.pid, "SIGKILL");
     } catch {
-      // already gone
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
     }
-  }, RUN_LIMIT_MS);
+  };
+  const limit = setTimeout(
+    () => stop(`still running after ${minutes(RUN_LIMIT_MS)}`),
+    RUN_LIMIT_MS,
+  );
+  const idle = setInterval(() => {
+    if (performance.now() - lastOutput > IDLE_LIMIT_MS) {
+      stop(`no output for ${minutes(IDLE_LIMIT_MS)}`);
+    }
+  }, Math.min(1000, IDLE_LIMIT_MS / 4));
   const { code } = await child.status;
   clearTimeout(limit);
+  clearInterval(idle);
+  // A process the child left behind may still hold the pipes: give the output a moment, no more.
+  let grace: number | undefined;
+  await Promise.race([pumps, new Promise((done) => grace = setTimeout(done, 2000))]);
+  clearTimeout(grace);
   // deno-lint-ignore no-control-regex
-  const counts = parse(text.replace(/\x1b\[[0-9;]*m/g, ""), code);
-  if (code !== 0 && counts.failed === 0) counts.failed = 1;
-  return { name, code, seconds: (performance.now() - started) / 1000, ...counts };
+  const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
+  const counts = parse(plain, code);
+  if (stopped) counts.failed++;
+  else if (code !== 0 && counts.failed === 0) counts.failed = 1;
+  return {
+    name,
+    code: stopped ? code || 1 : code,
+    seconds: (performance.now() - started) / 1000,
+    stopped,
+    named: namedSkips(plain),
+    ...counts,
+  };
+}
+
+const minutes = (ms: number): string =>
+  ms >= 60_000 ? `${+(ms / 60_000).toFixed(1)} min` : `${+(ms / 1000).toFixed(1)} s`;
+
+/**
+ * The test file a stuck run is in. Node runs each file in its own process, whose command line
+ * names it; Deno and Bun announce each file before its tests, so the last one announced.
+ */
+function runningFile(group: number, output: string): string | undefined {
+  try {
+    for (const entry of Deno.readDirSync("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      try {
+        const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+        // Fields after the command name: state, ppid, pgrp.
+        const pgrp = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]);
+        if (pgrp !== group) continue;
+        const argv = Deno.readTextFileSync(`/proc/${entry.name}/cmdline`).split("\0");
+        const files = argv.filter((a) => a.endsWith("_test.ts"));
+        if (files.length === 1) return files[0].replace(`${root}/`, "");
+      } catch {
+        // gone meanwhile
+      }
+    }
+  } catch {
+    // no /proc here
+  }
+  const announced = [...output.matchAll(/(tests\/[\w./-]+_test\.ts)/g)];
+  return announced.at(-1)?.[1];
 }
 
 const num = (text: string, re: RegExp): number => {
@@ -164,6 +260,14 @@ function parseNode(text: string): Counts {
   };
 }
 
+function exists(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
 async function nodeVersion(path: string): Promise<string> {
   const out = await new Deno.Command(path, { args: ["--version"], stdout: "piped" }).output();
   return new TextDecoder().decode(out.stdout).trim();
@@ -171,8 +275,12 @@ async function nodeVersion(path: string): Promise<string> {
 
 const options = parseArgs(Deno.args);
 const all = await findTests(`${root}/tests`);
+// A filter that is the path of a test file runs that file even where the search does not look
+// (the runner's own fixtures under tests/fixtures/).
+const named = options.filters.filter((x) => x.endsWith("_test.ts") && exists(`${root}/${x}`))
+  .map((x) => `${root}/${x}`);
 const files = options.filters.length
-  ? all.filter((f) => options.filters.some((x) => f.includes(x)))
+  ? [...new Set([...all.filter((f) => options.filters.some((x) => f.includes(x))), ...named])]
   : all;
 const relative = files.map((f) => f.replace(`${root}/`, ""));
 const wants = (runtime: string) => !options.only || options.only.includes(runtime);
@@ -192,7 +300,19 @@ if (options.staticChecks && !options.filters.length) {
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
   outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", "mod.ts"], quiet));
   // Every @example of the core runs (STYLE.md: examples run on memory:// under deno test --doc).
-  const docFiles = ["mod.ts", "src", "transports/memory/mod.ts", "transports/filesystem/mod.ts"];
+  // The transports' broker-free helpers have runnable examples too.
+  const docFiles = [
+    "mod.ts",
+    "src",
+    "transports/memory/mod.ts",
+    "transports/filesystem/mod.ts",
+    "transports/amqp/acks.ts",
+    "transports/amqp/codec/frame.ts",
+    "transports/redis/resp/encoder.ts",
+    "transports/redis/resp/parser.ts",
+    "transports/sqs/names.ts",
+    "transports/azure_storage_queues/names.ts",
+  ];
   outcomes.push(
     await run("deno test --doc", deno, ["test", "-A", "--doc", ...docFiles], parseDeno),
   );
@@ -251,11 +371,26 @@ for (const o of outcomes) {
       o.code === 0 ? "ok  " : "FAIL"
     } ${o.name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped (${
       o.seconds.toFixed(1)
-    } s)`,
+    } s)${o.stopped ? `; stopped: ${o.stopped}` : ""}`,
   );
   total.passed += o.passed;
   total.failed += o.failed;
   total.skipped += o.skipped;
 }
+// Every skip, named: environment skips (a missing tool; CI fails on those instead) apart from
+// capability skips (absent by design); "other" is whatever skipped without saying why.
+const kinds = { env: 0, capability: 0 };
+const reasons = new Map<string, string[]>();
+for (const o of outcomes) {
+  for (const [line, n] of o.named) {
+    kinds[line.startsWith("env ") ? "env" : "capability"] += n;
+    reasons.set(line, [...reasons.get(line) ?? [], `${o.name.split(" ")[0]} ×${n}`]);
+  }
+}
+for (const [line, where] of reasons) console.log(`  skipped ${line} (${where.join(", ")})`);
+const other = Math.max(0, total.skipped - kinds.env - kinds.capability);
+console.log(
+  `skips: ${kinds.env} environment, ${kinds.capability} capability, ${other} other`,
+);
 console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
 Deno.exit(outcomes.some((o) => o.code !== 0) ? 1 : 0);

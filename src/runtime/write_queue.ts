@@ -14,13 +14,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WriteQueue } from "./write_queue.ts";
  * const chunks: Uint8Array[] = [];
  * const queue = new WriteQueue(new WritableStream({ write: (c) => void chunks.push(c) }));
  * const a = queue.write(new Uint8Array([1]));
  * const b = queue.write(new Uint8Array([2, 3]));
  * await Promise.all([a, b]);
- * console.assert(chunks.length === 1 && chunks[0].length === 3);
+ * assert.equal(chunks.length, 1); // both writes went out together
+ * assert.equal(chunks[0].length, 3);
  * ```
  *
  * @module

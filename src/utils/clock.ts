@@ -33,6 +33,7 @@ export interface TimeTuple<T = unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compareTimeTuples } from "./clock.ts";
  * const events = [
  *   { clock: 3, timestamp: 0, id: "b" },
@@ -40,7 +41,7 @@ export interface TimeTuple<T = unknown> {
  *   { clock: 1, timestamp: 9, id: "z" },
  * ];
  * events.sort(compareTimeTuples);
- * console.assert(events.map((e) => e.id).join() === "z,a,b");
+ * assert.equal(events.map((e) => e.id).join(), "z,a,b");
  * ```
  */
 export function compareTimeTuples(a: TimeTuple, b: TimeTuple): number {
@@ -65,12 +66,13 @@ function clockValue(other: unknown): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { LamportClock } from "./clock.ts";
  * const clock = new LamportClock();
  * const sent = clock.forward(); // 1
  * const other = new LamportClock(10);
- * console.assert(other.adjust(sent) === 11);
- * console.assert(clock.adjust(other.value) === 12);
+ * assert.equal(other.adjust(sent), 11);
+ * assert.equal(clock.adjust(other.value), 12);
  * ```
  */
 export class LamportClock {

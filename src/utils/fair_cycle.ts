@@ -21,11 +21,12 @@ export type CycleReader<R, T> = (resource: R) => T | undefined | Promise<T | und
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FairCycle } from "./fair_cycle.ts";
  * const queues: Record<string, string[]> = { a: ["a1", "a2"], b: ["b1"] };
  * const cycle = new FairCycle((name: string) => queues[name]!.shift(), ["a", "b"]);
  * const got = [await cycle.get(), await cycle.get(), await cycle.get(), await cycle.get()];
- * console.assert(got.join() === "a1,b1,a2,");
+ * assert.equal(got.join(), "a1,b1,a2,");
  * ```
  */
 export class FairCycle<R, T> {
@@ -84,10 +85,11 @@ export class FairCycle<R, T> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RoundRobinCycle } from "./fair_cycle.ts";
  * const cycle = new RoundRobinCycle(["a", "b", "c"]);
  * cycle.rotate("a");
- * console.assert(cycle.consume(3).join() === "b,c,a");
+ * assert.equal(cycle.consume(3).join(), "b,c,a");
  * ```
  */
 export class RoundRobinCycle<T> {

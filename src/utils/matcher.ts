@@ -151,9 +151,11 @@ const pcreCache = new PatternCache<RegExp>(256);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { compileGlob } from "./matcher.ts";
  * const test = compileGlob("celery@*.[!x]");
- * console.assert(test("celery@host.a") && !test("celery@host.x"));
+ * assert.ok(test("celery@host.a"));
+ * assert.ok(!test("celery@host.x"));
  * ```
  */
 export function compileGlob(pattern: string): (data: string) => boolean {
@@ -198,12 +200,13 @@ export function pcreMatch(data: string, pattern: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MatcherRegistry, globMatch } from "./matcher.ts";
  * const registry = new MatcherRegistry();
  * registry.register("glob", globMatch);
  * registry.register("suffix", (data, pattern) => data.endsWith(pattern));
- * console.assert(registry.match("w1@example.com", ".com", "suffix"));
- * console.assert(registry.match("w1@example.com", "w?@*"));
+ * assert.ok(registry.match("w1@example.com", ".com", "suffix"));
+ * assert.ok(registry.match("w1@example.com", "w?@*"));
  * ```
  */
 export class MatcherRegistry {
@@ -304,9 +307,10 @@ matchers.register("pcre", pcreMatch);
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { match } from "./matcher.ts";
- * console.assert(match("celery@w1", "celery@*"));
- * console.assert(match("celery@w1", "celery@w\\d", "pcre"));
+ * assert.ok(match("celery@w1", "celery@*"));
+ * assert.ok(match("celery@w1", "celery@w\\d", "pcre"));
  * ```
  */
 export function match(data: string, pattern: string, matcher?: string | null): boolean {

@@ -21,11 +21,12 @@ export interface TokenBucketOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TokenBucket } from "./token_bucket.ts";
  * const bucket = new TokenBucket(2, { capacity: 1 }); // 2 tokens per second
- * console.assert(bucket.canConsume() === true);
- * console.assert(bucket.canConsume() === false);
- * console.assert(bucket.expectedTime() <= 500);
+ * assert.ok(bucket.canConsume());
+ * assert.ok(!bucket.canConsume());
+ * assert.ok(bucket.expectedTime() <= 500);
  * ```
  */
 export class TokenBucket<T = unknown> {

@@ -12,8 +12,9 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uuid } from "./uuid.ts";
- * console.assert(/^[0-9a-f-]{36}$/.test(uuid()));
+ * assert.match(uuid(), /^[0-9a-f-]{36}$/);
  * ```
  */
 export function uuid(): string {
@@ -48,8 +49,9 @@ function formatUuid(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { NAMESPACE_OID, uuid5 } from "./uuid.ts";
- * console.assert((await uuid5(NAMESPACE_OID, "x")) === (await uuid5(NAMESPACE_OID, "x")));
+ * assert.equal(await uuid5(NAMESPACE_OID, "x"), await uuid5(NAMESPACE_OID, "x"));
  * ```
  */
 export async function uuid5(namespace: string, name: string): Promise<string> {
@@ -104,10 +106,11 @@ let nextInstanceId = 1;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { oidFrom } from "./uuid.ts";
  * const a = {}, b = {};
- * console.assert((await oidFrom(a)) === (await oidFrom(a)));
- * console.assert((await oidFrom(a)) !== (await oidFrom(b)));
+ * assert.equal(await oidFrom(a), await oidFrom(a));
+ * assert.notEqual(await oidFrom(a), await oidFrom(b));
  * ```
  */
 export function oidFrom(instance: object): Promise<string> {
@@ -162,8 +165,9 @@ function refillBatch(): void {
  * @returns a lowercase UUID string
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fastUuid4 } from "./uuid.ts";
- * console.assert(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(fastUuid4()));
+ * assert.match(fastUuid4(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
  * ```
  */
 export function fastUuid4(): string {

@@ -58,9 +58,10 @@ export function topicMatcher(rules: TopicRules): (pattern: string, routingKey: s
  * @returns true when the key matches, as RabbitMQ decides it
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { topicMatches } from "@wakame/wakame";
- * console.assert(topicMatches("a.#", "a"));
- * console.assert(!topicMatches("*.c", "a.b.c"));
+ * assert.ok(topicMatches("a.#", "a"));
+ * assert.ok(!topicMatches("*.c", "a.b.c"));
  * ```
  */
 export function topicMatches(pattern: string, routingKey: string): boolean {

@@ -63,6 +63,7 @@ export interface VirtualTransportSpec {
  * @returns a transport whose channels are {@link VirtualChannel}s
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { virtualTransport } from "@wakame/wakame";
  * import { MemoryBackend } from "@wakame/wakame/memory";
  * const transport = virtualTransport({
@@ -75,7 +76,7 @@ export interface VirtualTransportSpec {
  *   },
  *   openBackend: () => Promise.resolve(new MemoryBackend()),
  * });
- * console.assert(transport.name === "my-memory");
+ * assert.equal(transport.name, "my-memory");
  * ```
  */
 export function virtualTransport(spec: VirtualTransportSpec): Transport {

@@ -14,8 +14,16 @@ import {
 import { DecodeError, EncodeError } from "../../src/errors.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { kombuFixture, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
+import { capabilitySkip } from "../_support/skips.ts";
 
 const available = availableCompressors();
+/** Every codec with a round trip: those this runtime lacks (zstd on Node 20) are named skips. */
+const codecs = [...new Set(["gzip", "brotli", "zstd", ...available])];
+const lacking = (name: string) =>
+  capabilitySkip(
+    import.meta.url,
+    available.includes(name) ? false : `this runtime has no ${name} codec`,
+  ).options();
 const GOLDEN: Record<string, string> = {
   gzip: "body.json.zlib",
   brotli: "body.json.br",
@@ -129,7 +137,7 @@ describe("golden bodies compressed by Python Kombu 5.2", () => {
   for (const [name, file] of Object.entries(GOLDEN)) {
     it(
       `${name}: ${file}`,
-      { skip: available.includes(name) ? false : `no ${name} here` },
+      lacking(name),
       async () => {
         const codec = getCompressor(name);
         assert.deepEqual(await decompress(kombuFixture(file), codec.contentType), original);
@@ -139,8 +147,8 @@ describe("golden bodies compressed by Python Kombu 5.2", () => {
 });
 
 describe("round trips (property)", () => {
-  for (const name of available) {
-    it(name, async () => {
+  for (const name of codecs) {
+    it(name, lacking(name), async () => {
       await fc.assert(
         fc.asyncProperty(fc.uint8Array({ maxLength: 4096 }), async (data) => {
           const { body, contentType } = await compress(data, name);
@@ -151,8 +159,8 @@ describe("round trips (property)", () => {
     });
   }
 
-  for (const name of available) {
-    it(`${name}: every truncated body is a DecodeError`, async () => {
+  for (const name of codecs) {
+    it(`${name}: every truncated body is a DecodeError`, lacking(name), async () => {
       await fc.assert(
         fc.asyncProperty(
           fc.uint8Array({ minLength: 1, maxLength: 2048 }),

@@ -23,6 +23,7 @@ export type AckWriter = (tag: number, multiple: boolean) => void;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { AckCoalescer } from "./acks.ts";
  * const acks = new AckCoalescer();
  * for (let tag = 1; tag <= 3; tag++) acks.delivered(tag, false);
@@ -30,7 +31,7 @@ export type AckWriter = (tag: number, multiple: boolean) => void;
  * acks.defer(1);
  * const frames: [number, boolean][] = [];
  * acks.flush((tag, multiple) => frames.push([tag, multiple]));
- * console.assert(frames.length === 1 && frames[0][0] === 2 && frames[0][1]);
+ * assert.deepEqual(frames, [[2, true]]); // one multiple ack up to tag 2
  * ```
  */
 export class AckCoalescer {

@@ -154,8 +154,9 @@ async function connect(params: ConnectionParams): Promise<TransportConnection> {
  *
  * @example
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { AmqplibTransport } from "@wakame/wakame/amqplib";
- * console.assert(AmqplibTransport.capabilities.confirms);
+ * assert.ok(AmqplibTransport.capabilities.confirms);
  * ```
  */
 export const AmqplibTransport: Transport = Object.freeze({

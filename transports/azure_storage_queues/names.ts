@@ -16,8 +16,9 @@ const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
  * @returns the name with punctuation replaced by `-`
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { azureEntityName } from "@wakame/wakame/azure-storage-queues";
- * console.assert(azureEntityName("celery.pidbox") === "celery-pidbox");
+ * assert.equal(azureEntityName("celery.pidbox"), "celery-pidbox");
  * ```
  */
 export function azureEntityName(name: string): string {

@@ -17,9 +17,10 @@ const PUNCTUATION = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
  * @returns the name with Kombu's character replacements
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sqsEntityName } from "@wakame/wakame/sqs";
- * console.assert(sqsEntityName("celery.pidbox") === "celery-pidbox");
- * console.assert(sqsEntityName("a:b.fifo") === "a_b.fifo");
+ * assert.equal(sqsEntityName("celery.pidbox"), "celery-pidbox");
+ * assert.equal(sqsEntityName("a:b.fifo"), "a_b.fifo");
  * ```
  */
 export function sqsEntityName(name: string): string {

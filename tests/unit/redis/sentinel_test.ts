@@ -4,19 +4,23 @@ import { bodyText, Connection, Queue } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
 import { rawRedis } from "./_helpers.ts";
 import { freePort, haveBinary, PrivateRedis, PrivateSentinel } from "./_server.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const skip = haveBinary("redis-server") && haveBinary("redis-sentinel")
-  ? false
-  : "redis-server and redis-sentinel are needed (apt-get install redis-server redis-sentinel)";
+const tools = envSkip(
+  import.meta.url,
+  haveBinary("redis-server") && haveBinary("redis-sentinel")
+    ? false
+    : "redis-server and redis-sentinel are needed (apt-get install redis-server redis-sentinel)",
+);
 
 describe(
   "sentinel:// (a private redis-server watched by a private redis-sentinel)",
-  { skip },
   () => {
     let server: PrivateRedis;
     let sentinel: PrivateSentinel;
     const master = `wk-master-${crypto.randomUUID().slice(0, 6)}`;
     before(async () => {
+      if (tools.reason) return;
       server = await PrivateRedis.start();
       sentinel = await PrivateSentinel.start(master, server.port);
     });
@@ -28,7 +32,7 @@ describe(
     const connect = (url: string, options: Record<string, unknown>) =>
       new Connection(url, { transportOptions: options });
 
-    it("finds the master through Sentinel and uses it", async () => {
+    it("finds the master through Sentinel and uses it", tools.options(), async () => {
       await using conn = connect(`sentinel://127.0.0.1:${sentinel.port}/0`, { masterName: master });
       await conn.producer().publish({ via: "sentinel" }, {
         routingKey: "sq",
@@ -47,7 +51,7 @@ describe(
       await channel.basicAck(delivery.deliveryTag);
     });
 
-    it("asks the next sentinel when the first does not answer", async () => {
+    it("asks the next sentinel when the first does not answer", tools.options(), async () => {
       const dead = await freePort();
       await using conn = connect(`sentinel://127.0.0.1:${dead}/0`, {
         masterName: master,
@@ -57,13 +61,13 @@ describe(
       assert.equal(await channel.basicGet("nothing-here"), undefined);
     });
 
-    it("fails with a ConnectionError for a master no sentinel knows", async () => {
+    it("fails with a ConnectionError for a master no sentinel knows", tools.options(), async () => {
       const conn = connect(`sentinel://127.0.0.1:${sentinel.port}/0`, { masterName: "nobody" });
       await assert.rejects(conn.connect(), ConnectionError);
       await conn.close();
     });
 
-    it("refuses to start without masterName", async () => {
+    it("refuses to start without masterName", tools.options(), async () => {
       const conn = connect(`sentinel://127.0.0.1:${sentinel.port}/0`, {});
       await assert.rejects(conn.connect(), ConfigurationError);
       await conn.close();

@@ -59,12 +59,13 @@ export type FrameHandler = (
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FrameReader, HEARTBEAT_FRAME } from "./frame.ts";
  * let frames = 0;
  * const reader = new FrameReader(() => frames++, 131072);
  * reader.push(HEARTBEAT_FRAME.subarray(0, 3));
  * reader.push(HEARTBEAT_FRAME.subarray(3));
- * console.assert(frames === 1);
+ * assert.equal(frames, 1);
  * ```
  */
 export class FrameReader {

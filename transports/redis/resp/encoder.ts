@@ -38,11 +38,12 @@ export function utf8Length(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RespEncoder } from "./encoder.ts";
  * const encoder = new RespEncoder();
  * encoder.write(["SET", "k", "v"]);
  * const bytes = encoder.take();
- * console.assert(new TextDecoder().decode(bytes) === "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+ * assert.equal(new TextDecoder().decode(bytes), "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
  * ```
  */
 export class RespEncoder {

@@ -59,12 +59,14 @@ function decodeAscii(bytes: Uint8Array, start: number, end: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RespParser } from "./parser.ts";
  * const parser = new RespParser();
  * const replies: unknown[] = [];
  * parser.feed(new TextEncoder().encode("+OK\r\n:4"), (v) => replies.push(v));
  * parser.feed(new TextEncoder().encode("2\r\n"), (v) => replies.push(v));
- * console.assert(replies.length === 2 && replies[1] === 42);
+ * assert.equal(replies.length, 2);
+ * assert.equal(replies[1], 42);
  * ```
  */
 export class RespParser {
