@@ -548,11 +548,13 @@ export interface RegisterOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serializers } from "@wakame/wakame";
+ * await serializers.load("msgpack"); // msgpack loads its package (msgpackr) on first use
  * const { body, contentType, contentEncoding } = serializers.dumps({ hello: "world" }, "msgpack");
  * const accept = serializers.prepareAccept(["json", "msgpack"]);
  * const value = serializers.loads(body, contentType, contentEncoding, accept);
- * console.assert((value as { hello: string }).hello === "world");
+ * assert.deepEqual(value, { hello: "world" });
  * ```
  */
 export class SerializerRegistry {
