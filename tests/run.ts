@@ -2,7 +2,7 @@
  * Runs the whole suite: static checks once, then every `*_test.ts` under tests/ on Deno, Bun,
  * the machine's Node (with tsx) and Node 24 from npm (native type stripping).
  *
- * Usage: `deno task test` (or `deno run -A tests/run.ts [--only deno,bun,node,node24]
+ * Usage: `deno task test` (or `deno run -A tests/run.ts [--only deno,bun,node,node24,package]
  * [--no-static] [filter...]`). Prints one summary line per runtime and a last line
  * `N passed, N failed, N skipped`; exits non-zero when anything failed.
  */
@@ -81,7 +81,12 @@ async function findTests(dir: string): Promise<string[]> {
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory) {
-      if (entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python") {
+      if (
+        entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python" ||
+        // The package's tests drive every runtime themselves from the packed tarball: they run
+        // once, in their own stage (below), not once per runtime.
+        path === `${root}/tests/package`
+      ) {
         continue;
       }
       found.push(...await findTests(path));
@@ -298,7 +303,27 @@ if (options.staticChecks && !options.filters.length) {
   outcomes.push(await run("deno check", deno, ["check", "mod.ts", ...relative], quiet));
   outcomes.push(await run("deno lint", deno, ["lint"], quiet));
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
-  outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", "mod.ts"], quiet));
+  // Every export of deno.json, as JSR documents them.
+  const entryPoints = Object.values(
+    JSON.parse(await Deno.readTextFile(`${root}/deno.json`)).exports as Record<string, string>,
+  );
+  outcomes.push(await run("deno doc --lint", deno, ["doc", "--lint", ...entryPoints], quiet));
+  // JSR publishing: no errors, and no warning but the one the design asks for (src/_import.ts
+  // loads transports and optional packages by computed specifiers, so that neither bundlers nor
+  // Deno's graph pull them in; JSR says it cannot analyse that import, by design).
+  outcomes.push(
+    await run("deno publish --dry-run", deno, ["publish", "--dry-run", "--allow-dirty"], (
+      text,
+      code,
+    ) => {
+      const warnings = [...text.matchAll(/warning\[([\w-]+)\][^\n]*\n[^\n]*-->\s*(\S+)/g)]
+        .map((m) => `${m[1]} ${m[2].replace(/^.*?\/(src|transports|testing)\//, "$1/")}`)
+        .filter((w) => !/^unanalyzable-dynamic-import src\/_import\.ts:/.test(w));
+      if (warnings.length) console.log(`unexpected publish warnings:\n  ${warnings.join("\n  ")}`);
+      const good = code === 0 && warnings.length === 0 && /Dry run complete/.test(text);
+      return { passed: good ? 1 : 0, failed: good ? 0 : 1, skipped: 0 };
+    }),
+  );
   // Every @example of the core runs (STYLE.md: examples run on memory:// under deno test --doc).
   // The transports' broker-free helpers have runnable examples too.
   const docFiles = [
@@ -316,6 +341,35 @@ if (options.staticChecks && !options.filters.length) {
   outcomes.push(
     await run("deno test --doc", deno, ["test", "-A", "--doc", ...docFiles], parseDeno),
   );
+}
+const packageTests = (await findTests(`${root}/tests/package`)).filter((f) =>
+  !options.filters.length || options.filters.some((x) => f.includes(x))
+).map((f) => f.replace(`${root}/`, ""));
+if (packageTests.length && wants("package")) {
+  // Build and pack once; the package's tests install the tarball into fresh projects and run
+  // it on Node 20, Node 24, Bun, tsc and workerd.
+  const deno = bin("deno");
+  let tarball = "";
+  outcomes.push(
+    await run("npm package (build and pack)", deno, ["run", "-A", "tools/build_npm.ts"], (
+      text,
+      code,
+    ) => {
+      tarball = text.trim().split("\n").at(-1) ?? "";
+      return { passed: code === 0 ? 1 : 0, failed: code === 0 ? 0 : 1, skipped: 0 };
+    }),
+  );
+  if (tarball.endsWith(".tgz")) {
+    Deno.env.set("WAKAME_TARBALL", tarball);
+    outcomes.push(
+      await run(
+        "npm package (installed)",
+        deno,
+        ["test", "-A", "--no-check", ...packageTests],
+        parseDeno,
+      ),
+    );
+  }
 }
 if (relative.length) {
   if (wants("deno")) {

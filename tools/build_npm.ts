@@ -98,7 +98,9 @@ const pkg = {
   sideEffects,
 };
 await Deno.writeTextFile(`${out}/package.json`, JSON.stringify(pkg, null, 2) + "\n");
-for (const file of ["README.md", "LICENSE"]) await Deno.copyFile(`${root}/${file}`, `${out}/${file}`);
+for (const file of ["README.md", "LICENSE"]) {
+  await Deno.copyFile(`${root}/${file}`, `${out}/${file}`);
+}
 
 if (!Deno.args.includes("--no-pack")) {
   const packed = JSON.parse(

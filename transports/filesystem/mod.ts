@@ -179,11 +179,14 @@ class FileBindingStore implements BindingStore {
 
 /** Messages as files in folders shared with Python Kombu. */
 export class FilesystemBackend implements QueueBackend {
+  /** Bindings, kept in Kombu 5.3's binding files beside the queues. */
   readonly bindings: BindingStore;
   readonly #o: FilesystemOptions;
   readonly #context: BackendContext | undefined;
 
   /**
+   * Opens the store over its folders.
+   *
    * @param options the folders
    * @param context where to report corrupt files
    */
