@@ -1,6 +1,7 @@
 import { AMQP_CAPABILITIES, AmqpTransport } from "../../transports/amqp/mod.ts";
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
+import { rabbitmqInspector } from "../_support/inspect.ts";
 
 conformanceSuite({
   name: "amqp",
@@ -8,5 +9,6 @@ conformanceSuite({
   capabilities: AMQP_CAPABILITIES,
   // The transport object is passed so the suite runs whether or not the scheme is registered.
   options: { transport: AmqpTransport },
+  inspect: rabbitmqInspector("amqp://guest:guest@127.0.0.1:5672/"),
   skip: await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672),
 });

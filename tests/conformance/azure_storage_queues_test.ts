@@ -1,5 +1,6 @@
 import { after, before } from "node:test";
 import { conformanceSuite } from "../../testing/conformance.ts";
+import { azureInspector } from "../_support/inspect.ts";
 import {
   AZURITE_KEY,
   type Emulator,
@@ -36,5 +37,6 @@ conformanceSuite({
   url: "azurestoragequeues://",
   capabilities: azureStorageQueuesCapabilities,
   options,
+  inspect: azureInspector(options.transportOptions),
   skip,
 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { filesystemCapabilities } from "../../transports/filesystem/mod.ts";
 import { conformanceSuite } from "../../testing/conformance.ts";
+import { filesystemInspector } from "../_support/inspect.ts";
 
 const root = mkdtempSync(join(tmpdir(), "wakame-fs-"));
 const data = join(root, "data");
@@ -20,5 +21,6 @@ conformanceSuite({
       pollingInterval: 10,
     },
   },
+  inspect: filesystemInspector(data),
   teardown: () => Promise.resolve(rmSync(root, { recursive: true, force: true })),
 });

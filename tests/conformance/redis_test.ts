@@ -1,5 +1,6 @@
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
+import { redisInspector } from "../_support/inspect.ts";
 import { redisCapabilities } from "../../transports/redis/mod.ts";
 import { dropPrefix, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
 
@@ -11,6 +12,7 @@ conformanceSuite({
   url: "redis://127.0.0.1:6379/0",
   capabilities: redisCapabilities,
   skip,
+  inspect: redisInspector(prefix),
   options: {
     transportOptions: { globalKeyprefix: prefix },
   },

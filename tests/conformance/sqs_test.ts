@@ -1,5 +1,6 @@
 import { after, before } from "node:test";
 import { conformanceSuite } from "../../testing/conformance.ts";
+import { sqsInspector } from "../_support/inspect.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../_support/emulators.ts";
 import { sqsCapabilities, SqsTransport } from "../../transports/sqs/mod.ts";
 
@@ -34,5 +35,6 @@ conformanceSuite({
   },
   capabilities: sqsCapabilities,
   options,
+  inspect: sqsInspector(() => String(options.transportOptions.endpoint)),
   skip,
 });
