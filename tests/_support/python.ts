@@ -19,10 +19,22 @@ export function kombuSkipReason(modules: string[] = ["kombu"]): string | false {
   return reason;
 }
 
-/** Runs a Python script and resolves to its stdout; rejects with stderr when it fails. */
-export function runPython(script: string, args: string[], timeoutMs = 30000): Promise<string> {
+/**
+ * Runs a Python script and resolves to its stdout; rejects with stderr when it fails.
+ *
+ * @param env variables added to this process's environment for the script
+ */
+export function runPython(
+  script: string,
+  args: string[],
+  timeoutMs = 30000,
+  env: Record<string, string> = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(PYTHON, [script, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
     let out = "";
     let err = "";
     const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);

@@ -1,45 +1,40 @@
 /**
- * Interop with Python Kombu 5.2 (Debian) on SQS.
+ * Interop with Python Kombu 5.2.4 (Debian) on SQS, live: Kombu's own SQS transport and wakame's
+ * both talk to one fauxqs (botocore gets SQS's JSON protocol from `../shared/peers/`
+ * `sqs_json_model.py`). Both directions, acks crossing libraries, and the visibility timeout:
+ * a message one side took and never acked comes back to the other side.
  *
- * What runs: Kombu's own SQS channel code (`_put`, `_get_bulk`, `_message_to_python`,
- * `entity_name`) in the Python peer, against an in-process stand-in of boto3's client; wakame
- * against fauxqs. Bodies cross over as the exact `MessageBody` strings.
- *
- * What cannot run: Kombu 5.2 against fauxqs itself. Debian's botocore 1.29 speaks SQS's query
- * protocol and fauxqs only the JSON protocol (`X-Amz-Target`), so boto3 cannot reach it.
+ * Kombu 5.2.4 receives without `ApproximateReceiveCount`, so it cannot mark a redelivery;
+ * wakame marks one from that count.
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { GetQueueUrlCommand, ReceiveMessageCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import { GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { Connection } from "../../src/connection.ts";
 import { SqsClient, sqsQueueName, SqsTransport } from "../../transports/sqs/mod.ts";
+import { type CloudPeer, cloudPeerSkipReason, sqsPeer } from "../_support/cloud_peer.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../_support/emulators.ts";
-import { kombuSkipReason, runPython } from "../_support/python.ts";
 
-const skip = (await emulatorSkipReason("fauxqs")) || kombuSkipReason(["kombu", "boto3"]);
-const peer = fileURLToPath(new URL("./sqs_azure_kombu_peer.py", import.meta.url));
+const skip = (await emulatorSkipReason("fauxqs")) || cloudPeerSkipReason("sqs");
 
-interface Decoded {
-  payload: unknown;
-  content_type: string;
-  headers: Record<string, unknown>;
-  properties: Record<string, unknown>;
-  routing_key: string;
-}
+/** The visibility timeout of every queue here, in seconds (both sides create queues with it). */
+const VISIBILITY = 1;
 
-describe("SQS interop with Python Kombu 5.2", { skip }, () => {
+describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
   let sqs: Emulator;
   let raw: SqsClient;
-  const options = () => ({
-    transport: SqsTransport,
-    transportOptions: {
-      endpoint: sqs.url,
-      accessKeyId: "interop",
-      secretAccessKey: "interop",
-      waitTimeSeconds: 1,
-    },
-  });
+  let kombu: CloudPeer;
+  let n = 0;
+  const unique = (what: string) => `${what}.${Date.now().toString(36)}:${n++}`;
+  const connect = () =>
+    new Connection(`sqs://interop:interop@127.0.0.1:${sqs.port}`, {
+      transport: SqsTransport,
+      transportOptions: {
+        region: "us-east-1",
+        waitTimeSeconds: 1,
+        visibilityTimeout: VISIBILITY * 1000,
+      },
+    });
 
   before(async () => {
     sqs = await startFauxqs();
@@ -50,59 +45,62 @@ describe("SQS interop with Python Kombu 5.2", { skip }, () => {
       fetch: (request) => fetch(request),
       backoff: { attempts: 1 },
     });
+    kombu = sqsPeer(sqs, VISIBILITY);
   });
-  const urlOf = async (queue: string): Promise<string> => {
-    const out = await raw.send<{ QueueUrl: string }>(
-      "find",
-      () => new GetQueueUrlCommand({ QueueName: sqsQueueName("", queue) }),
-    );
-    return out.QueueUrl;
-  };
-
   after(async () => {
     raw?.destroy();
     await sqs?.stop();
   });
 
-  it("translates queue names as Kombu does", async () => {
-    const out = JSON.parse(await runPython(peer, ["produce", "sqs", "celery.pidbox:x"]));
-    assert.deepEqual(out.names, [sqsQueueName("", "celery.pidbox:x")]);
+  /** wakame's view of a queue: waiting and in-flight messages, from its own SQS client. */
+  const counts = async (queue: string): Promise<{ visible: number; hidden: number }> => {
+    const { QueueUrl } = await raw.send<{ QueueUrl: string }>(
+      "find",
+      () => new GetQueueUrlCommand({ QueueName: sqsQueueName("", queue) }),
+    );
+    const out = await raw.send<{ Attributes?: Record<string, string> }>(
+      "attributes",
+      () =>
+        new GetQueueAttributesCommand({
+          QueueUrl,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+    );
+    return {
+      visible: Number(out.Attributes?.ApproximateNumberOfMessages),
+      hidden: Number(out.Attributes?.ApproximateNumberOfMessagesNotVisible),
+    };
+  };
+
+  it("consumes what Kombu publishes; its acks delete for Kombu too", async () => {
+    const queue = unique("kombu.to.wakame");
+    const { names } = await kombu.produce(queue);
+    assert.deepEqual(names, [sqsQueueName("", queue)], "queue names translate alike");
+    await using conn = connect();
+    const simple = conn.simpleQueue(queue);
+    const first = await simple.get({ timeout: 5000 });
+    assert.deepEqual(first.payload, { hello: "wörld", n: 1 });
+    assert.equal(first.contentType, "application/json");
+    assert.equal(first.headers["x-trace"], "t-1");
+    assert.equal(first.correlationId, "corr-1");
+    assert.equal(first.replyTo, "replies");
+    assert.equal(first.properties.messageId, "mid-1");
+    assert.equal(first.deliveryInfo.routingKey, queue);
+    assert.equal(first.deliveryInfo.redelivered, false);
+    await first.ack(); // SimpleQueue's prefetch is 1
+    const second = await simple.get({ timeout: 5000 });
+    assert.equal(second.payload, "plain <&> text");
+    assert.equal(second.contentType, "text/plain");
+    await second.ack();
+    // Deleted, not just hidden: Kombu sees no message, neither waiting nor in flight.
+    assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 0 });
+    await simple.close();
   });
 
-  it("consumes what Kombu's _put sends (base64 of the envelope)", async () => {
-    const queue = `kombu.to.wakame.${Date.now().toString(36)}`;
-    const out = JSON.parse(await runPython(peer, ["produce", "sqs", queue]));
-    const conn = new Connection("sqs://", options());
-    try {
-      const simple = conn.simpleQueue(queue);
-      await simple.getNowait().catch(() => undefined); // creates the queue
-      const url = await urlOf(queue);
-      for (const body of out.bodies) {
-        await raw.send("send", () => new SendMessageCommand({ QueueUrl: url, MessageBody: body }));
-      }
-      const first = await simple.get({ timeout: 5000 });
-      assert.deepEqual(first.payload, { hello: "wörld", n: 1 });
-      assert.equal(first.contentType, "application/json");
-      assert.equal(first.headers["x-trace"], "t-1");
-      assert.equal(first.correlationId, "corr-1");
-      assert.equal(first.replyTo, "replies");
-      assert.equal(first.properties.messageId, "mid-1");
-      assert.equal(first.deliveryInfo.routingKey, queue);
-      await first.ack();
-      const second = await simple.get({ timeout: 5000 });
-      assert.equal(second.payload, "plain text");
-      await second.ack();
-      await simple.close();
-    } finally {
-      await conn.close();
-    }
-  });
-
-  it("sends bodies Kombu's consumer decodes", async () => {
-    const queue = `wakame.to.kombu.${Date.now().toString(36)}`;
-    const conn = new Connection("sqs://", options());
-    const bodies: string[] = [];
-    try {
+  it("publishes what Kombu consumes; Kombu's acks delete for wakame too", async () => {
+    const queue = unique("wakame.to.kombu");
+    {
+      await using conn = connect();
       const producer = conn.producer();
       await producer.publish({ hello: "wörld", list: [1, 2] }, {
         routingKey: queue,
@@ -110,29 +108,68 @@ describe("SQS interop with Python Kombu 5.2", { skip }, () => {
         correlationId: "corr-2",
         replyTo: "replies",
       });
-      await producer.publish("text", { routingKey: queue });
-      const url = await urlOf(queue);
-      for (let i = 0; i < 10 && bodies.length < 2; i++) {
-        const got = await raw.send<{ Messages?: { Body?: string }[] }>(
-          "receive",
-          () => new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10 }),
-        );
-        for (const m of got.Messages ?? []) bodies.push(m.Body ?? "");
-      }
-    } finally {
-      await conn.close();
+      await producer.publish("text <&>", { routingKey: queue });
     }
-    const decoded: Decoded[] = JSON.parse(
-      await runPython(peer, ["consume", "sqs", queue, JSON.stringify(bodies)]),
-    );
-    assert.equal(decoded.length, 2);
-    const [first, second] = decoded;
-    assert.deepEqual(first.payload, { hello: "wörld", list: [1, 2] });
+    const got = await kombu.get(queue, 2, 5);
+    assert.equal(got.length, 2);
+    const byPayload = (p: unknown) =>
+      got.find((m) => JSON.stringify(m.payload) === JSON.stringify(p));
+    const first = byPayload({ hello: "wörld", list: [1, 2] });
+    assert.ok(first, JSON.stringify(got));
     assert.equal(first.content_type, "application/json");
     assert.equal(first.headers["x-trace"], "t-2");
     assert.equal(first.properties.correlation_id, "corr-2");
     assert.equal(first.properties.reply_to, "replies");
     assert.equal(first.routing_key, queue);
-    assert.equal(second.payload, "text");
+    assert.ok(byPayload("text <&>"));
+    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
+  });
+
+  it("a message Kombu took and never acked comes back to wakame, redelivered", async () => {
+    const queue = unique("kombu.crash");
+    {
+      await using conn = connect(); // creates the queue with wakame's visibility timeout
+      await conn.producer().publish({ job: 1 }, { routingKey: queue });
+    }
+    const taken = await kombu.get(queue, 1, 5, "crash");
+    assert.deepEqual(taken.map((m) => m.payload), [{ job: 1 }]);
+    assert.deepEqual(await counts(queue), { visible: 0, hidden: 1 }, "in flight at Kombu");
+    await using conn = connect();
+    const simple = conn.simpleQueue(queue);
+    const back = await simple.get({ timeout: VISIBILITY * 1000 + 5000 });
+    assert.deepEqual(back.payload, { job: 1 });
+    assert.equal(
+      back.deliveryInfo.redelivered,
+      true,
+      "ApproximateReceiveCount 2 marks the redelivery",
+    );
+    await back.ack();
+    assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 0 });
+    await simple.close();
+  });
+
+  it("a message wakame took and never acked comes back to Kombu", async () => {
+    const queue = unique("wakame.holds");
+    await kombu.produce(queue); // Kombu creates the queue with its visibility_timeout
+    await using conn = connect();
+    const simple = conn.simpleQueue(queue);
+    // basicGet, which no prefetch limit holds back (SimpleQueue.get's consumer takes one).
+    const held = [await simple.getNowait(), await simple.getNowait()];
+    assert.equal(held.every((m) => !m.deliveryInfo.redelivered), true);
+    assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 2 }, "in flight at wakame");
+    // wakame holds both unacked (no close, no requeue): they show again after the timeout.
+    const back = await kombu.get(queue, 2, VISIBILITY + 5);
+    assert.deepEqual(
+      back.map((m) => JSON.stringify(m.payload)).sort(),
+      [JSON.stringify({ hello: "wörld", n: 1 }), JSON.stringify("plain <&> text")].sort(),
+    );
+    // Kombu 5.2.4 does not ask SQS for ApproximateReceiveCount: no redelivery mark there.
+    assert.deepEqual(back.map((m) => [m.redelivered, m.receive_count]), [
+      [false, null],
+      [false, null],
+    ]);
+    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 }, "Kombu acked: deleted");
+    await simple.close(); // its stale receipts give nothing back
+    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
   });
 });

@@ -13,7 +13,8 @@ import {
 } from "../../src/compression.ts";
 import { DecodeError, EncodeError } from "../../src/errors.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
-import { kombuFixture, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
+import { inCi } from "../_support/brokers.ts";
+import { kombuFixture, kombuSkipReason, PYTHON, runPython } from "../fixtures/python_kombu.ts";
 import { capabilitySkip } from "../_support/skips.ts";
 
 const available = availableCompressors();
@@ -193,9 +194,14 @@ describe("round trips (property)", () => {
 });
 
 const skipPython = kombuSkipReason();
+/** Debian's packages that give Kombu the codecs beyond zlib. */
+const PYTHON_CODECS: Record<string, string> = {
+  brotli: "python3-brotli",
+  zstd: "python3-zstandard",
+};
 
 describe("Python Kombu decompresses our bodies (live)", { skip: skipPython }, () => {
-  it("with kombu.compression.decompress for every codec both sides have", async () => {
+  it("with kombu.compression.decompress for every codec both sides have", async (t) => {
     const data = new TextEncoder().encode(
       JSON.stringify({ hello: "wörld", n: [1, 2, 3] }).repeat(20),
     );
@@ -221,7 +227,16 @@ print(json.dumps(result))
     ) as Record<string, string | null>;
     assert.ok(out.gzip !== null, "Python always has zlib");
     for (const [name, body] of Object.entries(out)) {
-      if (body !== null) assert.deepEqual(decodeBase64(body), data, name);
+      if (body !== null) {
+        assert.deepEqual(decodeBase64(body), data, name);
+        continue;
+      }
+      // wakame -> Kombu unchecked for this codec: CI has Debian's codec packages, so fail there.
+      const why = `${PYTHON} has no ${name} codec for Kombu (apt-get install ${
+        PYTHON_CODECS[name]
+      })`;
+      if (inCi) assert.fail(`${why}; CI needs it`);
+      t.diagnostic(`not checked: ${why}`);
     }
   });
 });
