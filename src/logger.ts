@@ -125,7 +125,7 @@ export function setLogger(
 // AWS secrets), so a URL is over-masked rather than under-masked.
 const URL_CREDENTIALS = /([a-z][a-z0-9+.-]*:\/\/[^\s:/?#@"'<>]*:)([^\s"'<>]+)@/gi;
 const SECRET_PARAMS =
-  /([?&;](?:password|passwd|pwd|secret|token|sas_token|sig|signature|account_key|access_key|secret_access_key|aws_secret_access_key|credential|credentials)=)([^&;#\s]*)/gi;
+  /([?&;](?:password|passwd|pwd|secret|token|sas_token|sig|signature|account_key|access_key|secret_access_key|aws_secret_access_key|credential|credentials|accountkey|sharedaccesssignature)=)([^&;#\s]*)/gi;
 
 /**
  * Masks secrets in a piece of text: the password of every URL with credentials and the value of

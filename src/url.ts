@@ -134,15 +134,31 @@ export function maskUrl(url: string): string {
   // written with a raw "/", "?" or "#" is over-masked rather than leaked.
   return url.split(";").map((one) =>
     one.replace(/^(\s*[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s:/?#@]*:)[\s\S]*@/, "$1**@")
+      // An Azure connection string's key or SAS (`...;AccountKey=k;...`).
+      .replace(
+        /^(\s*(?:[A-Za-z][A-Za-z0-9+.-]*:\/\/)?(?:AccountKey|SharedAccessSignature)=)[\s\S]*/i,
+        "$1**",
+      )
   ).join(";");
 }
 
 /**
- * Splits a `;`-separated list of URLs (Kombu's failover form).
+ * Splits a `;`-separated list of URLs (Kombu's failover form). A part without a scheme continues
+ * the URL before it, so a URL that holds `;` itself (an Azure connection string:
+ * `azurestoragequeues://AccountName=a;AccountKey=k`) stays whole.
  *
  * @param url one URL or several separated by `;`
  * @returns the non-empty URLs, trimmed
  */
 export function splitUrls(url: string): string[] {
-  return url.split(";").map((one) => one.trim()).filter((one) => one.length > 0);
+  const urls: string[] = [];
+  for (const part of url.split(";")) {
+    if (part.trim() === "") continue;
+    if (urls.length > 0 && !/^\s*[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(part)) {
+      urls[urls.length - 1] += `;${part}`;
+    } else {
+      urls.push(part);
+    }
+  }
+  return urls.map((one) => one.trim()).filter((one) => one.length > 0);
 }

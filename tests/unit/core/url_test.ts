@@ -263,3 +263,19 @@ describe("Connection never shows a password", () => {
     await conn.close();
   });
 });
+
+describe("URLs that hold ';' themselves (Azure connection strings)", () => {
+  const url = "azurestoragequeues://DefaultEndpointsProtocol=http;AccountName=dev;" +
+    "AccountKey=c2VjcmV0;QueueEndpoint=http://127.0.0.1:1/dev;";
+  it("stay one URL, and a following failover URL still splits off", () => {
+    const whole = url.replace(/;$/, "");
+    assert.deepEqual(splitUrls(url), [whole]);
+    assert.deepEqual(splitUrls(`${url};amqp://h2//`), [whole, "amqp://h2//"]);
+  });
+  it("mask the account key and a SAS", () => {
+    assert.equal(maskUrl(url).includes("c2VjcmV0"), false);
+    assert.match(maskUrl(url), /AccountKey=\*\*/);
+    const sas = "azurestoragequeues://AccountName=dev;SharedAccessSignature=sv=2020&sig=abc";
+    assert.equal(maskUrl(sas).includes("sig=abc"), false);
+  });
+});
