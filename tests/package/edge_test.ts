@@ -22,7 +22,7 @@ import {
   startAzurite,
   startFauxqs,
 } from "../_support/emulators.ts";
-import { bin, makeProject, ok, peerSpec } from "./_package.ts";
+import { bin, makeProject, ok, peerSpec, root } from "./_package.ts";
 
 const skip = (await emulatorSkipReason("fauxqs")) || (await emulatorSkipReason("azurite"));
 
@@ -89,6 +89,18 @@ export default {
 };
 `;
 
+/** The README's "On the edge" Worker and esbuild command, as written there. */
+function readmeRecipe(): { worker: string; args: string[] } {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("## On the edge"));
+  const worker = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+  const command = /```sh\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(worker && command, "README has the edge recipe's Worker and command");
+  const args = command.replace(/\\\n/g, " ").trim().split(/\s+/);
+  assert.deepEqual(args.slice(0, 2), ["npx", "esbuild"]);
+  return { worker, args: args.slice(2) };
+}
+
 function freePort(): Promise<number> {
   return new Promise((ready) => {
     const probe = net.createServer();
@@ -104,7 +116,7 @@ describe("the edge recipe, from the packed tarball, in workerd", { skip }, () =>
   let sqs: Emulator;
   let azurite: Emulator;
   let child: ChildProcess | undefined;
-  const ports = { sqs: 0, azure: 0 };
+  const ports = { sqs: 0, azure: 0, readme: 0 };
   let azureConnectionString = "";
   const bundles: Record<string, string> = {};
   const gzipped: Record<string, number> = {};
@@ -138,7 +150,10 @@ describe("the edge recipe, from the packed tarball, in workerd", { skip }, () =>
     bundles.sqs = bundle("worker_sqs", worker("sqs", "SQS_URL"));
     bundles.azure = bundle("worker_azure", worker("azure-storage-queues", "AZURE_URL"));
     bundle("sdk_only", SDK_ONLY);
-    [ports.sqs, ports.azure] = [await freePort(), await freePort()];
+    const recipe = readmeRecipe();
+    writeFileSync(join(project, "worker.ts"), recipe.worker);
+    ok(bin("esbuild"), [...recipe.args, "--log-level=error"], project);
+    [ports.sqs, ports.azure, ports.readme] = [await freePort(), await freePort(), await freePort()];
     const sqsUrl = `sqs://edge:edge@127.0.0.1:${sqs.port}`;
     writeFileSync(
       join(project, "config.capnp"),
@@ -147,11 +162,13 @@ const config :Workerd.Config = (
   services = [
     (name = "sqs", worker = .sqsWorker),
     (name = "azure", worker = .azureWorker),
+    (name = "readme", worker = .readmeWorker),
     (name = "internet", network = (allow = ["local"]))
   ],
   sockets = [
     (name = "sqs", address = "127.0.0.1:${ports.sqs}", http = (), service = "sqs"),
-    (name = "azure", address = "127.0.0.1:${ports.azure}", http = (), service = "azure")
+    (name = "azure", address = "127.0.0.1:${ports.azure}", http = (), service = "azure"),
+    (name = "readme", address = "127.0.0.1:${ports.readme}", http = (), service = "readme")
   ]
 );
 const sqsWorker :Workerd.Worker = (
@@ -164,12 +181,17 @@ const azureWorker :Workerd.Worker = (
   compatibilityDate = "2025-01-01",
   bindings = [(name = "AZURE_URL", text = "azurestoragequeues://${azureConnectionString}")],
 );
+const readmeWorker :Workerd.Worker = (
+  modules = [(name = "worker", esModule = embed "dist/worker.js")],
+  compatibilityDate = "2025-01-01",
+  bindings = [(name = "SQS_URL", text = "${sqsUrl}")],
+);
 `,
     );
     child = spawn(bin("workerd"), ["serve", join(project, "config.capnp")], { stdio: "ignore" });
     for (let attempt = 0; attempt < 100; attempt++) {
       try {
-        for (const port of [ports.sqs, ports.azure]) {
+        for (const port of Object.values(ports)) {
           await fetch(`http://127.0.0.1:${port}/health`, { method: "HEAD" }).then((r) =>
             r.body?.cancel()
           );
@@ -210,6 +232,23 @@ const azureWorker :Workerd.Worker = (
     // bundled file in a comment).
     for (const text of Object.values(bundles)) {
       assert.doesNotMatch(text, /node_modules\/(msgpackr|yaml|ioredis|amqplib)\//);
+    }
+  });
+
+  it("runs the README's Worker, built by the README's command", async () => {
+    const response = await fetch(`http://127.0.0.1:${ports.readme}/`);
+    assert.equal(await response.text(), "queued");
+    const reader = new Connection(`sqs://edge:edge@127.0.0.1:${sqs.port}`, {
+      transportOptions: { region: "us-east-1", waitTimeSeconds: 1 },
+    });
+    try {
+      const simple = reader.simpleQueue("jobs");
+      const message = await simple.get({ timeout: 5000 });
+      assert.deepEqual(message.payload, { hello: "edge" });
+      await message.ack();
+      await simple.close();
+    } finally {
+      await reader.close();
     }
   });
 

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brokerSkipReason } from "../_support/brokers.ts";
-import { bin, makeProject, NODE24, ok, peerSpec, run, tarball } from "./_package.ts";
+import { bin, makeProject, NODE24, ok, peerSpec, root, run, tarball } from "./_package.ts";
 
 const skip = (await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)) ||
   (await brokerSkipReason("Redis", "127.0.0.1", 6379));
@@ -215,6 +215,38 @@ describe("the npm package, installed from its tarball", { skip }, () => {
     const out = ok(bin("bun"), ["esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean);
     assert.equal(JSON.parse(out).length, 3);
     assert.deepEqual(JSON.parse(out)[2], ["redis", { name: "clip.mp4" }, true]);
+  });
+
+  it("runs the README example on Deno from the npm package (node_modules resolution)", () => {
+    const out = ok(bin("deno"), ["run", "-A", "esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean, {
+      DENO_DIR: join(lean, ".deno"),
+    });
+    assert.deepEqual(JSON.parse(out).map((row: unknown[]) => row[0]), ["memory", "amqp", "redis"]);
+  });
+
+  it("resolves no npm package for a memory-only Deno script from source (empty DENO_DIR)", () => {
+    const denoDir = join(lean, ".deno-source");
+    writeFileSync(
+      join(lean, "memory_only.ts"),
+      `import { Connection } from ${JSON.stringify(join(root, "mod.ts"))};
+const conn = new Connection("memory://");
+const queue = conn.simpleQueue("only-memory");
+await queue.put({ ok: true });
+const message = await queue.get({ timeout: 1000 });
+await message.ack();
+await conn.close();
+console.log(JSON.stringify(message.payload));
+`,
+    );
+    // --no-config: as a JSR user's project, which has no import map of wakame's own.
+    const env = { DENO_DIR: denoDir };
+    const out = ok(bin("deno"), ["run", "-A", "--no-config", "memory_only.ts"], lean, env);
+    assert.equal(out.trim(), '{"ok":true}');
+    const info = ok(bin("deno"), ["info", "--no-config", "memory_only.ts"], lean, env);
+    assert.doesNotMatch(info, /npm:/);
+    const npmCache = join(denoDir, "npm");
+    const cached = existsSync(npmCache) ? readdirSync(npmCache) : [];
+    assert.deepEqual(cached, [], `npm packages downloaded: ${cached.join(", ")}`);
   });
 
   it("names the missing optional package and its install line for each feature", () => {
