@@ -466,7 +466,9 @@ const reasons = new Map<string, string[]>();
 for (const o of outcomes) {
   for (const [line, n] of o.named) {
     kinds[line.startsWith("env ") ? "env" : "capability"] += n;
-    reasons.set(line, [...reasons.get(line) ?? [], `${o.name.split(" ")[0]} ×${n}`]);
+    // "node20", "node24": the two Node runs apart.
+    const runtime = o.name.replace(/^node v(\d+).*/, "node$1").split(" ")[0];
+    reasons.set(line, [...reasons.get(line) ?? [], `${runtime} ×${n}`]);
   }
 }
 for (const [line, where] of reasons) console.log(`  skipped ${line} (${where.join(", ")})`);
