@@ -23,6 +23,12 @@ import type { Capabilities, Feature, ReturnedMessage } from "../src/transport.ts
 import { hasFeature } from "../src/transport.ts";
 import { serializers } from "../src/serialization.ts";
 
+/**
+ * Why a conformance case was skipped: `"env"`, the target is missing from this machine;
+ * `"capability"`, the transport lacks the feature the case checks, by design.
+ */
+export type ConformanceSkipKind = "env" | "capability";
+
 /** What the suite runs against. */
 export interface ConformanceTarget {
   /** Name shown in the report. */
@@ -33,8 +39,18 @@ export interface ConformanceTarget {
   capabilities: Capabilities;
   /** Connection options (transport options such as a short polling interval). */
   options?: ConnectionOptions;
-  /** Skip the whole suite with this reason (a broker that is not running). */
+  /**
+   * Skip every case with this reason: the target is missing from this machine (a broker that
+   * is not running). Reported as an `"env"` skip.
+   */
   skip?: string | false;
+  /**
+   * Called once for each skipped case, as the suite registers it: `"env"` when `skip` is set,
+   * `"capability"` (with the feature's name) when the capabilities lack what the case needs.
+   * By default it prints `WAKAME-SKIP <kind> conformance <name>: <reason>`, the line wakame's
+   * own runner counts; give your own to count skips another way.
+   */
+  onSkip?: (kind: ConformanceSkipKind, reason: string) => void;
   /** Longest wait for one expected message, in ms (default 5000). */
   timeout?: number;
   /** Queue options every case adds (SQS or Azure naming, durability). */
@@ -150,16 +166,38 @@ export function conformanceSuite(target: ConformanceTarget): void {
   const lacks = (feature: Feature): string | false =>
     hasFeature(capabilities, feature) ? false : `${target.name} lacks "${feature}"`;
 
+  const report = target.onSkip ??
+    ((kind: ConformanceSkipKind, reason: string) =>
+      console.log(`WAKAME-SKIP ${kind} conformance ${target.name}: ${reason}`));
+
+  /**
+   * Options for one case: skipped when the whole target is (`target.skip`, an environment
+   * skip), or when the transport lacks one of `features` (a capability skip, by name). Each
+   * skipped case is reported once, as it is registered, so every runner can count it (Bun and
+   * Node leave a skipped `describe` out of their counts).
+   */
+  const needs = (...features: Feature[]): { skip: string | false } => {
+    if (target.skip) {
+      report("env", target.skip);
+      return { skip: target.skip };
+    }
+    const missing = features.map(lacks).find((reason) => reason !== false) ?? false;
+    if (missing) report("capability", missing);
+    return { skip: missing };
+  };
+
   const queue = (prefix: string, options: QueueOptions = {}): Queue =>
     new Queue(uniqueName(prefix), { ...target.queueOptions, ...options });
 
-  describe(`conformance: ${target.name}`, { skip: target.skip || false }, () => {
+  describe(`conformance: ${target.name}`, () => {
     before(async () => {
+      if (target.skip) return;
       await target.setup?.();
       await connect();
     });
 
     after(async () => {
+      if (target.skip) return;
       await Promise.allSettled(open.map((conn) => conn.close()));
       await target.teardown?.();
     });
@@ -261,7 +299,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       }
     }
 
-    it("connects and answers supports() from its capabilities", async () => {
+    it("connects and answers supports() from its capabilities", needs(), async () => {
       const conn = await connect();
       assert.equal(conn.connected, true);
       assert.deepEqual(conn.capabilities, capabilities);
@@ -269,37 +307,41 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.equal(conn.supports("priority"), capabilities.priority !== "none");
     });
 
-    it("publishes to a direct exchange and consumes with body, headers and properties", async () => {
-      const conn = await connect();
-      const exchange = new Exchange(uniqueName("direct"), { type: "direct" });
-      const q = queue("direct", { exchange, routingKey: "rk" });
-      await conn.producer().publish({ hello: "wörld", n: 1 }, {
-        exchange,
-        routingKey: "rk",
-        declare: [q],
-        headers: { "x-trace": "t-1", count: 3 },
-        correlationId: "corr-1",
-        replyTo: "reply-queue",
-        messageId: "mid-1",
-        type: "greeting",
-        appId: "conformance",
-      });
-      const [message] = await collect(conn, [q], 1);
-      assert.deepEqual(message.payload, { hello: "wörld", n: 1 });
-      assert.equal(message.contentType, "application/json");
-      assert.equal(message.headers["x-trace"], "t-1");
-      assert.equal(Number(message.headers["count"]), 3);
-      assert.equal(message.correlationId, "corr-1");
-      assert.equal(message.replyTo, "reply-queue");
-      assert.equal(message.properties.messageId, "mid-1");
-      assert.equal(message.properties.type, "greeting");
-      assert.equal(message.properties.appId, "conformance");
-      assert.equal(message.deliveryInfo.exchange, exchange.name);
-      assert.equal(message.deliveryInfo.routingKey, "rk");
-      assert.equal(message.deliveryInfo.redelivered, false);
-    });
+    it(
+      "publishes to a direct exchange and consumes with body, headers and properties",
+      needs(),
+      async () => {
+        const conn = await connect();
+        const exchange = new Exchange(uniqueName("direct"), { type: "direct" });
+        const q = queue("direct", { exchange, routingKey: "rk" });
+        await conn.producer().publish({ hello: "wörld", n: 1 }, {
+          exchange,
+          routingKey: "rk",
+          declare: [q],
+          headers: { "x-trace": "t-1", count: 3 },
+          correlationId: "corr-1",
+          replyTo: "reply-queue",
+          messageId: "mid-1",
+          type: "greeting",
+          appId: "conformance",
+        });
+        const [message] = await collect(conn, [q], 1);
+        assert.deepEqual(message.payload, { hello: "wörld", n: 1 });
+        assert.equal(message.contentType, "application/json");
+        assert.equal(message.headers["x-trace"], "t-1");
+        assert.equal(Number(message.headers["count"]), 3);
+        assert.equal(message.correlationId, "corr-1");
+        assert.equal(message.replyTo, "reply-queue");
+        assert.equal(message.properties.messageId, "mid-1");
+        assert.equal(message.properties.type, "greeting");
+        assert.equal(message.properties.appId, "conformance");
+        assert.equal(message.deliveryInfo.exchange, exchange.name);
+        assert.equal(message.deliveryInfo.routingKey, "rk");
+        assert.equal(message.deliveryInfo.redelivered, false);
+      },
+    );
 
-    it("routes the default exchange by queue name", async () => {
+    it("routes the default exchange by queue name", needs(), async () => {
       const conn = await connect();
       const q = queue("default");
       await conn.producer().publish("plain", { routingKey: q.name, declare: [q] });
@@ -307,7 +349,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.equal(message.payload, "plain");
     });
 
-    it("get() on an empty queue answers undefined", async () => {
+    it("get() on an empty queue answers undefined", needs(), async () => {
       const conn = await connect();
       const channel = await conn.channel();
       const q = queue("empty").bind(channel);
@@ -315,7 +357,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.equal(await q.get(), undefined);
     });
 
-    it("keeps the order of publication in a queue", { skip: lacks("fifo") }, async () => {
+    it("keeps the order of publication in a queue", needs("fifo"), async () => {
       const conn = await connect();
       const q = queue("order");
       const producer = conn.producer();
@@ -324,7 +366,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual(got.map((m) => m.payload), Array.from({ length: 20 }, (_, i) => i));
     });
 
-    it("routes a topic exchange as RabbitMQ does", { skip: lacks("topic") }, async () => {
+    it("routes a topic exchange as RabbitMQ does", needs("topic"), async () => {
       const conn = await connect();
       const channel = await conn.channel();
       // One exchange and one queue per binding key: the queue must get exactly the routing keys
@@ -352,7 +394,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual({ missing, extra }, { missing: [], extra: [] });
     });
 
-    it("copies a fanout message to every bound queue", { skip: lacks("fanout") }, async () => {
+    it("copies a fanout message to every bound queue", needs("fanout"), async () => {
       const conn = await connect();
       const exchange = new Exchange(uniqueName("fanout"), { type: "fanout" });
       const a = queue("fan-a", { exchange });
@@ -370,7 +412,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
 
     it(
       "matches a headers exchange with x-match all and any",
-      { skip: lacks("headers") },
+      needs("headers"),
       async () => {
         const conn = await connect();
         const exchange = new Exchange(uniqueName("headers"), { type: "headers" });
@@ -394,20 +436,24 @@ export function conformanceSuite(target: ConformanceTarget): void {
       },
     );
 
-    it("acks remove a message from the store; a second ack throws MessageStateError", async () => {
-      requireInspector();
-      const q = queue("ack");
-      const conn = await connect();
-      await conn.producer().publish(1, { routingKey: q.name, declare: [q] });
-      const [message] = await collect(conn, [q], 1);
-      await assert.rejects(message.ack(), MessageStateError);
-      await assert.rejects(message.reject(), MessageStateError);
-      // Closing gives back whatever the broker still counts as unacknowledged.
-      await conn.close();
-      await assertGone(q.name);
-    });
+    it(
+      "acks remove a message from the store; a second ack throws MessageStateError",
+      needs(),
+      async () => {
+        requireInspector();
+        const q = queue("ack");
+        const conn = await connect();
+        await conn.producer().publish(1, { routingKey: q.name, declare: [q] });
+        const [message] = await collect(conn, [q], 1);
+        await assert.rejects(message.ack(), MessageStateError);
+        await assert.rejects(message.reject(), MessageStateError);
+        // Closing gives back whatever the broker still counts as unacknowledged.
+        await conn.close();
+        await assertGone(q.name);
+      },
+    );
 
-    it("requeue puts a message back, marked redelivered", async () => {
+    it("requeue puts a message back, marked redelivered", needs(), async () => {
       const conn = await connect();
       const q = queue("requeue");
       await conn.producer().publish("again", { routingKey: q.name, declare: [q] });
@@ -419,7 +465,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       if (!lacks("redeliveredFlag")) assert.equal(second.deliveryInfo.redelivered, true);
     });
 
-    it("reject without requeue drops the message", async () => {
+    it("reject without requeue drops the message", needs(), async () => {
       requireInspector();
       const q = queue("reject");
       const conn = await connect();
@@ -430,7 +476,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await assertGone(q.name);
     });
 
-    it("gives unacked messages back when their connection closes", async () => {
+    it("gives unacked messages back when their connection closes", needs(), async () => {
       const q = queue("restore");
       const first = await connect();
       await first.producer().publish("unacked", { routingKey: q.name, declare: [q] });
@@ -446,7 +492,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await again.ack();
     });
 
-    it("never has more unacked deliveries than the prefetch count", async () => {
+    it("never has more unacked deliveries than the prefetch count", needs(), async () => {
       const conn = await connect();
       const q = queue("prefetch");
       const producer = conn.producer();
@@ -478,7 +524,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual(held.map((m) => m.payload).sort(), [0, 1, 2, 3, 4, 5]);
     });
 
-    it("purges a queue and reports its size", async () => {
+    it("purges a queue and reports its size", needs(), async () => {
       const conn = await connect();
       const simple = conn.simpleQueue(queue("purge"));
       for (let i = 0; i < 3; i++) await simple.put(i);
@@ -488,7 +534,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await simple.close();
     });
 
-    it("returns an unroutable mandatory message", { skip: lacks("mandatory") }, async () => {
+    it("returns an unroutable mandatory message", needs("mandatory"), async () => {
       const conn = await connect();
       const exchange = new Exchange(uniqueName("mandatory"), { type: "direct" });
       const returned = new Promise<ReturnedMessage>((resolve) => {
@@ -500,7 +546,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.equal(message.routingKey, "nowhere");
     });
 
-    it("round-trips a zlib-compressed body with Kombu's header", async () => {
+    it("round-trips a zlib-compressed body with Kombu's header", needs(), async () => {
       const conn = await connect();
       const q = queue("zlib");
       const big = { text: "wakame ".repeat(500) };
@@ -511,7 +557,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual(message.payload, big);
     });
 
-    it("survives undecodable, disallowed and failing messages", async () => {
+    it("survives undecodable, disallowed and failing messages", needs(), async () => {
       const conn = await connect();
       const q = queue("poison");
       const producer = conn.producer();
@@ -553,7 +599,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual(bodies, [{ boom: true }, { ok: true }]);
     });
 
-    it("iterates with for await and cancels on break", async () => {
+    it("iterates with for await and cancels on break", needs(), async () => {
       const conn = await connect();
       const q = queue("iterate");
       const producer = conn.producer();
@@ -576,7 +622,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.deepEqual([...seen, left.payload].sort(), [0, 1, 2]);
     });
 
-    it("consumes from several queues", async () => {
+    it("consumes from several queues", needs(), async () => {
       const conn = await connect();
       const a = queue("multi-a");
       const b = queue("multi-b");
@@ -592,7 +638,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       assert.equal(count("b"), 3);
     });
 
-    it("SimpleQueue puts and gets; getNowait raises when empty", async () => {
+    it("SimpleQueue puts and gets; getNowait raises when empty", needs(), async () => {
       const conn = await connect();
       await using simple = conn.simpleQueue(queue("simple"));
       await simple.put({ n: 1 });
@@ -602,7 +648,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await assert.rejects(simple.getNowait(), TimeoutError);
     });
 
-    it("keeps messages across connections", { skip: lacks("persistent") }, async () => {
+    it("keeps messages across connections", needs("persistent"), async () => {
       const q = queue("persist");
       const first = await connect();
       await first.producer().publish("kept", { routingKey: q.name, declare: [q] });
@@ -613,7 +659,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await message?.ack();
     });
 
-    it("delivers by priority", { skip: lacks("priority") }, async () => {
+    it("delivers by priority", needs("priority"), async () => {
       const conn = await connect();
       const q = queue("priority", { maxPriority: 10 });
       const producer = conn.producer();
@@ -627,7 +673,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await first?.ack();
     });
 
-    it("expires messages after their TTL", { skip: lacks("messageTtl") }, async () => {
+    it("expires messages after their TTL", needs("messageTtl"), async () => {
       const conn = await connect();
       const q = queue("ttl");
       await conn.producer().publish("short", {
@@ -642,7 +688,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
 
     it(
       "confirms publishes: an accepted one resolves, a refused one rejects",
-      { skip: lacks("confirms") || lacks("queueArguments") },
+      needs("confirms", "queueArguments"),
       async () => {
         // The observable effect of confirms: without confirm.select the broker drops a publish
         // to a full queue silently and basicPublish resolves; with it, the broker nacks it.

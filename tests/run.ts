@@ -47,8 +47,11 @@ interface Outcome extends Counts {
   name: string;
   code: number;
   seconds: number;
-  /** Why the runner stopped it (a cap expired), naming the file that was running. */
-  stopped?: string;
+  /**
+   * Why the run failed whatever it reported: "stopped: ..." when a cap expired (naming the file
+   * that was running), or "ran no test".
+   */
+  why?: string;
   /** Skips the tests announced (tests/_support/skips.ts): "kind file: reason" to how many. */
   named: Map<string, number>;
 }
@@ -117,6 +120,7 @@ async function run(
   cmd: string,
   args: string[],
   parse: (text: string, code: number) => Counts,
+  { mustRun = false }: { mustRun?: boolean } = {},
 ): Promise<Outcome> {
   const started = performance.now();
   console.log(
@@ -183,13 +187,20 @@ async function run(
   // deno-lint-ignore no-control-regex
   const plain = text.replace(/\x1b\[[0-9;]*m/g, "");
   const counts = parse(plain, code);
-  if (stopped) counts.failed++;
+  let why = stopped && `stopped: ${stopped}`;
+  // A runtime that ran no test checked nothing, whatever its exit code (one that lost all its
+  // files, or whose output the parser no longer reads, looked green once).
+  if (!why && mustRun && counts.passed + counts.failed === 0) {
+    why = `ran no test (${counts.skipped} skipped)`;
+    console.log(`\n${name}: ${why}`);
+  }
+  if (why) counts.failed++;
   else if (code !== 0 && counts.failed === 0) counts.failed = 1;
   return {
     name,
-    code: stopped ? code || 1 : code,
+    code: why ? code || 1 : code,
     seconds: (performance.now() - started) / 1000,
-    stopped,
+    why,
     named: namedSkips(plain),
     ...counts,
   };
@@ -232,18 +243,25 @@ const num = (text: string, re: RegExp): number => {
 };
 
 function parseDeno(text: string): Counts {
-  // Every test and step prints "name ... ok|FAILED|ignored"; group lines that only repeat
-  // their steps' verdict are told apart by being followed by deeper-indented lines.
-  const lines = text.split("\n");
+  // Every test and step prints "name ... ok|FAILED|ignored"; a group (a describe, or a test
+  // with steps) prints its own verdict after its steps, which are indented deeper. A verdict
+  // is a group's when a deeper verdict came after the last verdict at its own depth, whatever
+  // lines (a step's or a hook's "------- output -------" block) stand between them.
   const counts: Counts = { passed: 0, failed: 0, skipped: 0 };
-  const indent = (line: string) => /^\s*/.exec(line)![0].length;
-  for (let i = 0; i < lines.length; i++) {
-    const m = / \.\.\. (ok|FAILED|ignored)\b/.exec(lines[i]);
-    if (!m || /due to \d+ failed step/.test(lines[i])) continue;
-    // A group's own verdict line comes after its steps, which are indented deeper.
-    if (i > 0 && indent(lines[i - 1]) > indent(lines[i]) && / \.\.\. /.test(lines[i - 1])) continue;
-    if (m[1] === "ok") counts.passed++;
-    else if (m[1] === "FAILED") counts.failed++;
+  /** Depths that have seen a deeper verdict since their own last one. */
+  const hasSteps = new Set<number>();
+  for (const line of text.split("\n")) {
+    // Each file starts afresh (one that died inside a group left it open).
+    if (/^running \d+ tests? from /.test(line)) hasSteps.clear();
+    const m = /^(\s*)\S.* \.\.\. (ok|FAILED|ignored)\b/.exec(line);
+    if (!m) continue;
+    const depth = m[1].length;
+    const group = hasSteps.has(depth);
+    for (const d of hasSteps) if (d >= depth) hasSteps.delete(d);
+    for (let d = 0; d < depth; d++) hasSteps.add(d);
+    if (group) continue;
+    if (m[2] === "ok") counts.passed++;
+    else if (m[2] === "FAILED") counts.failed++;
     else counts.skipped++;
   }
   return counts;
@@ -374,7 +392,9 @@ if (packageTests.length && wants("package")) {
 if (relative.length) {
   if (wants("deno")) {
     outcomes.push(
-      await run("deno", bin("deno"), ["test", "-A", "--no-check", ...relative], parseDeno),
+      await run("deno", bin("deno"), ["test", "-A", "--no-check", ...relative], parseDeno, {
+        mustRun: true,
+      }),
     );
   }
   if (wants("bun")) {
@@ -384,6 +404,7 @@ if (relative.length) {
         bin("bun"),
         ["test", "--timeout", "60000", ...relative.map((f) => `./${f}`)],
         parseBun,
+        { mustRun: true },
       ),
     );
   }
@@ -392,12 +413,18 @@ if (relative.length) {
     if (node20) {
       const version = await nodeVersion(node20);
       outcomes.push(
-        await run(`node ${version} (tsx)`, node20, [
-          "--import",
-          "tsx",
-          ...NODE_TEST_FLAGS,
-          ...relative,
-        ], parseNode),
+        await run(
+          `node ${version} (tsx)`,
+          node20,
+          [
+            "--import",
+            "tsx",
+            ...NODE_TEST_FLAGS,
+            ...relative,
+          ],
+          parseNode,
+          { mustRun: true },
+        ),
       );
     } else {
       console.log("No Node on PATH outside node_modules: skipping the system-Node run");
@@ -412,6 +439,7 @@ if (relative.length) {
         node24,
         [...NODE_TEST_FLAGS, ...relative],
         parseNode,
+        { mustRun: true },
       ),
     );
   }
@@ -425,7 +453,7 @@ for (const o of outcomes) {
       o.code === 0 ? "ok  " : "FAIL"
     } ${o.name}: ${o.passed} passed, ${o.failed} failed, ${o.skipped} skipped (${
       o.seconds.toFixed(1)
-    } s)${o.stopped ? `; stopped: ${o.stopped}` : ""}`,
+    } s)${o.why ? `; ${o.why}` : ""}`,
   );
   total.passed += o.passed;
   total.failed += o.failed;
@@ -438,7 +466,9 @@ const reasons = new Map<string, string[]>();
 for (const o of outcomes) {
   for (const [line, n] of o.named) {
     kinds[line.startsWith("env ") ? "env" : "capability"] += n;
-    reasons.set(line, [...reasons.get(line) ?? [], `${o.name.split(" ")[0]} ×${n}`]);
+    // "node20", "node24": the two Node runs apart.
+    const runtime = o.name.replace(/^node v(\d+).*/, "node$1").split(" ")[0];
+    reasons.set(line, [...reasons.get(line) ?? [], `${runtime} ×${n}`]);
   }
 }
 for (const [line, where] of reasons) console.log(`  skipped ${line} (${where.join(", ")})`);

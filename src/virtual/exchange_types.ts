@@ -26,9 +26,10 @@ export type TopicRules = "amqp" | "kombu";
  * @throws {ConfigurationError} for any other value
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readTopicRules } from "@wakame/wakame";
- * console.assert(readTopicRules(undefined) === "amqp");
- * console.assert(readTopicRules("kombu") === "kombu");
+ * assert.equal(readTopicRules(undefined), "amqp");
+ * assert.equal(readTopicRules("kombu"), "kombu");
  * ```
  */
 export function readTopicRules(value: unknown): TopicRules {
@@ -259,9 +260,10 @@ function kombuRegExp(bindingKey: string): RegExp | Error {
  *   `a.**`): Kombu's publish raises `re.error` there
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { kombuTopicMatches } from "@wakame/wakame";
- * console.assert(kombuTopicMatches("*.c", "a.b.c"));
- * console.assert(!kombuTopicMatches("a.#", "a"));
+ * assert.equal(kombuTopicMatches("*.c", "a.b.c"), true); // AMQP: false
+ * assert.equal(kombuTopicMatches("a.#", "a"), false); // AMQP: true
  * ```
  */
 export function kombuTopicMatches(pattern: string, routingKey: string): boolean {

@@ -6,11 +6,15 @@
  *
  * Use from `node:test`:
  * ```ts ignore
- * const skip = await emulatorSkipReason("fauxqs");
- * describe("...", { skip }, () => {
- *   let sqs: Emulator;
- *   before(async () => (sqs = await startFauxqs()));
- *   after(() => sqs.stop());
+ * const skip = envSkip(import.meta.url, await emulatorSkipReason("fauxqs"));
+ * describe("...", () => {
+ *   let sqs: Emulator | undefined;
+ *   before(async () => {
+ *     if (skip.reason) return;
+ *     sqs = await startFauxqs();
+ *   });
+ *   after(() => sqs?.stop());
+ *   it("...", skip.options(), async () => {});
  * });
  * ```
  */

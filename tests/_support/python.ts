@@ -8,13 +8,34 @@ import { inCi } from "./brokers.ts";
 /** The interpreter that has Debian's python3-kombu. */
 export const PYTHON = "/usr/bin/python3";
 
-/** Resolves to false when Python Kombu is importable, else to a skip reason (throws in CI). */
-export function kombuSkipReason(modules: string[] = ["kombu"]): string | false {
-  const probe = spawnSync(PYTHON, ["-c", `import ${modules.join(", ")}`], { encoding: "utf8" });
+/** Debian's package for each Python module the tests import. */
+const DEBIAN: Record<string, string> = {
+  kombu: "python3-kombu",
+  amqp: "python3-amqp",
+  redis: "python3-redis",
+  msgpack: "python3-msgpack",
+  yaml: "python3-yaml",
+  boto3: "python3-boto3",
+  "azure.storage.queue": "python3-azure-storage",
+};
+
+/**
+ * Decides whether the live Python Kombu tests run: `false` when {@link PYTHON} imports kombu
+ * and `modules`, else the reason (what failed and what to install). The one copy of this gate:
+ * wrap its reason in `envSkip`.
+ *
+ * @param modules Python modules the tests need besides kombu
+ * @returns `false`, or the reason to skip
+ * @throws {Error} under CI=true when any is missing
+ */
+export function kombuSkipReason(modules: readonly string[] = []): string | false {
+  const wanted = [...new Set(["kombu", ...modules])];
+  const imports = wanted.join(", ");
+  const probe = spawnSync(PYTHON, ["-c", `import ${imports}`], { encoding: "utf8" });
   if (probe.status === 0) return false;
-  const reason =
-    `Python Kombu is not available (${PYTHON} -c "import ${modules.join(", ")}" failed): ` +
-    "apt-get install python3-kombu";
+  const why = (probe.error?.message ?? probe.stderr ?? "").trim().split("\n").pop();
+  const packages = wanted.map((m) => DEBIAN[m] ?? `the Python module ${m}`).join(" ");
+  const reason = `${PYTHON} cannot import ${imports} (${why}): apt-get install ${packages}`;
   if (inCi) throw new Error(`${reason}; CI needs it`);
   return reason;
 }

@@ -83,3 +83,15 @@ export function envSkip(url: string, reason: string | false): Skip {
 export function capabilitySkip(url: string, reason: string | false): Skip {
   return new Skip("capability", testPath(url), reason);
 }
+
+/**
+ * A conformance suite's `onSkip` (testing/conformance.ts) that prints the line the runner counts
+ * under this test file's name, as {@link Skip.options} does.
+ *
+ * @param url the test file's `import.meta.url`
+ * @returns the callback
+ */
+export function skipReporter(url: string): (kind: SkipKind, reason: string) => void {
+  const file = testPath(url);
+  return (kind, reason) => console.log(`${SKIP_LINE} ${kind} ${file}: ${reason}`);
+}

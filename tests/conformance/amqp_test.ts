@@ -2,8 +2,10 @@ import { AMQP_CAPABILITIES, AmqpTransport } from "../../transports/amqp/mod.ts";
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { rabbitmqInspector } from "../_support/inspect.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "amqp",
   url: "amqp://guest:guest@127.0.0.1:5672//",
   capabilities: AMQP_CAPABILITIES,

@@ -2,8 +2,10 @@ import { amqplibCapabilities, AmqplibTransport } from "../../transports/amqplib/
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { rabbitmqInspector } from "../_support/inspect.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "amqplib",
   url: "amqplib://guest:guest@127.0.0.1:5672//",
   capabilities: amqplibCapabilities,

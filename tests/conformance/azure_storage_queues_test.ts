@@ -11,6 +11,7 @@ import {
   azureStorageQueuesCapabilities,
   AzureStorageQueuesTransport,
 } from "../../transports/azure_storage_queues/mod.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 const skip = await emulatorSkipReason("azurite");
 let azurite: Emulator | undefined;
@@ -33,6 +34,7 @@ after(async () => {
 });
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "azurestoragequeues (Azurite)",
   url: "azurestoragequeues://",
   capabilities: azureStorageQueuesCapabilities,

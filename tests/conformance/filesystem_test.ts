@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { filesystemCapabilities } from "../../transports/filesystem/mod.ts";
 import { conformanceSuite } from "../../testing/conformance.ts";
 import { filesystemInspector } from "../_support/inspect.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 const root = mkdtempSync(join(tmpdir(), "wakame-fs-"));
 const data = join(root, "data");
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "filesystem",
   url: "filesystem://",
   capabilities: filesystemCapabilities,

@@ -3,11 +3,13 @@ import { brokerSkipReason } from "../_support/brokers.ts";
 import { redisInspector } from "../_support/inspect.ts";
 import { redisCapabilities } from "../../transports/redis/mod.ts";
 import { dropPrefix, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
 const prefix = randomPrefix();
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "redis (ioredis driver)",
   url: "redis://127.0.0.1:6379/0",
   capabilities: redisCapabilities,

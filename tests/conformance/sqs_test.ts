@@ -3,6 +3,7 @@ import { conformanceSuite } from "../../testing/conformance.ts";
 import { sqsInspector } from "../_support/inspect.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../_support/emulators.ts";
 import { sqsCapabilities, SqsTransport } from "../../transports/sqs/mod.ts";
+import { skipReporter } from "../_support/skips.ts";
 
 const skip = await emulatorSkipReason("fauxqs");
 let sqs: Emulator | undefined;
@@ -29,6 +30,7 @@ after(async () => {
 });
 
 conformanceSuite({
+  onSkip: skipReporter(import.meta.url),
   name: "sqs (fauxqs)",
   get url() {
     return target.url;

@@ -7,9 +7,13 @@ import type { Message } from "../../src/message.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
 import { dropPrefix, openStore, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
+import { envSkip } from "../_support/skips.ts";
 
-const skip = (await brokerSkipReason("Redis", "127.0.0.1", 6379)) ||
-  kombuSkipReason(["kombu", "redis"]);
+const skip = envSkip(
+  import.meta.url,
+  (await brokerSkipReason("Redis", "127.0.0.1", 6379)) ||
+    kombuSkipReason(["kombu", "redis"]),
+);
 const peer = fileURLToPath(new URL("./python/redis_peer.py", import.meta.url));
 const prefix = randomPrefix();
 
@@ -90,78 +94,93 @@ async function consumeHere(
   return got;
 }
 
-describe("Redis interop with Python Kombu", { skip }, () => {
+describe("Redis interop with Python Kombu", () => {
   after(async () => {
+    if (skip.reason) return;
     const raw = await rawRedis();
     await dropPrefix(raw, prefix);
     await raw.close();
   });
 
-  it("direct: consumes what Python published, and Python consumes what wakame published", async () => {
-    await python("publish", {
-      exchange: "direct-x",
-      routing_key: "jobs",
-      declare: [{ queue: "py-to-wk", exchange: "direct-x", routing_key: "jobs" }],
-      messages: [{ body: { n: 1, text: "héllo" } }, { body: { n: 2 } }],
-    });
-    await using conn = connect();
-    const got = await consumeHere(conn, [new Queue("py-to-wk")], 2);
-    assert.deepEqual(got.map((m) => m.body), [{ n: 1, text: "héllo" }, { n: 2 }]);
-    assert.equal(got[0]!.message.headers["x-peer"], "python");
-
-    const queue = new Queue("wk-to-py", { exchange: new Exchange("direct-y"), routingKey: "jobs" });
-    const producer = conn.producer();
-    await producer.publish({ from: "wakame", n: 1 }, {
-      exchange: "direct-y",
-      routingKey: "jobs",
-      declare: [queue],
-    });
-    await producer.publish({ from: "wakame", n: 2 }, { exchange: "direct-y", routingKey: "jobs" });
-    const there = await python("consume", {
-      queues: [{ queue: "wk-to-py", exchange: "direct-y", routing_key: "jobs" }],
-      count: 2,
-    });
-    assert.deepEqual(there.map((m) => m.body), [{ from: "wakame", n: 1 }, {
-      from: "wakame",
-      n: 2,
-    }]);
-  });
-
-  it("topic: routes by bindings that Python declared, and Python routes by ours", async () => {
-    // Python declares the binding; wakame publishes through it.
-    await python("bind", {
-      queue: "py-logs",
-      exchange: "logs",
-      type: "topic",
-      routing_key: "logs.#",
-    });
-    await using conn = connect();
-    const logs = new Exchange("logs", { type: "topic" });
-    const producer = conn.producer();
-    await producer.publish({ level: "error" }, { exchange: logs, routingKey: "logs.error.db" });
-    await producer.publish({ level: "other" }, { exchange: logs, routingKey: "metrics.cpu" });
-    const there = await python("consume", {
-      queues: [{ queue: "py-logs", exchange: "logs", type: "topic", routing_key: "logs.#" }],
-      count: 2,
-      seconds: 3,
-    });
-    assert.deepEqual(there.map((m) => m.body), [{ level: "error" }]);
-
-    // wakame declares the binding; Python publishes through it (Python matches our regex).
-    const mine = new Queue("wk-warnings", { exchange: logs, routingKey: "*.warn" });
-    const got = await consumeHere(conn, [mine], 1, async () => {
+  it(
+    "direct: consumes what Python published, and Python consumes what wakame published",
+    skip.options(),
+    async () => {
       await python("publish", {
+        exchange: "direct-x",
+        routing_key: "jobs",
+        declare: [{ queue: "py-to-wk", exchange: "direct-x", routing_key: "jobs" }],
+        messages: [{ body: { n: 1, text: "héllo" } }, { body: { n: 2 } }],
+      });
+      await using conn = connect();
+      const got = await consumeHere(conn, [new Queue("py-to-wk")], 2);
+      assert.deepEqual(got.map((m) => m.body), [{ n: 1, text: "héllo" }, { n: 2 }]);
+      assert.equal(got[0]!.message.headers["x-peer"], "python");
+
+      const queue = new Queue("wk-to-py", {
+        exchange: new Exchange("direct-y"),
+        routingKey: "jobs",
+      });
+      const producer = conn.producer();
+      await producer.publish({ from: "wakame", n: 1 }, {
+        exchange: "direct-y",
+        routingKey: "jobs",
+        declare: [queue],
+      });
+      await producer.publish({ from: "wakame", n: 2 }, {
+        exchange: "direct-y",
+        routingKey: "jobs",
+      });
+      const there = await python("consume", {
+        queues: [{ queue: "wk-to-py", exchange: "direct-y", routing_key: "jobs" }],
+        count: 2,
+      });
+      assert.deepEqual(there.map((m) => m.body), [{ from: "wakame", n: 1 }, {
+        from: "wakame",
+        n: 2,
+      }]);
+    },
+  );
+
+  it(
+    "topic: routes by bindings that Python declared, and Python routes by ours",
+    skip.options(),
+    async () => {
+      // Python declares the binding; wakame publishes through it.
+      await python("bind", {
+        queue: "py-logs",
         exchange: "logs",
         type: "topic",
-        routing_key: "disk.warn",
-        messages: [{ body: { level: "warn" } }],
+        routing_key: "logs.#",
       });
-    });
-    assert.deepEqual(got.map((m) => m.body), [{ level: "warn" }]);
-    assert.equal(got[0]!.message.deliveryInfo.routingKey, "disk.warn");
-  });
+      await using conn = connect();
+      const logs = new Exchange("logs", { type: "topic" });
+      const producer = conn.producer();
+      await producer.publish({ level: "error" }, { exchange: logs, routingKey: "logs.error.db" });
+      await producer.publish({ level: "other" }, { exchange: logs, routingKey: "metrics.cpu" });
+      const there = await python("consume", {
+        queues: [{ queue: "py-logs", exchange: "logs", type: "topic", routing_key: "logs.#" }],
+        count: 2,
+        seconds: 3,
+      });
+      assert.deepEqual(there.map((m) => m.body), [{ level: "error" }]);
 
-  it("fanout: both sides receive the other's broadcasts over PUB/SUB", async () => {
+      // wakame declares the binding; Python publishes through it (Python matches our regex).
+      const mine = new Queue("wk-warnings", { exchange: logs, routingKey: "*.warn" });
+      const got = await consumeHere(conn, [mine], 1, async () => {
+        await python("publish", {
+          exchange: "logs",
+          type: "topic",
+          routing_key: "disk.warn",
+          messages: [{ body: { level: "warn" } }],
+        });
+      });
+      assert.deepEqual(got.map((m) => m.body), [{ level: "warn" }]);
+      assert.equal(got[0]!.message.deliveryInfo.routingKey, "disk.warn");
+    },
+  );
+
+  it("fanout: both sides receive the other's broadcasts over PUB/SUB", skip.options(), async () => {
     const spec = { queue: "py-news", exchange: "news", type: "fanout", routing_key: "" };
     const listening = pythonListening({ queues: [spec], count: 1, seconds: 10 });
     await listening.ready;
@@ -183,81 +202,96 @@ describe("Redis interop with Python Kombu", { skip }, () => {
     assert.deepEqual(got.map((m) => m.body), [{ headline: "from python" }]);
   });
 
-  it("priority: both sides consume step 0 first, oldest first within a step", async () => {
-    const priorities = [9, 0, 3, 0, 6, 5];
-    const expected = [1, 3, 2, 5, 4, 0]; // indexes in consumption order (0, 0, 3, 3, 6, 9)
-    await python("publish", {
-      routing_key: "py-prio",
-      declare: [{ queue: "py-prio" }],
-      messages: priorities.map((priority, i) => ({ body: { i }, priority })),
-    });
-    await using conn = connect();
-    const got = await consumeHere(conn, [new Queue("py-prio")], 6);
-    assert.deepEqual(got.map((m) => (m.body as { i: number }).i), expected);
-
-    const producer = conn.producer();
-    const queue = new Queue("wk-prio");
-    for (const [i, priority] of priorities.entries()) {
-      await producer.publish({ i }, { routingKey: "wk-prio", priority, declare: [queue] });
-    }
-    const there = await python("consume", {
-      queues: [{ queue: "wk-prio" }],
-      count: 6,
-      prefetch: 1,
-    });
-    assert.deepEqual(there.map((m) => (m.body as { i: number }).i), expected);
-  });
-
-  it("restores to wakame a message that a Python consumer held when it died", async () => {
-    await using conn = connect({ visibilityTimeout: 500 });
-    const queue = new Queue("py-dies", { exchange: new Exchange("work"), routingKey: "py-dies" });
-    await conn.producer().publish({ job: 1 }, {
-      exchange: "work",
-      routingKey: "py-dies",
-      declare: [queue],
-    });
-    const [held] = await python("die", {
-      queue: "py-dies",
-      exchange: "work",
-      routing_key: "py-dies",
-    });
-    assert.deepEqual(held!.body, { job: 1 });
-    const raw = await rawRedis();
-    try {
-      // Python recorded it in unacked before dying; the list is empty.
-      assert.equal(await raw.send(["HEXISTS", `${prefix}unacked`, held!.delivery_tag]), 1);
-    } finally {
-      await raw.close();
-    }
-    const got = await consumeHere(conn, [queue], 1);
-    assert.deepEqual(got[0]!.body, { job: 1 });
-    assert.equal(got[0]!.message.deliveryInfo.redelivered, true);
-  });
-
-  it("lets Python restore a message that a wakame consumer held when it died", async () => {
-    const queue = new Queue("wk-dies", { exchange: new Exchange("work2"), routingKey: "wk-dies" });
-    {
+  it(
+    "priority: both sides consume step 0 first, oldest first within a step",
+    skip.options(),
+    async () => {
+      const priorities = [9, 0, 3, 0, 6, 5];
+      const expected = [1, 3, 2, 5, 4, 0]; // indexes in consumption order (0, 0, 3, 3, 6, 9)
+      await python("publish", {
+        routing_key: "py-prio",
+        declare: [{ queue: "py-prio" }],
+        messages: priorities.map((priority, i) => ({ body: { i }, priority })),
+      });
       await using conn = connect();
-      await conn.producer().publish({ job: 2 }, {
-        exchange: "work2",
-        routingKey: "wk-dies",
+      const got = await consumeHere(conn, [new Queue("py-prio")], 6);
+      assert.deepEqual(got.map((m) => (m.body as { i: number }).i), expected);
+
+      const producer = conn.producer();
+      const queue = new Queue("wk-prio");
+      for (const [i, priority] of priorities.entries()) {
+        await producer.publish({ i }, { routingKey: "wk-prio", priority, declare: [queue] });
+      }
+      const there = await python("consume", {
+        queues: [{ queue: "wk-prio" }],
+        count: 6,
+        prefetch: 1,
+      });
+      assert.deepEqual(there.map((m) => (m.body as { i: number }).i), expected);
+    },
+  );
+
+  it(
+    "restores to wakame a message that a Python consumer held when it died",
+    skip.options(),
+    async () => {
+      await using conn = connect({ visibilityTimeout: 500 });
+      const queue = new Queue("py-dies", { exchange: new Exchange("work"), routingKey: "py-dies" });
+      await conn.producer().publish({ job: 1 }, {
+        exchange: "work",
+        routingKey: "py-dies",
         declare: [queue],
       });
-    }
-    // A wakame consumer takes it (recorded in unacked) and dies: its store closes without the
-    // channel giving anything back.
-    const dying = await openStore({ globalKeyprefix: prefix });
-    assert.ok(await dying.get("wk-dies"));
-    await dying.close();
-    // Python's visibility_timeout is in seconds; let one pass before Python sweeps.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
-    const there = await python("consume", {
-      queues: [{ queue: "wk-dies", exchange: "work2", routing_key: "wk-dies" }],
-      count: 1,
-      seconds: 8,
-      visibility_timeout: 1,
-    });
-    assert.deepEqual(there.map((m) => m.body), [{ job: 2 }]);
-    assert.equal(there[0]!.redelivered, true);
-  });
+      const [held] = await python("die", {
+        queue: "py-dies",
+        exchange: "work",
+        routing_key: "py-dies",
+      });
+      assert.deepEqual(held!.body, { job: 1 });
+      const raw = await rawRedis();
+      try {
+        // Python recorded it in unacked before dying; the list is empty.
+        assert.equal(await raw.send(["HEXISTS", `${prefix}unacked`, held!.delivery_tag]), 1);
+      } finally {
+        await raw.close();
+      }
+      const got = await consumeHere(conn, [queue], 1);
+      assert.deepEqual(got[0]!.body, { job: 1 });
+      assert.equal(got[0]!.message.deliveryInfo.redelivered, true);
+    },
+  );
+
+  it(
+    "lets Python restore a message that a wakame consumer held when it died",
+    skip.options(),
+    async () => {
+      const queue = new Queue("wk-dies", {
+        exchange: new Exchange("work2"),
+        routingKey: "wk-dies",
+      });
+      {
+        await using conn = connect();
+        await conn.producer().publish({ job: 2 }, {
+          exchange: "work2",
+          routingKey: "wk-dies",
+          declare: [queue],
+        });
+      }
+      // A wakame consumer takes it (recorded in unacked) and dies: its store closes without the
+      // channel giving anything back.
+      const dying = await openStore({ globalKeyprefix: prefix });
+      assert.ok(await dying.get("wk-dies"));
+      await dying.close();
+      // Python's visibility_timeout is in seconds; let one pass before Python sweeps.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const there = await python("consume", {
+        queues: [{ queue: "wk-dies", exchange: "work2", routing_key: "wk-dies" }],
+        count: 1,
+        seconds: 8,
+        visibility_timeout: 1,
+      });
+      assert.deepEqual(there.map((m) => m.body), [{ job: 2 }]);
+      assert.equal(there[0]!.redelivered, true);
+    },
+  );
 });

@@ -14,13 +14,17 @@ import { Connection } from "../../src/connection.ts";
 import { SqsClient, sqsQueueName, SqsTransport } from "../../transports/sqs/mod.ts";
 import { type CloudPeer, cloudPeerSkipReason, sqsPeer } from "../_support/cloud_peer.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../_support/emulators.ts";
+import { envSkip } from "../_support/skips.ts";
 
-const skip = (await emulatorSkipReason("fauxqs")) || cloudPeerSkipReason("sqs");
+const skip = envSkip(
+  import.meta.url,
+  (await emulatorSkipReason("fauxqs")) || cloudPeerSkipReason("sqs"),
+);
 
 /** The visibility timeout of every queue here, in seconds (both sides create queues with it). */
 const VISIBILITY = 1;
 
-describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
+describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", () => {
   let sqs: Emulator;
   let raw: SqsClient;
   let kombu: CloudPeer;
@@ -37,6 +41,7 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
     });
 
   before(async () => {
+    if (skip.reason) return;
     sqs = await startFauxqs();
     raw = new SqsClient({
       region: "us-east-1",
@@ -48,6 +53,7 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
     kombu = sqsPeer(sqs, VISIBILITY);
   });
   after(async () => {
+    if (skip.reason) return;
     raw?.destroy();
     await sqs?.stop();
   });
@@ -72,7 +78,7 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
     };
   };
 
-  it("consumes what Kombu publishes; its acks delete for Kombu too", async () => {
+  it("consumes what Kombu publishes; its acks delete for Kombu too", skip.options(), async () => {
     const queue = unique("kombu.to.wakame");
     const { names } = await kombu.produce(queue);
     assert.deepEqual(names, [sqsQueueName("", queue)], "queue names translate alike");
@@ -97,58 +103,66 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", { skip }, () => {
     await simple.close();
   });
 
-  it("publishes what Kombu consumes; Kombu's acks delete for wakame too", async () => {
-    const queue = unique("wakame.to.kombu");
-    {
+  it(
+    "publishes what Kombu consumes; Kombu's acks delete for wakame too",
+    skip.options(),
+    async () => {
+      const queue = unique("wakame.to.kombu");
+      {
+        await using conn = connect();
+        const producer = conn.producer();
+        await producer.publish({ hello: "wörld", list: [1, 2] }, {
+          routingKey: queue,
+          headers: { "x-trace": "t-2" },
+          correlationId: "corr-2",
+          replyTo: "replies",
+        });
+        await producer.publish("text <&>", { routingKey: queue });
+      }
+      const got = await kombu.get(queue, 2, 5);
+      assert.equal(got.length, 2);
+      const byPayload = (p: unknown) =>
+        got.find((m) => JSON.stringify(m.payload) === JSON.stringify(p));
+      const first = byPayload({ hello: "wörld", list: [1, 2] });
+      assert.ok(first, JSON.stringify(got));
+      assert.equal(first.content_type, "application/json");
+      assert.equal(first.headers["x-trace"], "t-2");
+      assert.equal(first.properties.correlation_id, "corr-2");
+      assert.equal(first.properties.reply_to, "replies");
+      assert.equal(first.routing_key, queue);
+      assert.ok(byPayload("text <&>"));
+      assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
+    },
+  );
+
+  it(
+    "a message Kombu took and never acked comes back to wakame, redelivered",
+    skip.options(),
+    async () => {
+      const queue = unique("kombu.crash");
+      {
+        await using conn = connect(); // creates the queue with wakame's visibility timeout
+        await conn.producer().publish({ job: 1 }, { routingKey: queue });
+      }
+      const taken = await kombu.get(queue, 1, 5, "crash");
+      assert.deepEqual(taken.map((m) => m.payload), [{ job: 1 }]);
+      assert.deepEqual(await counts(queue), { visible: 0, hidden: 1 }, "in flight at Kombu");
       await using conn = connect();
-      const producer = conn.producer();
-      await producer.publish({ hello: "wörld", list: [1, 2] }, {
-        routingKey: queue,
-        headers: { "x-trace": "t-2" },
-        correlationId: "corr-2",
-        replyTo: "replies",
-      });
-      await producer.publish("text <&>", { routingKey: queue });
-    }
-    const got = await kombu.get(queue, 2, 5);
-    assert.equal(got.length, 2);
-    const byPayload = (p: unknown) =>
-      got.find((m) => JSON.stringify(m.payload) === JSON.stringify(p));
-    const first = byPayload({ hello: "wörld", list: [1, 2] });
-    assert.ok(first, JSON.stringify(got));
-    assert.equal(first.content_type, "application/json");
-    assert.equal(first.headers["x-trace"], "t-2");
-    assert.equal(first.properties.correlation_id, "corr-2");
-    assert.equal(first.properties.reply_to, "replies");
-    assert.equal(first.routing_key, queue);
-    assert.ok(byPayload("text <&>"));
-    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
-  });
+      const simple = conn.simpleQueue(queue);
+      const back = await simple.get({ timeout: VISIBILITY * 1000 + 5000 });
+      assert.deepEqual(back.payload, { job: 1 });
+      assert.equal(
+        back.deliveryInfo.redelivered,
+        true,
+        "ApproximateReceiveCount 2 marks the redelivery",
+      );
+      await back.ack();
+      assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 0 });
+      await simple.close();
+    },
+  );
 
-  it("a message Kombu took and never acked comes back to wakame, redelivered", async () => {
-    const queue = unique("kombu.crash");
-    {
-      await using conn = connect(); // creates the queue with wakame's visibility timeout
-      await conn.producer().publish({ job: 1 }, { routingKey: queue });
-    }
-    const taken = await kombu.get(queue, 1, 5, "crash");
-    assert.deepEqual(taken.map((m) => m.payload), [{ job: 1 }]);
-    assert.deepEqual(await counts(queue), { visible: 0, hidden: 1 }, "in flight at Kombu");
-    await using conn = connect();
-    const simple = conn.simpleQueue(queue);
-    const back = await simple.get({ timeout: VISIBILITY * 1000 + 5000 });
-    assert.deepEqual(back.payload, { job: 1 });
-    assert.equal(
-      back.deliveryInfo.redelivered,
-      true,
-      "ApproximateReceiveCount 2 marks the redelivery",
-    );
-    await back.ack();
-    assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 0 });
-    await simple.close();
-  });
-
-  it("a message wakame took and never acked comes back to Kombu", async () => {
+  it("a message wakame took and never acked comes back to Kombu", skip.options(), async () => {
     const queue = unique("wakame.holds");
     await kombu.produce(queue); // Kombu creates the queue with its visibility_timeout
     await using conn = connect();

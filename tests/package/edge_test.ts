@@ -23,8 +23,12 @@ import {
   startFauxqs,
 } from "../_support/emulators.ts";
 import { bin, makeProject, ok, peerSpec, root } from "./_package.ts";
+import { envSkip } from "../_support/skips.ts";
 
-const skip = (await emulatorSkipReason("fauxqs")) || (await emulatorSkipReason("azurite"));
+const skip = envSkip(
+  import.meta.url,
+  (await emulatorSkipReason("fauxqs")) || (await emulatorSkipReason("azurite")),
+);
 
 /** The recipe's flags, and nothing else. */
 const ESBUILD_RECIPE = [
@@ -111,7 +115,7 @@ function freePort(): Promise<number> {
   });
 }
 
-describe("the edge recipe, from the packed tarball, in workerd", { skip }, () => {
+describe("the edge recipe, from the packed tarball, in workerd", () => {
   let project = "";
   let sqs: Emulator;
   let azurite: Emulator;
@@ -143,6 +147,7 @@ describe("the edge recipe, from the packed tarball, in workerd", { skip }, () =>
   }
 
   before(async () => {
+    if (skip.reason) return;
     project = makeProject("edge", [peerSpec("@aws-sdk/client-sqs")]);
     [sqs, azurite] = await Promise.all([startFauxqs(), startAzurite()]);
     azureConnectionString = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;" +
@@ -205,6 +210,7 @@ const readmeWorker :Workerd.Worker = (
   });
 
   after(async () => {
+    if (skip.reason) return;
     if (child !== undefined && child.exitCode === null) {
       const exited = new Promise((done) => child!.once("exit", done));
       child.kill();
@@ -214,28 +220,32 @@ const readmeWorker :Workerd.Worker = (
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
-  it("bundles without static node: or cloudflare: imports", () => {
+  it("bundles without static node: or cloudflare: imports", skip.options(), () => {
     for (const text of Object.values(bundles)) {
       assert.doesNotMatch(text, /^\s*import\b[^;]*["'](node|cloudflare):/m);
       assert.doesNotMatch(text, /\brequire\(["']node:/);
     }
   });
 
-  it("keeps the SQS Worker within @aws-sdk/client-sqs alone + 40 KB, gzipped", (t) => {
-    const budget = gzipped.sdk_only + 40 * 1024;
-    t.diagnostic(
-      `gzipped, minified: SQS Worker ${gzipped.worker_sqs} B, Azure Worker ${gzipped.worker_azure} B, ` +
-        `@aws-sdk/client-sqs alone ${gzipped.sdk_only} B (budget ${budget} B)`,
-    );
-    assert.ok(gzipped.worker_sqs <= budget, `${gzipped.worker_sqs} > ${budget}`);
-    // No optional package is in an edge bundle that does not use it (esbuild names every
-    // bundled file in a comment).
-    for (const text of Object.values(bundles)) {
-      assert.doesNotMatch(text, /node_modules\/(msgpackr|yaml|ioredis|amqplib)\//);
-    }
-  });
+  it(
+    "keeps the SQS Worker within @aws-sdk/client-sqs alone + 40 KB, gzipped",
+    skip.options(),
+    (t) => {
+      const budget = gzipped.sdk_only + 40 * 1024;
+      t.diagnostic(
+        `gzipped, minified: SQS Worker ${gzipped.worker_sqs} B, Azure Worker ${gzipped.worker_azure} B, ` +
+          `@aws-sdk/client-sqs alone ${gzipped.sdk_only} B (budget ${budget} B)`,
+      );
+      assert.ok(gzipped.worker_sqs <= budget, `${gzipped.worker_sqs} > ${budget}`);
+      // No optional package is in an edge bundle that does not use it (esbuild names every
+      // bundled file in a comment).
+      for (const text of Object.values(bundles)) {
+        assert.doesNotMatch(text, /node_modules\/(msgpackr|yaml|ioredis|amqplib)\//);
+      }
+    },
+  );
 
-  it("runs the README's Worker, built by the README's command", async () => {
+  it("runs the README's Worker, built by the README's command", skip.options(), async () => {
     const response = await fetch(`http://127.0.0.1:${ports.readme}/`);
     assert.equal(await response.text(), "queued");
     const reader = new Connection(`sqs://edge:edge@127.0.0.1:${sqs.port}`, {
@@ -253,26 +263,30 @@ const readmeWorker :Workerd.Worker = (
   });
 
   for (const kind of ["sqs", "azure"] as const) {
-    it(`publishes to ${kind} by URL alone and round-trips memory:// inside workerd`, async () => {
-      const id = `w${kind}${Date.now().toString(36)}`;
-      const response = await fetch(`http://127.0.0.1:${ports[kind]}/?id=${id}`);
-      const answer = await response.json() as { ok: boolean; error?: string; memory?: unknown };
-      assert.equal(answer.error, undefined);
-      assert.deepEqual(answer, { ok: true, memory: { from: "workerd", id } });
-      const reader = kind === "sqs"
-        ? new Connection(`sqs://edge:edge@127.0.0.1:${sqs.port}`, {
-          transportOptions: { region: "us-east-1", waitTimeSeconds: 1 },
-        })
-        : new Connection(`azurestoragequeues://${azureConnectionString}`);
-      try {
-        const simple = reader.simpleQueue(`edge-${id}`);
-        const message = await simple.get({ timeout: 5000 });
-        assert.deepEqual(message.payload, { from: "workerd", id });
-        await message.ack();
-        await simple.close();
-      } finally {
-        await reader.close();
-      }
-    });
+    it(
+      `publishes to ${kind} by URL alone and round-trips memory:// inside workerd`,
+      skip.options(),
+      async () => {
+        const id = `w${kind}${Date.now().toString(36)}`;
+        const response = await fetch(`http://127.0.0.1:${ports[kind]}/?id=${id}`);
+        const answer = await response.json() as { ok: boolean; error?: string; memory?: unknown };
+        assert.equal(answer.error, undefined);
+        assert.deepEqual(answer, { ok: true, memory: { from: "workerd", id } });
+        const reader = kind === "sqs"
+          ? new Connection(`sqs://edge:edge@127.0.0.1:${sqs.port}`, {
+            transportOptions: { region: "us-east-1", waitTimeSeconds: 1 },
+          })
+          : new Connection(`azurestoragequeues://${azureConnectionString}`);
+        try {
+          const simple = reader.simpleQueue(`edge-${id}`);
+          const message = await simple.get({ timeout: 5000 });
+          assert.deepEqual(message.payload, { from: "workerd", id });
+          await message.ack();
+          await simple.close();
+        } finally {
+          await reader.close();
+        }
+      },
+    );
   }
 });

@@ -10,9 +10,13 @@ import { existsSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { bin, makeProject, NODE24, ok, peerSpec, root, run, tarball } from "./_package.ts";
+import { envSkip } from "../_support/skips.ts";
 
-const skip = (await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)) ||
-  (await brokerSkipReason("Redis", "127.0.0.1", 6379));
+const skip = envSkip(
+  import.meta.url,
+  (await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)) ||
+    (await brokerSkipReason("Redis", "127.0.0.1", 6379)),
+);
 
 const AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//";
 const REDIS_URL = "redis://127.0.0.1:6379/0";
@@ -143,11 +147,12 @@ export async function main(): Promise<unknown> {
 }
 `;
 
-describe("the npm package, installed from its tarball", { skip }, () => {
+describe("the npm package, installed from its tarball", () => {
   let lean = "";
   let full = "";
 
   before(() => {
+    if (skip.reason) return;
     tarball();
     lean = makeProject("lean");
     full = makeProject("full", [
@@ -168,31 +173,44 @@ describe("the npm package, installed from its tarball", { skip }, () => {
   });
 
   after(() => {
+    if (skip.reason) return;
     for (const dir of [lean, full]) if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("passes publint and arethetypeswrong (ESM-only profile: require(esm) serves CommonJS)", () => {
-    const lint = ok(bin("publint"), ["--strict", tarball()], lean);
-    assert.match(lint, /All good/);
-    // The esm-only profile leaves out node10 (no exports map) and TypeScript's node16-cjs
-    // model, which predates require(esm); the CommonJS test below runs require on Node itself.
-    const types = run(bin("attw"), ["--profile", "esm-only", "--format", "json", tarball()], lean);
-    assert.equal(types.status, 0, types.stdout + types.stderr);
-    const { problems } = JSON.parse(types.stdout).analysis as {
-      problems: { kind: string; resolutionKind?: string }[];
-    };
-    const ignored = new Set(["node10", "node16-cjs"]);
-    assert.deepEqual(problems.filter((p) => !ignored.has(p.resolutionKind ?? "")), []);
-  });
+  it(
+    "passes publint and arethetypeswrong (ESM-only profile: require(esm) serves CommonJS)",
+    skip.options(),
+    () => {
+      const lint = ok(bin("publint"), ["--strict", tarball()], lean);
+      assert.match(lint, /All good/);
+      // The esm-only profile leaves out node10 (no exports map) and TypeScript's node16-cjs
+      // model, which predates require(esm); the CommonJS test below runs require on Node itself.
+      const types = run(
+        bin("attw"),
+        ["--profile", "esm-only", "--format", "json", tarball()],
+        lean,
+      );
+      assert.equal(types.status, 0, types.stdout + types.stderr);
+      const { problems } = JSON.parse(types.stdout).analysis as {
+        problems: { kind: string; resolutionKind?: string }[];
+      };
+      const ignored = new Set(["node10", "node16-cjs"]);
+      assert.deepEqual(problems.filter((p) => !ignored.has(p.resolutionKind ?? "")), []);
+    },
+  );
 
-  it("installs no optional peer unless asked (a memory, amqp or redis user gets none)", () => {
-    const installed = readdirSync(join(lean, "node_modules")).filter((n) => !n.startsWith("."));
-    assert.deepEqual(installed, ["@wakame"]);
-    assert.deepEqual(readdirSync(join(lean, "node_modules/@wakame")), ["wakame"]);
-  });
+  it(
+    "installs no optional peer unless asked (a memory, amqp or redis user gets none)",
+    skip.options(),
+    () => {
+      const installed = readdirSync(join(lean, "node_modules")).filter((n) => !n.startsWith("."));
+      assert.deepEqual(installed, ["@wakame"]);
+      assert.deepEqual(readdirSync(join(lean, "node_modules/@wakame")), ["wakame"]);
+    },
+  );
 
   for (const [label, node] of [["Node 20", "node"], ["Node 24", NODE24]] as const) {
-    it(`runs the README example as ESM on ${label}: memory, amqp, redis`, () => {
+    it(`runs the README example as ESM on ${label}: memory, amqp, redis`, skip.options(), () => {
       const out = ok(node, ["esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean);
       assert.deepEqual(JSON.parse(out), [
         ["memory", { name: "clip.mp4" }, true],
@@ -201,34 +219,54 @@ describe("the npm package, installed from its tarball", { skip }, () => {
       ]);
     });
 
-    it(`loads with require() on ${label} (require(esm)): memory, amqp, redis`, () => {
-      const out = ok(node, ["cjs.cjs", "memory://", AMQP_URL, REDIS_URL], lean);
-      assert.deepEqual(JSON.parse(out), [
-        ["memory", { from: "require" }],
-        ["amqp", { from: "require" }],
-        ["redis", { from: "require" }],
-      ]);
-    });
+    it(
+      `loads with require() on ${label} (require(esm)): memory, amqp, redis`,
+      skip.options(),
+      () => {
+        const out = ok(node, ["cjs.cjs", "memory://", AMQP_URL, REDIS_URL], lean);
+        assert.deepEqual(JSON.parse(out), [
+          ["memory", { from: "require" }],
+          ["amqp", { from: "require" }],
+          ["redis", { from: "require" }],
+        ]);
+      },
+    );
   }
 
-  it("runs the README example on Bun: memory, amqp, redis", () => {
+  it("runs the README example on Bun: memory, amqp, redis", skip.options(), () => {
     const out = ok(bin("bun"), ["esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean);
     assert.equal(JSON.parse(out).length, 3);
     assert.deepEqual(JSON.parse(out)[2], ["redis", { name: "clip.mp4" }, true]);
   });
 
-  it("runs the README example on Deno from the npm package (node_modules resolution)", () => {
-    const out = ok(bin("deno"), ["run", "-A", "esm.mjs", "memory://", AMQP_URL, REDIS_URL], lean, {
-      DENO_DIR: join(lean, ".deno"),
-    });
-    assert.deepEqual(JSON.parse(out).map((row: unknown[]) => row[0]), ["memory", "amqp", "redis"]);
-  });
+  it(
+    "runs the README example on Deno from the npm package (node_modules resolution)",
+    skip.options(),
+    () => {
+      const out = ok(
+        bin("deno"),
+        ["run", "-A", "esm.mjs", "memory://", AMQP_URL, REDIS_URL],
+        lean,
+        {
+          DENO_DIR: join(lean, ".deno"),
+        },
+      );
+      assert.deepEqual(JSON.parse(out).map((row: unknown[]) => row[0]), [
+        "memory",
+        "amqp",
+        "redis",
+      ]);
+    },
+  );
 
-  it("resolves no npm package for a memory-only Deno script from source (empty DENO_DIR)", () => {
-    const denoDir = join(lean, ".deno-source");
-    writeFileSync(
-      join(lean, "memory_only.ts"),
-      `import { Connection } from ${JSON.stringify(join(root, "mod.ts"))};
+  it(
+    "resolves no npm package for a memory-only Deno script from source (empty DENO_DIR)",
+    skip.options(),
+    () => {
+      const denoDir = join(lean, ".deno-source");
+      writeFileSync(
+        join(lean, "memory_only.ts"),
+        `import { Connection } from ${JSON.stringify(join(root, "mod.ts"))};
 const conn = new Connection("memory://");
 const queue = conn.simpleQueue("only-memory");
 await queue.put({ ok: true });
@@ -237,17 +275,18 @@ await message.ack();
 await conn.close();
 console.log(JSON.stringify(message.payload));
 `,
-    );
-    // --no-config: as a JSR user's project, which has no import map of wakame's own.
-    const env = { DENO_DIR: denoDir };
-    const out = ok(bin("deno"), ["run", "-A", "--no-config", "memory_only.ts"], lean, env);
-    assert.equal(out.trim(), '{"ok":true}');
-    const info = ok(bin("deno"), ["info", "--no-config", "memory_only.ts"], lean, env);
-    assert.doesNotMatch(info, /npm:/);
-    const npmCache = join(denoDir, "npm");
-    const cached = existsSync(npmCache) ? readdirSync(npmCache) : [];
-    assert.deepEqual(cached, [], `npm packages downloaded: ${cached.join(", ")}`);
-  });
+      );
+      // --no-config: as a JSR user's project, which has no import map of wakame's own.
+      const env = { DENO_DIR: denoDir };
+      const out = ok(bin("deno"), ["run", "-A", "--no-config", "memory_only.ts"], lean, env);
+      assert.equal(out.trim(), '{"ok":true}');
+      const info = ok(bin("deno"), ["info", "--no-config", "memory_only.ts"], lean, env);
+      assert.doesNotMatch(info, /npm:/);
+      const npmCache = join(denoDir, "npm");
+      const cached = existsSync(npmCache) ? readdirSync(npmCache) : [];
+      assert.deepEqual(cached, [], `npm packages downloaded: ${cached.join(", ")}`);
+    },
+  );
 
   it("names the missing optional package and its install line for each feature", () => {
     const out = JSON.parse(ok("node", ["missing.mjs"], lean)) as Record<string, string>;
@@ -256,38 +295,61 @@ console.log(JSON.stringify(message.payload));
       assert.ok(out[name].includes(`npm install ${name}`), `${name}: ${out[name]}`);
     }
   });
+  it(
+    "names the missing optional package and its install line for each feature",
+    skip.options(),
+    () => {
+      const out = JSON.parse(ok("node", ["missing.mjs"], lean)) as Record<string, string>;
+      for (const name of ["amqplib", "ioredis", "yaml", "msgpackr", "@aws-sdk/client-sqs"]) {
+        assert.match(out[name], /^ConfigurationError: /, `${name}: ${out[name]}`);
+        assert.ok(out[name].includes(`npm install ${name}`), `${name}: ${out[name]}`);
+      }
+    },
+  );
 
-  it("uses the optional peers once they are installed (amqplib, ioredis, yaml, msgpackr)", () => {
-    const out = ok("node", ["peers.mjs"], full);
-    assert.deepEqual(JSON.parse(out), [
-      ["amqplib", "application/json", { via: "json" }],
-      ["redis", "application/json", { via: "json" }],
-      ["memory", "application/x-yaml", { via: "yaml" }],
-      ["memory", "application/x-msgpack", { via: "msgpack" }],
-    ]);
-  });
+  it(
+    "uses the optional peers once they are installed (amqplib, ioredis, yaml, msgpackr)",
+    skip.options(),
+    () => {
+      const out = ok("node", ["peers.mjs"], full);
+      assert.deepEqual(JSON.parse(out), [
+        ["amqplib", "application/json", { via: "json" }],
+        ["redis", "application/json", { via: "json" }],
+        ["memory", "application/x-yaml", { via: "yaml" }],
+        ["memory", "application/x-msgpack", { via: "msgpack" }],
+      ]);
+    },
+  );
 
   const tscArgs = ["--strict", "--module", "nodenext", "--moduleResolution", "nodenext"];
   for (const skipLibCheck of [false, true]) {
-    it(`type-checks every subpath with tsc --strict nodenext (skipLibCheck ${skipLibCheck}; no @types/node, no peers)`, () => {
-      const result = run(
-        bin("tsc"),
-        [...tscArgs, "--noEmit", "--skipLibCheck", String(skipLibCheck), "consumer.ts"],
-        lean,
-      );
-      assert.equal(result.status, 0, result.stdout + result.stderr);
-    });
+    it(
+      `type-checks every subpath with tsc --strict nodenext (skipLibCheck ${skipLibCheck}; no @types/node, no peers)`,
+      skip.options(),
+      () => {
+        const result = run(
+          bin("tsc"),
+          [...tscArgs, "--noEmit", "--skipLibCheck", String(skipLibCheck), "consumer.ts"],
+          lean,
+        );
+        assert.equal(result.status, 0, result.stdout + result.stderr);
+      },
+    );
   }
 
-  it("type-checks with @types/node and every peer installed, and catches a type error", () => {
-    ok(bin("tsc"), [...tscArgs, "--noEmit", "consumer.ts"], full);
-    writeFileSync(
-      join(full, "wrong.ts"),
-      'import { Connection } from "@wakame/wakame";\nexport const x: string = new Connection("memory://");\n',
-    );
-    const wrong = run(bin("tsc"), [...tscArgs, "--noEmit", "wrong.ts"], full);
-    assert.notEqual(wrong.status, 0);
-    assert.match(wrong.stdout, /TS2322/);
-    assert.ok(existsSync(join(full, "node_modules/@wakame/wakame/mod.d.ts")));
-  });
+  it(
+    "type-checks with @types/node and every peer installed, and catches a type error",
+    skip.options(),
+    () => {
+      ok(bin("tsc"), [...tscArgs, "--noEmit", "consumer.ts"], full);
+      writeFileSync(
+        join(full, "wrong.ts"),
+        'import { Connection } from "@wakame/wakame";\nexport const x: string = new Connection("memory://");\n',
+      );
+      const wrong = run(bin("tsc"), [...tscArgs, "--noEmit", "wrong.ts"], full);
+      assert.notEqual(wrong.status, 0);
+      assert.match(wrong.stdout, /TS2322/);
+      assert.ok(existsSync(join(full, "node_modules/@wakame/wakame/mod.d.ts")));
+    },
+  );
 });

@@ -14,8 +14,9 @@ import {
 import { DecodeError, EncodeError } from "../../src/errors.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { inCi } from "../_support/brokers.ts";
-import { kombuFixture, kombuSkipReason, PYTHON, runPython } from "../fixtures/python_kombu.ts";
-import { capabilitySkip } from "../_support/skips.ts";
+import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
+import { kombuSkipReason, PYTHON } from "../_support/python.ts";
+import { capabilitySkip, envSkip } from "../_support/skips.ts";
 
 const available = availableCompressors();
 /** Every codec with a round trip: those this runtime lacks (zstd on Node 20) are named skips. */
@@ -193,25 +194,28 @@ describe("round trips (property)", () => {
   });
 });
 
-const skipPython = kombuSkipReason();
+const skipPython = envSkip(import.meta.url, kombuSkipReason());
 /** Debian's packages that give Kombu the codecs beyond zlib. */
 const PYTHON_CODECS: Record<string, string> = {
   brotli: "python3-brotli",
   zstd: "python3-zstandard",
 };
 
-describe("Python Kombu decompresses our bodies (live)", { skip: skipPython }, () => {
-  it("with kombu.compression.decompress for every codec both sides have", async (t) => {
-    const data = new TextEncoder().encode(
-      JSON.stringify({ hello: "wörld", n: [1, 2, 3] }).repeat(20),
-    );
-    const cases = [];
-    for (const name of available.filter((n) => n in GOLDEN)) {
-      const { body, contentType } = await compress(data, name);
-      cases.push({ name, contentType, body: encodeBase64(body) });
-    }
-    const out = runPython(
-      `
+describe("Python Kombu decompresses our bodies (live)", () => {
+  it(
+    "with kombu.compression.decompress for every codec both sides have",
+    skipPython.options(),
+    async (t) => {
+      const data = new TextEncoder().encode(
+        JSON.stringify({ hello: "wörld", n: [1, 2, 3] }).repeat(20),
+      );
+      const cases = [];
+      for (const name of available.filter((n) => n in GOLDEN)) {
+        const { body, contentType } = await compress(data, name);
+        cases.push({ name, contentType, body: encodeBase64(body) });
+      }
+      const out = runPython(
+        `
 import base64, json, sys
 from kombu import compression
 result = {}
@@ -223,20 +227,21 @@ for c in json.load(sys.stdin):
         result[c["name"]] = None  # this Python lacks the codec (brotli, zstandard)
 print(json.dumps(result))
 `,
-      cases,
-    ) as Record<string, string | null>;
-    assert.ok(out.gzip !== null, "Python always has zlib");
-    for (const [name, body] of Object.entries(out)) {
-      if (body !== null) {
-        assert.deepEqual(decodeBase64(body), data, name);
-        continue;
+        cases,
+      ) as Record<string, string | null>;
+      assert.ok(out.gzip !== null, "Python always has zlib");
+      for (const [name, body] of Object.entries(out)) {
+        if (body !== null) {
+          assert.deepEqual(decodeBase64(body), data, name);
+          continue;
+        }
+        // wakame -> Kombu unchecked for this codec: CI has Debian's codec packages, so fail there.
+        const why = `${PYTHON} has no ${name} codec for Kombu (apt-get install ${
+          PYTHON_CODECS[name]
+        })`;
+        if (inCi) assert.fail(`${why}; CI needs it`);
+        t.diagnostic(`not checked: ${why}`);
       }
-      // wakame -> Kombu unchecked for this codec: CI has Debian's codec packages, so fail there.
-      const why = `${PYTHON} has no ${name} codec for Kombu (apt-get install ${
-        PYTHON_CODECS[name]
-      })`;
-      if (inCi) assert.fail(`${why}; CI needs it`);
-      t.diagnostic(`not checked: ${why}`);
-    }
-  });
+    },
+  );
 });

@@ -15,7 +15,9 @@ import { DecodeError, EncodeError } from "../../src/errors.ts";
 import { encodeBase64 } from "../../src/_base64.ts";
 import type { StoredMessage } from "../../src/virtual/backend.ts";
 import type { MessageProperties } from "../../src/transport.ts";
-import { kombuFixtureText, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
+import { kombuFixtureText, runPython } from "../fixtures/python_kombu.ts";
+import { kombuSkipReason } from "../_support/python.ts";
+import { envSkip } from "../_support/skips.ts";
 
 const enc = new TextEncoder();
 // msgpack and yaml load their optional packages on first use; these tests call dumps/loads.
@@ -386,56 +388,59 @@ describe("pythonJsonDumps", () => {
   });
 });
 
-const skipPython = kombuSkipReason(["msgpack", "yaml"]);
+const skipPython = envSkip(import.meta.url, kombuSkipReason(["msgpack", "yaml"]));
 
-describe("Python Kombu reads our envelopes (live)", { skip: skipPython }, () => {
-  it("through its virtual Message: properties, delivery info, compression and serializers", async () => {
-    const payload = { hello: "wörld ☃ 😀", n: [1, 2.5, null], ok: true };
-    const cases: { name: string; envelope: string }[] = [];
-    for (
-      const [name, serializer, compression] of [
-        ["json", "json", undefined],
-        ["json-zlib", "json", "zlib"],
-        ["msgpack", "msgpack", undefined],
-        ["yaml-zlib", "yaml", "gzip"],
-      ] as const
-    ) {
-      const e = serializers.dumps(payload, serializer);
-      let body = e.body;
-      const headers: Record<string, unknown> = { "x-trace": "é", nested: { a: [1, "b"] } };
-      if (compression) {
-        const c = await compress(bodyBytes(body), compression);
-        body = c.body;
-        headers.compression = c.contentType;
+describe("Python Kombu reads our envelopes (live)", () => {
+  it(
+    "through its virtual Message: properties, delivery info, compression and serializers",
+    skipPython.options(),
+    async () => {
+      const payload = { hello: "wörld ☃ 😀", n: [1, 2.5, null], ok: true };
+      const cases: { name: string; envelope: string }[] = [];
+      for (
+        const [name, serializer, compression] of [
+          ["json", "json", undefined],
+          ["json-zlib", "json", "zlib"],
+          ["msgpack", "msgpack", undefined],
+          ["yaml-zlib", "yaml", "gzip"],
+        ] as const
+      ) {
+        const e = serializers.dumps(payload, serializer);
+        let body = e.body;
+        const headers: Record<string, unknown> = { "x-trace": "é", nested: { a: [1, "b"] } };
+        if (compression) {
+          const c = await compress(bodyBytes(body), compression);
+          body = c.body;
+          headers.compression = c.contentType;
+        }
+        cases.push({
+          name,
+          envelope: encodeEnvelope({
+            body,
+            properties: {
+              contentType: e.contentType,
+              contentEncoding: e.contentEncoding,
+              headers: headers as MessageProperties["headers"],
+              deliveryMode: 2,
+              priority: 7,
+              correlationId: "corr",
+              replyTo: "replies",
+              expiration: "5000",
+              messageId: "mid",
+              timestamp: 1700000000,
+              type: "kind",
+              userId: "guest",
+              appId: "wakame",
+            },
+            exchange: "media",
+            routingKey: "video",
+            tag: "5c9d3f9e-8d0a-4a8e-9d9b-3a1f1f1f1f1f",
+            redelivered: name === "msgpack",
+          }),
+        });
       }
-      cases.push({
-        name,
-        envelope: encodeEnvelope({
-          body,
-          properties: {
-            contentType: e.contentType,
-            contentEncoding: e.contentEncoding,
-            headers: headers as MessageProperties["headers"],
-            deliveryMode: 2,
-            priority: 7,
-            correlationId: "corr",
-            replyTo: "replies",
-            expiration: "5000",
-            messageId: "mid",
-            timestamp: 1700000000,
-            type: "kind",
-            userId: "guest",
-            appId: "wakame",
-          },
-          exchange: "media",
-          routingKey: "video",
-          tag: "5c9d3f9e-8d0a-4a8e-9d9b-3a1f1f1f1f1f",
-          redelivered: name === "msgpack",
-        }),
-      });
-    }
-    const out = runPython(
-      `
+      const out = runPython(
+        `
 import json, sys
 from kombu import Connection
 from kombu.transport.virtual.base import Message
@@ -460,31 +465,32 @@ with Connection("memory://") as conn:
         }
 print(json.dumps(result))
 `,
-      cases,
-    ) as Record<string, Record<string, unknown>>;
-    for (const c of cases) {
-      const got = out[c.name];
-      assert.deepEqual(got.payload, payload, c.name);
-      assert.equal(got.delivery_tag, "5c9d3f9e-8d0a-4a8e-9d9b-3a1f1f1f1f1f");
-      assert.deepEqual(got.delivery_info, { exchange: "media", routing_key: "video" });
-      assert.equal(got.redelivered, c.name === "msgpack");
-      assert.equal((got.headers as Record<string, unknown>)["x-trace"], "é");
-      assert.deepEqual(got.properties, {
-        correlation_id: "corr",
-        reply_to: "replies",
-        expiration: "5000",
-        message_id: "mid",
-        type: "kind",
-        user_id: "guest",
-        app_id: "wakame",
-        delivery_mode: 2,
-        priority: 7,
-        timestamp: 1700000000,
-      });
-    }
-  });
+        cases,
+      ) as Record<string, Record<string, unknown>>;
+      for (const c of cases) {
+        const got = out[c.name];
+        assert.deepEqual(got.payload, payload, c.name);
+        assert.equal(got.delivery_tag, "5c9d3f9e-8d0a-4a8e-9d9b-3a1f1f1f1f1f");
+        assert.deepEqual(got.delivery_info, { exchange: "media", routing_key: "video" });
+        assert.equal(got.redelivered, c.name === "msgpack");
+        assert.equal((got.headers as Record<string, unknown>)["x-trace"], "é");
+        assert.deepEqual(got.properties, {
+          correlation_id: "corr",
+          reply_to: "replies",
+          expiration: "5000",
+          message_id: "mid",
+          type: "kind",
+          user_id: "guest",
+          app_id: "wakame",
+          delivery_mode: 2,
+          priority: 7,
+          timestamp: 1700000000,
+        });
+      }
+    },
+  );
 
-  it("our json.dumps is byte-for-byte Python's", () => {
+  it("our json.dumps is byte-for-byte Python's", skipPython.options(), () => {
     const values = fc.sample(fc.jsonValue(), { numRuns: 200, seed: 42 });
     values.push({ s: "é😀\u007f\u0000", f: [1e-7, 0.1, 123.456, 1e21, -0.5, 2 ** 53] });
     const ours = values.map((v) => pythonJsonDumps(v));
@@ -500,12 +506,15 @@ print(json.dumps([json.dumps(json.loads(t)) for t in json.load(sys.stdin)]))
     }
   });
 
-  it("Kombu writes back our envelope unchanged (Message.serializable)", () => {
-    const text = encodeEnvelope(
-      message({ body: enc.encode(encodeBase64(new Uint8Array([1, 2]))) }),
-    );
-    const out = runPython(
-      `
+  it(
+    "Kombu writes back our envelope unchanged (Message.serializable)",
+    skipPython.options(),
+    () => {
+      const text = encodeEnvelope(
+        message({ body: enc.encode(encodeBase64(new Uint8Array([1, 2]))) }),
+      );
+      const out = runPython(
+        `
 import json, sys
 from kombu import Connection
 from kombu.transport.virtual.base import Message
@@ -514,8 +523,9 @@ with Connection("memory://") as conn:
     m = Message(loads(json.load(sys.stdin)), channel=conn.default_channel)
     print(json.dumps(dumps(m.serializable())))
 `,
-      text,
-    ) as string;
-    assert.deepEqual(decodeEnvelope(out), decodeEnvelope(text));
-  });
+        text,
+      ) as string;
+      assert.deepEqual(decodeEnvelope(out), decodeEnvelope(text));
+    },
+  );
 });

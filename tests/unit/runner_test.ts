@@ -1,6 +1,7 @@
 /**
  * The test runner (tests/run.ts) on its own fixtures, under the runtime running this file: a
- * hung file is stopped within the cap and counted as a failure that names it.
+ * hung file is stopped within the cap and counted as a failure that names it; skips are counted
+ * and named; a group is counted by its steps; a runtime that ran no test fails.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -130,5 +131,18 @@ describe("tests/run.ts", () => {
     });
     assert.notEqual(code, 0, output);
     assert.match(output, /wakame-no-such-tool is not installed; CI needs it/);
+  });
+
+  it("counts a group's steps, not its verdict line, whatever output stands between", async () => {
+    const { code, output } = await runRunner(["tests/fixtures/runner/groups_test.ts"], {});
+    assert.notEqual(code, 0, output);
+    assert.equal(output.trim().split("\n").at(-1), "2 passed, 2 failed, 0 skipped", output);
+  });
+
+  it("fails a runtime that ran no test, naming why", async () => {
+    const { code, output } = await runRunner(["tests/fixtures/runner/nothing_runs_test.ts"], {});
+    assert.notEqual(code, 0, output);
+    assert.match(output, /^FAIL .*; ran no test \(1 skipped\)$/m);
+    assert.equal(output.trim().split("\n").at(-1), "0 passed, 1 failed, 1 skipped", output);
   });
 });

@@ -17,7 +17,9 @@ import {
 } from "../../src/errors.ts";
 import { bodyBytes, bodyText } from "../../src/body.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
-import { kombuFixture, kombuSkipReason, runPython } from "../fixtures/python_kombu.ts";
+import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
+import { kombuSkipReason } from "../_support/python.ts";
+import { envSkip } from "../_support/skips.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -510,10 +512,10 @@ describe("base64 helpers", () => {
   });
 });
 
-const skipPython = kombuSkipReason(["msgpack", "yaml"]);
+const skipPython = envSkip(import.meta.url, kombuSkipReason(["msgpack", "yaml"]));
 
-describe("Python Kombu decodes our bodies (live)", { skip: skipPython }, () => {
-  it("json, msgpack, yaml and text through kombu.serialization.loads", () => {
+describe("Python Kombu decodes our bodies (live)", () => {
+  it("json, msgpack, yaml and text through kombu.serialization.loads", skipPython.options(), () => {
     const value = {
       s: "café ☃ 😀",
       n: 42,
@@ -546,7 +548,7 @@ print(json.dumps(out))
     assert.deepEqual(out, { json: value, msgpack: value, yaml: value, text: value.s });
   });
 
-  it("non-finite floats from Python's json.dumps decode", () => {
+  it("non-finite floats from Python's json.dumps decode", skipPython.options(), () => {
     const text = runPython(
       `
 import json, sys
@@ -561,7 +563,7 @@ print(json.dumps(dumps({"nan": float("nan"), "inf": [float("inf"), float("-inf")
     });
   });
 
-  it("bytes inside msgpack arrive as Python bytes", () => {
+  it("bytes inside msgpack arrive as Python bytes", skipPython.options(), () => {
     const e = serializers.dumps({ b: new Uint8Array([0, 255]) }, "msgpack");
     const out = runPython(
       `
@@ -576,7 +578,7 @@ print(json.dumps({"type": type(v["b"]).__name__, "hex": v["b"].hex()}))
     assert.deepEqual(out, { type: "bytes", hex: "00ff" });
   });
 
-  it("a string that YAML 1.1 reads as a boolean stays a string", () => {
+  it("a string that YAML 1.1 reads as a boolean stays a string", skipPython.options(), () => {
     const e = serializers.dumps({ a: "yes", b: "on", c: "no", d: "~" }, "yaml");
     const out = runPython(
       `

@@ -10,6 +10,7 @@ import { uuid } from "../../src/utils/uuid.ts";
 import { onSignals, Worker } from "../../src/worker.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { bodyText } from "../../mod.ts";
+import { envSkip } from "../_support/skips.ts";
 
 /** A promise with its resolve function. */
 function deferred<T = void>() {
@@ -315,52 +316,56 @@ const brokers = [
   {
     name: "RabbitMQ",
     url: "amqp://guest:guest@127.0.0.1:5672//",
-    skip: await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672),
+    skip: envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672)),
   },
   {
     name: "Redis",
     url: "redis://127.0.0.1:6379/0",
-    skip: await brokerSkipReason("Redis", "127.0.0.1", 6379),
+    skip: envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379)),
   },
 ];
 
 for (const broker of brokers) {
-  describe(`Worker on ${broker.name}`, { skip: broker.skip }, () => {
-    it("a graceful stop finishes the message in hand and leaves the rest queued", async () => {
-      await using conn = new Connection(broker.url);
-      const tasks = new Queue(`wk-${uuid()}`, { autoDelete: false, durable: false });
-      const started = deferred();
-      const release = deferred();
-      const done: unknown[] = [];
-      const worker = new Worker({
-        connection: conn,
-        safetyInterval: 100,
-        getConsumers: (make) => [make([tasks], {
-          prefetchCount: 1,
-          callbacks: [async (body, message) => {
-            started.resolve();
-            await release.promise;
-            done.push(body);
-            await message.ack();
-          }],
-        })],
-      });
-      const producer = conn.producer();
-      await producer.publish({ n: 1 }, { routingKey: tasks.name, declare: [tasks] });
-      await producer.publish({ n: 2 }, { routingKey: tasks.name });
-      const running = worker.run();
-      try {
-        await started.promise;
-        worker.stop();
-        release.resolve();
-        await running;
-        assert.deepEqual(done, [{ n: 1 }]);
-        assert.deepEqual(await drainQueue(conn, tasks.name), [{ n: 2 }]);
-      } finally {
-        const channel = await conn.channel();
-        await channel.queueDelete(tasks.name);
-        await channel.close();
-      }
-    });
+  describe(`Worker on ${broker.name}`, () => {
+    it(
+      "a graceful stop finishes the message in hand and leaves the rest queued",
+      broker.skip.options(),
+      async () => {
+        await using conn = new Connection(broker.url);
+        const tasks = new Queue(`wk-${uuid()}`, { autoDelete: false, durable: false });
+        const started = deferred();
+        const release = deferred();
+        const done: unknown[] = [];
+        const worker = new Worker({
+          connection: conn,
+          safetyInterval: 100,
+          getConsumers: (make) => [make([tasks], {
+            prefetchCount: 1,
+            callbacks: [async (body, message) => {
+              started.resolve();
+              await release.promise;
+              done.push(body);
+              await message.ack();
+            }],
+          })],
+        });
+        const producer = conn.producer();
+        await producer.publish({ n: 1 }, { routingKey: tasks.name, declare: [tasks] });
+        await producer.publish({ n: 2 }, { routingKey: tasks.name });
+        const running = worker.run();
+        try {
+          await started.promise;
+          worker.stop();
+          release.resolve();
+          await running;
+          assert.deepEqual(done, [{ n: 1 }]);
+          assert.deepEqual(await drainQueue(conn, tasks.name), [{ n: 2 }]);
+        } finally {
+          const channel = await conn.channel();
+          await channel.queueDelete(tasks.name);
+          await channel.close();
+        }
+      },
+    );
   });
 }

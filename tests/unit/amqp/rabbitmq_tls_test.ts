@@ -9,103 +9,122 @@ import { Connection, ConnectionError, Exchange, Queue } from "../../../mod.ts";
 import { brokerSkipReason, inCi } from "../../_support/brokers.ts";
 import { startTlsListener, type TlsListener } from "../../_support/rabbitmq.ts";
 import { makeTlsFixture } from "../runtime/_tls_fixture.ts";
+import { envSkip } from "../../_support/skips.ts";
 
 const fixture = makeTlsFixture();
 let listener: TlsListener | undefined;
 let mutual: TlsListener | undefined;
-let skip = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
-if (!skip) {
+let missing = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
+if (!missing) {
   try {
     listener = await startTlsListener(fixture);
     mutual = await startTlsListener({ ...fixture, clientCa: fixture.ca });
   } catch (error) {
     const reason = `cannot add a TLS listener to RabbitMQ with rabbitmqctl: ${error}`;
     if (inCi) throw new Error(reason);
-    skip = reason;
+    missing = reason;
   }
 }
+const skip = envSkip(import.meta.url, missing);
 const run = Math.random().toString(36).slice(2, 8);
 
 function tlsUrl(scheme: string, port = listener?.port): string {
   return `${scheme}://guest:guest@127.0.0.1:${port}//`;
 }
 
-describe("amqps:// on RabbitMQ's TLS listener", { skip }, () => {
+describe("amqps:// on RabbitMQ's TLS listener", () => {
   after(async () => {
+    if (skip.reason) return;
     await listener?.stop();
     await mutual?.stop();
     fixture.cleanup();
   });
 
   for (const scheme of ["amqps", "amqplibs"]) {
-    it(`${scheme}: publishes and consumes through the full stack, big and small bodies`, async () => {
-      await using conn = new Connection(tlsUrl(scheme), { ssl: { ca: fixture.ca } });
-      const exchange = new Exchange(`wakame-tls-${run}`, { type: "direct", autoDelete: true });
-      const queue = new Queue(`wakame-tls-${scheme}-${run}`, {
-        exchange,
-        routingKey: "tls",
-        autoDelete: true,
-      });
-      const big = "é".repeat(200_000); // 400 KB of UTF-8: many TLS records and AMQP frames
-      const producer = conn.producer({ exchange });
-      await producer.publish({ n: 1, big }, { routingKey: "tls", declare: [queue] });
-      await producer.publish({ n: 2 }, { routingKey: "tls" });
-      const got: { n: number; big?: string }[] = [];
-      let done!: () => void;
-      const finished = new Promise<void>((resolve) => (done = resolve));
-      await using consumer = conn.consumer(queue, {
-        callbacks: [async (body, message) => {
-          got.push(body as { n: number; big?: string });
-          await message.ack();
-          if (got.length === 2) done();
-        }],
-      });
-      await consumer.consume();
-      await Promise.race([finished, conn.drainEvents({ timeout: 10_000 })]);
-      await finished;
-      assert.deepEqual(got.map((b) => b.n), [1, 2]);
-      assert.equal(got[0].big, big);
-    });
+    it(
+      `${scheme}: publishes and consumes through the full stack, big and small bodies`,
+      skip.options(),
+      async () => {
+        await using conn = new Connection(tlsUrl(scheme), { ssl: { ca: fixture.ca } });
+        const exchange = new Exchange(`wakame-tls-${run}`, { type: "direct", autoDelete: true });
+        const queue = new Queue(`wakame-tls-${scheme}-${run}`, {
+          exchange,
+          routingKey: "tls",
+          autoDelete: true,
+        });
+        const big = "é".repeat(200_000); // 400 KB of UTF-8: many TLS records and AMQP frames
+        const producer = conn.producer({ exchange });
+        await producer.publish({ n: 1, big }, { routingKey: "tls", declare: [queue] });
+        await producer.publish({ n: 2 }, { routingKey: "tls" });
+        const got: { n: number; big?: string }[] = [];
+        let done!: () => void;
+        const finished = new Promise<void>((resolve) => (done = resolve));
+        await using consumer = conn.consumer(queue, {
+          callbacks: [async (body, message) => {
+            got.push(body as { n: number; big?: string });
+            await message.ack();
+            if (got.length === 2) done();
+          }],
+        });
+        await consumer.consume();
+        await Promise.race([finished, conn.drainEvents({ timeout: 10_000 })]);
+        await finished;
+        assert.deepEqual(got.map((b) => b.n), [1, 2]);
+        assert.equal(got[0].big, big);
+      },
+    );
 
-    it(`${scheme}: refuses a certificate it cannot verify (no plain-text fallback)`, async () => {
-      await using conn = new Connection(tlsUrl(scheme), { connectTimeout: 5000 });
-      await assert.rejects(conn.connect(), (error: unknown) => {
-        assert.ok(error instanceof ConnectionError, String(error));
-        assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${listener?.port}`));
-        assert.doesNotMatch(error.message, /guest:guest/);
-        return true;
-      });
-    });
+    it(
+      `${scheme}: refuses a certificate it cannot verify (no plain-text fallback)`,
+      skip.options(),
+      async () => {
+        await using conn = new Connection(tlsUrl(scheme), { connectTimeout: 5000 });
+        await assert.rejects(conn.connect(), (error: unknown) => {
+          assert.ok(error instanceof ConnectionError, String(error));
+          assert.match(error.message, new RegExp(`127\\.0\\.0\\.1:${listener?.port}`));
+          assert.doesNotMatch(error.message, /guest:guest/);
+          return true;
+        });
+      },
+    );
 
-    it(`${scheme}: presents a client certificate where the broker demands one`, async () => {
-      const ssl = { ca: fixture.ca, cert: fixture.clientCert, key: fixture.clientKey };
-      await using conn = new Connection(tlsUrl(scheme, mutual?.port), { ssl });
-      const queue = new Queue(`wakame-mtls-${scheme}-${run}`, { autoDelete: true });
-      await using simple = conn.simpleQueue(queue);
-      await simple.put({ mutual: true });
-      const message = await simple.get({ timeout: 5000 });
-      assert.deepEqual(message.payload, { mutual: true });
-      await message.ack();
-    });
+    it(
+      `${scheme}: presents a client certificate where the broker demands one`,
+      skip.options(),
+      async () => {
+        const ssl = { ca: fixture.ca, cert: fixture.clientCert, key: fixture.clientKey };
+        await using conn = new Connection(tlsUrl(scheme, mutual?.port), { ssl });
+        const queue = new Queue(`wakame-mtls-${scheme}-${run}`, { autoDelete: true });
+        await using simple = conn.simpleQueue(queue);
+        await simple.put({ mutual: true });
+        const message = await simple.get({ timeout: 5000 });
+        assert.deepEqual(message.payload, { mutual: true });
+        await message.ack();
+      },
+    );
 
-    it(`${scheme}: fails where the broker demands a client certificate and none is given`, async () => {
-      await using conn = new Connection(tlsUrl(scheme, mutual?.port), {
-        connectTimeout: 5000,
-        ssl: { ca: fixture.ca },
-      });
-      await assert.rejects(async () => {
-        await conn.connect();
-        // TLS 1.3 finishes the client's side of the handshake before the server's verdict
-        // arrives: the refusal can surface on the first exchange instead.
-        await (await conn.channel()).queueDeclare({ name: "", exclusive: true });
-      }, (error: unknown) => {
-        assert.ok(error instanceof ConnectionError, String(error));
-        assert.match(error.message, /certificate.?required/i);
-        return true;
-      });
-    });
+    it(
+      `${scheme}: fails where the broker demands a client certificate and none is given`,
+      skip.options(),
+      async () => {
+        await using conn = new Connection(tlsUrl(scheme, mutual?.port), {
+          connectTimeout: 5000,
+          ssl: { ca: fixture.ca },
+        });
+        await assert.rejects(async () => {
+          await conn.connect();
+          // TLS 1.3 finishes the client's side of the handshake before the server's verdict
+          // arrives: the refusal can surface on the first exchange instead.
+          await (await conn.channel()).queueDeclare({ name: "", exclusive: true });
+        }, (error: unknown) => {
+          assert.ok(error instanceof ConnectionError, String(error));
+          assert.match(error.message, /certificate.?required/i);
+          return true;
+        });
+      },
+    );
 
-    it(`${scheme}: refuses a certificate made for another name`, async () => {
+    it(`${scheme}: refuses a certificate made for another name`, skip.options(), async () => {
       await using conn = new Connection(tlsUrl(scheme), {
         connectTimeout: 5000,
         ssl: { ca: fixture.ca, serverName: "other.test" },
@@ -114,11 +133,15 @@ describe("amqps:// on RabbitMQ's TLS listener", { skip }, () => {
     });
   }
 
-  it("takes the server name to verify from the options (the certificate's DNS name)", async () => {
-    await using conn = new Connection(tlsUrl("amqps"), {
-      ssl: { ca: fixture.ca, serverName: "wakame.test" },
-    });
-    await conn.connect();
-    assert.equal(conn.connected, true);
-  });
+  it(
+    "takes the server name to verify from the options (the certificate's DNS name)",
+    skip.options(),
+    async () => {
+      await using conn = new Connection(tlsUrl("amqps"), {
+        ssl: { ca: fixture.ca, serverName: "wakame.test" },
+      });
+      await conn.connect();
+      assert.equal(conn.connected, true);
+    },
+  );
 });

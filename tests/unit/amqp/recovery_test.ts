@@ -12,8 +12,9 @@ import type { Message } from "../../../src/message.ts";
 import { AmqpTransport } from "../../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { rabbitmqctl } from "../../_support/rabbitmq.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const skip = await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672);
+const skip = envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672));
 const run = Math.random().toString(36).slice(2, 8);
 
 /** Closes every broker connection whose client properties carry this connection_name. */
@@ -26,7 +27,7 @@ async function forceClose(connectionName: string): Promise<number> {
   return pids.length;
 }
 
-describe("AMQP recovery with the core (RabbitMQ)", { skip }, () => {
+describe("AMQP recovery with the core (RabbitMQ)", () => {
   const name = `wakame-recovery-${run}`;
   const conn = new Connection("amqp://guest:guest@127.0.0.1:5672//", {
     transport: AmqpTransport,
@@ -34,52 +35,57 @@ describe("AMQP recovery with the core (RabbitMQ)", { skip }, () => {
     recoveryPolicy: { intervalStart: 50, intervalStep: 50, intervalMax: 200 },
   });
   after(async () => {
+    if (skip.reason) return;
     await conn.close();
   });
 
-  it("re-consumes after a forced close; unacked messages come back redelivered", async () => {
-    const queue = new Queue(`${name}-q`, { durable: false, autoDelete: false });
-    const producer = conn.producer({ routingKey: queue.name });
-    await producer.publish({ n: 0 }, { declare: [queue] });
-    await producer.publish({ n: 1 }, { declare: [queue] });
+  it(
+    "re-consumes after a forced close; unacked messages come back redelivered",
+    skip.options(),
+    async () => {
+      const queue = new Queue(`${name}-q`, { durable: false, autoDelete: false });
+      const producer = conn.producer({ routingKey: queue.name });
+      await producer.publish({ n: 0 }, { declare: [queue] });
+      await producer.publish({ n: 1 }, { declare: [queue] });
 
-    const seen: Message[] = [];
-    let wake: (() => void) | undefined;
-    const waitFor = async (n: number) => {
-      while (seen.length < n) await new Promise<void>((r) => (wake = r));
-    };
-    const consumer = conn.consumer(queue, {
-      prefetchCount: 10,
-      callbacks: [(_body, message) => {
-        seen.push(message);
-        wake?.();
-      }],
-    });
-    await consumer.consume();
-    await waitFor(2);
-    assert.deepStrictEqual(seen.map((m) => m.deliveryInfo.redelivered), [false, false]);
+      const seen: Message[] = [];
+      let wake: (() => void) | undefined;
+      const waitFor = async (n: number) => {
+        while (seen.length < n) await new Promise<void>((r) => (wake = r));
+      };
+      const consumer = conn.consumer(queue, {
+        prefetchCount: 10,
+        callbacks: [(_body, message) => {
+          seen.push(message);
+          wake?.();
+        }],
+      });
+      await consumer.consume();
+      await waitFor(2);
+      assert.deepStrictEqual(seen.map((m) => m.deliveryInfo.redelivered), [false, false]);
 
-    assert.equal(await forceClose(name), 1);
-    await waitFor(4); // the consumer reconnected and got both again
-    await conn.recovered();
-    const [old, again] = [seen[0], seen.slice(2)];
-    assert.deepStrictEqual(again.map((m) => m.deliveryInfo.redelivered), [true, true]);
-    assert.deepStrictEqual(
-      await Promise.all(again.map((m) => m.decode())),
-      [{ n: 0 }, { n: 1 }],
-    );
-    await assert.rejects(old.ack(), /closed/);
-    for (const m of again) await m.ack();
+      assert.equal(await forceClose(name), 1);
+      await waitFor(4); // the consumer reconnected and got both again
+      await conn.recovered();
+      const [old, again] = [seen[0], seen.slice(2)];
+      assert.deepStrictEqual(again.map((m) => m.deliveryInfo.redelivered), [true, true]);
+      assert.deepStrictEqual(
+        await Promise.all(again.map((m) => m.decode())),
+        [{ n: 0 }, { n: 1 }],
+      );
+      await assert.rejects(old.ack(), /closed/);
+      for (const m of again) await m.ack();
 
-    await producer.publish({ n: 2 }, { retry: true });
-    await waitFor(5);
-    assert.deepStrictEqual(await seen[4].decode(), { n: 2 });
-    await seen[4].ack();
-    await consumer.cancel();
-    await (await conn.channel()).queueDelete(queue.name);
-  });
+      await producer.publish({ n: 2 }, { retry: true });
+      await waitFor(5);
+      assert.deepStrictEqual(await seen[4].decode(), { n: 2 });
+      await seen[4].ack();
+      await consumer.cancel();
+      await (await conn.channel()).queueDelete(queue.name);
+    },
+  );
 
-  it("publishes with retry across a forced close", async () => {
+  it("publishes with retry across a forced close", skip.options(), async () => {
     const queue = new Queue(`${name}-retry`, { durable: false, autoDelete: false });
     const producer = conn.producer({ routingKey: queue.name });
     await producer.publish({ n: 1 }, { declare: [queue] });

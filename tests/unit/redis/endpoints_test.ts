@@ -8,10 +8,22 @@ import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
 import { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { connectSocket } from "../../../src/runtime/mod.ts";
 import { haveBinary, PrivateRedis } from "./_server.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const noServer = haveBinary("redis-server") ? false : "redis-server is not installed";
-const noTls = noServer || (haveBinary("openssl") ? false : "openssl is not installed");
-const noCluster = noServer || (haveBinary("redis-cli") ? false : "redis-cli is not installed");
+const noServer = haveBinary("redis-server")
+  ? false
+  : "redis-server is not installed (apt-get install redis-server)";
+const unixTools = envSkip(import.meta.url, noServer);
+const tlsTools = envSkip(
+  import.meta.url,
+  noServer ||
+    (haveBinary("openssl") ? false : "openssl is not installed (apt-get install openssl)"),
+);
+const clusterTools = envSkip(
+  import.meta.url,
+  noServer ||
+    (haveBinary("redis-cli") ? false : "redis-cli is not installed (apt-get install redis-tools)"),
+);
 const drivers = ["resp", "ioredis"] as const;
 
 /** Publishes one message and reads it back with basicGet. */
@@ -24,19 +36,23 @@ async function roundTrip(conn: Connection, queue: string): Promise<unknown> {
   return JSON.parse(bodyText(delivery.body));
 }
 
-describe("redis+socket:// over a unix socket", { skip: noServer }, () => {
+describe("redis+socket:// over a unix socket", () => {
   let server: PrivateRedis;
   let socket: string;
   before(async () => {
+    if (unixTools.reason) return;
     server = await PrivateRedis.start((dir, port) => {
       socket = join(dir, "redis.sock");
       return ["--port", String(port), "--unixsocket", socket];
     });
   });
-  after(async () => await server?.dispose());
+  after(async () => {
+    if (unixTools.reason) return;
+    await server?.dispose();
+  });
 
   for (const driver of drivers) {
-    it(`publishes and consumes (${driver} driver)`, async () => {
+    it(`publishes and consumes (${driver} driver)`, unixTools.options(), async () => {
       await using conn = new Connection(`redis+socket://${socket}`, {
         transportOptions: { driver, db: 2 },
       });
@@ -60,10 +76,11 @@ describe("redis+socket:// over a unix socket", { skip: noServer }, () => {
   }
 });
 
-describe("rediss:// with TLS verification", { skip: noTls }, () => {
+describe("rediss:// with TLS verification", () => {
   let server: PrivateRedis;
   let ca: string;
   before(async () => {
+    if (tlsTools.reason) return;
     server = await PrivateRedis.start((dir, port) => {
       const run = (args: string[]) => {
         const out = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
@@ -133,19 +150,26 @@ describe("rediss:// with TLS verification", { skip: noTls }, () => {
       ];
     });
   });
-  after(async () => await server?.dispose());
+  after(async () => {
+    if (tlsTools.reason) return;
+    await server?.dispose();
+  });
 
   for (const driver of drivers) {
-    it(`refuses a certificate it cannot verify (${driver} driver)`, async () => {
-      const conn = new Connection(`rediss://127.0.0.1:${server.port}/0`, {
-        transportOptions: { driver },
-        connectTimeout: 3000,
-      });
-      await assert.rejects(conn.connect(), ConnectionError);
-      await conn.close();
-    });
+    it(
+      `refuses a certificate it cannot verify (${driver} driver)`,
+      tlsTools.options(),
+      async () => {
+        const conn = new Connection(`rediss://127.0.0.1:${server.port}/0`, {
+          transportOptions: { driver },
+          connectTimeout: 3000,
+        });
+        await assert.rejects(conn.connect(), ConnectionError);
+        await conn.close();
+      },
+    );
 
-    it(`connects when given the CA (${driver} driver)`, async () => {
+    it(`connects when given the CA (${driver} driver)`, tlsTools.options(), async () => {
       await using conn = new Connection(`rediss://127.0.0.1:${server.port}/0`, {
         ssl: { ca },
         transportOptions: { driver },
@@ -155,9 +179,10 @@ describe("rediss:// with TLS verification", { skip: noTls }, () => {
   }
 });
 
-describe("cluster mode on a real three-node Redis Cluster", { skip: noCluster }, () => {
+describe("cluster mode on a real three-node Redis Cluster", () => {
   const nodes: PrivateRedis[] = [];
   before(async () => {
+    if (clusterTools.reason) return;
     for (let i = 0; i < 3; i++) {
       nodes.push(
         await PrivateRedis.start((dir, port) => [
@@ -193,10 +218,11 @@ describe("cluster mode on a real three-node Redis Cluster", { skip: noCluster },
     }
   });
   after(async () => {
+    if (clusterTools.reason) return;
     for (const node of nodes) await node.dispose();
   });
 
-  it("refuses a key prefix without a hash tag", async () => {
+  it("refuses a key prefix without a hash tag", clusterTools.options(), async () => {
     const conn = new Connection(`redis://127.0.0.1:${nodes[0]!.port}/0`, {
       transportOptions: { cluster: true, globalKeyprefix: "plain:" },
     });
@@ -205,39 +231,43 @@ describe("cluster mode on a real three-node Redis Cluster", { skip: noCluster },
   });
 
   for (const driver of drivers) {
-    it(`works through any node: keys share one slot on its owner (${driver} driver)`, async () => {
-      const prefix = `{wk-${driver}}.`;
-      for (const entry of nodes) {
-        await using conn = new Connection(`redis://127.0.0.1:${entry.port}/0`, {
-          transportOptions: { cluster: true, globalKeyprefix: prefix, driver },
-        });
-        assert.deepEqual(await roundTrip(conn, "jobs"), { queue: "jobs" });
-      }
-      {
-        await using conn = new Connection(`redis://127.0.0.1:${nodes[0]!.port}/0`, {
-          transportOptions: { cluster: true, globalKeyprefix: prefix, driver },
-        });
-        await conn.producer().publish({ left: true }, { routingKey: "jobs", priority: 9 });
-        await conn.producer().publish({ left: true }, { routingKey: "jobs" });
-        const channel = await conn.channel();
-        // Taken and left unacked: the channel's close gives it back (restore at shutdown).
-        assert.ok(await channel.basicGet("jobs"));
-      }
-      // All of the transport's keys live on one node: the owner of the slot of the tag.
-      const holders = nodes.filter((n) =>
-        spawnSync("redis-cli", ["-p", String(n.port), "--scan", "--pattern", `${prefix}*`], {
-          encoding: "utf8",
-        }).stdout.trim() !== ""
-      );
-      assert.equal(holders.length, 1);
-      const keys = spawnSync("redis-cli", [
-        "-p",
-        String(holders[0]!.port),
-        "--scan",
-        "--pattern",
-        `${prefix}*`,
-      ], { encoding: "utf8" }).stdout.trim().split("\n").sort();
-      assert.deepEqual(keys, [`${prefix}jobs`, `${prefix}jobs\x06\x169`]);
-    });
+    it(
+      `works through any node: keys share one slot on its owner (${driver} driver)`,
+      clusterTools.options(),
+      async () => {
+        const prefix = `{wk-${driver}}.`;
+        for (const entry of nodes) {
+          await using conn = new Connection(`redis://127.0.0.1:${entry.port}/0`, {
+            transportOptions: { cluster: true, globalKeyprefix: prefix, driver },
+          });
+          assert.deepEqual(await roundTrip(conn, "jobs"), { queue: "jobs" });
+        }
+        {
+          await using conn = new Connection(`redis://127.0.0.1:${nodes[0]!.port}/0`, {
+            transportOptions: { cluster: true, globalKeyprefix: prefix, driver },
+          });
+          await conn.producer().publish({ left: true }, { routingKey: "jobs", priority: 9 });
+          await conn.producer().publish({ left: true }, { routingKey: "jobs" });
+          const channel = await conn.channel();
+          // Taken and left unacked: the channel's close gives it back (restore at shutdown).
+          assert.ok(await channel.basicGet("jobs"));
+        }
+        // All of the transport's keys live on one node: the owner of the slot of the tag.
+        const holders = nodes.filter((n) =>
+          spawnSync("redis-cli", ["-p", String(n.port), "--scan", "--pattern", `${prefix}*`], {
+            encoding: "utf8",
+          }).stdout.trim() !== ""
+        );
+        assert.equal(holders.length, 1);
+        const keys = spawnSync("redis-cli", [
+          "-p",
+          String(holders[0]!.port),
+          "--scan",
+          "--pattern",
+          `${prefix}*`,
+        ], { encoding: "utf8" }).stdout.trim().split("\n").sort();
+        assert.deepEqual(keys, [`${prefix}jobs`, `${prefix}jobs\x06\x169`]);
+      },
+    );
   }
 });

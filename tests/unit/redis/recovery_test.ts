@@ -5,9 +5,16 @@ import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { dropPrefix, randomPrefix, rawRedis, text } from "./_helpers.ts";
 import { haveBinary, PrivateRedis } from "./_server.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
-const skipRestart = skip || (haveBinary("redis-server") ? false : "redis-server is not installed");
+const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
+const skipRestart = envSkip(
+  import.meta.url,
+  skip.reason ||
+    (haveBinary("redis-server")
+      ? false
+      : "redis-server is not installed (apt-get install redis-server)"),
+);
 
 /** Kills the connections that carry `name` (CLIENT SETNAME), and only those. */
 async function killClientsNamed(raw: RespConnection, name: string): Promise<number> {
@@ -84,62 +91,71 @@ async function publish(
 }
 
 describe("Redis recovery", () => {
-  it("keeps consuming after CLIENT KILL of its connections: nothing lost, unacked restored", {
-    skip,
-  }, async () => {
-    const prefix = randomPrefix();
-    const name = `wk-kill-${crypto.randomUUID().slice(0, 8)}`;
-    const url = "redis://127.0.0.1:6379/0";
-    const options = { globalKeyprefix: prefix, clientName: name, visibilityTimeout: 1000 };
-    const raw = await rawRedis();
-    const collector = new Collector();
-    const consumer = await consumeAll(url, options, "jobs", collector);
-    try {
-      await publish(url, { globalKeyprefix: prefix }, "jobs", 0, 100);
-      await collector.until(50);
-      const killed = await killClientsNamed(raw, name);
-      assert.ok(killed >= 1, "the consumer's connections were found and killed");
-      await publish(url, { globalKeyprefix: prefix }, "jobs", 100, 200);
-      await collector.until(200);
-      assert.equal(collector.seen.size, 200, "every message arrived");
-      // Whatever was fetched or unacked when the connection died comes back (a message whose
-      // ack was lost is delivered again: at least once) and is acked: wait until both are empty.
-      const settled = async () =>
-        (await raw.send(["HLEN", `${prefix}unacked`])) === 0 &&
-        (await raw.send(["LLEN", `${prefix}jobs`])) === 0;
-      for (let i = 0; i < 100 && !(await settled()); i++) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.equal(await raw.send(["HLEN", `${prefix}unacked`]), 0);
-      assert.equal(await raw.send(["LLEN", `${prefix}jobs`]), 0);
-    } finally {
-      await consumer.stop();
-      await dropPrefix(raw, prefix);
-      await raw.close();
-    }
-  });
-
-  describe("across a Redis restart", { skip: skipRestart }, () => {
-    let server: PrivateRedis | undefined;
-    after(async () => await server?.dispose());
-
-    it("re-arms by itself and receives what was published before and after", async () => {
-      server = await PrivateRedis.start();
-      const url = `redis://127.0.0.1:${server.port}/0`;
-      const options = { visibilityTimeout: 1000 };
+  it(
+    "keeps consuming after CLIENT KILL of its connections: nothing lost, unacked restored",
+    skip.options(),
+    async () => {
+      const prefix = randomPrefix();
+      const name = `wk-kill-${crypto.randomUUID().slice(0, 8)}`;
+      const url = "redis://127.0.0.1:6379/0";
+      const options = { globalKeyprefix: prefix, clientName: name, visibilityTimeout: 1000 };
+      const raw = await rawRedis();
       const collector = new Collector();
       const consumer = await consumeAll(url, options, "jobs", collector);
       try {
-        await publish(url, {}, "jobs", 0, 50);
-        await collector.until(10);
-        await server.stop();
-        await server.startAgain();
-        await publish(url, {}, "jobs", 50, 100);
-        await collector.until(100);
-        assert.equal(collector.seen.size, 100, "every message arrived");
+        await publish(url, { globalKeyprefix: prefix }, "jobs", 0, 100);
+        await collector.until(50);
+        const killed = await killClientsNamed(raw, name);
+        assert.ok(killed >= 1, "the consumer's connections were found and killed");
+        await publish(url, { globalKeyprefix: prefix }, "jobs", 100, 200);
+        await collector.until(200);
+        assert.equal(collector.seen.size, 200, "every message arrived");
+        // Whatever was fetched or unacked when the connection died comes back (a message whose
+        // ack was lost is delivered again: at least once) and is acked: wait until both are empty.
+        const settled = async () =>
+          (await raw.send(["HLEN", `${prefix}unacked`])) === 0 &&
+          (await raw.send(["LLEN", `${prefix}jobs`])) === 0;
+        for (let i = 0; i < 100 && !(await settled()); i++) {
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(await raw.send(["HLEN", `${prefix}unacked`]), 0);
+        assert.equal(await raw.send(["LLEN", `${prefix}jobs`]), 0);
       } finally {
         await consumer.stop();
+        await dropPrefix(raw, prefix);
+        await raw.close();
       }
+    },
+  );
+
+  describe("across a Redis restart", () => {
+    let server: PrivateRedis | undefined;
+    after(async () => {
+      if (skipRestart.reason) return;
+      await server?.dispose();
     });
+
+    it(
+      "re-arms by itself and receives what was published before and after",
+      skipRestart.options(),
+      async () => {
+        server = await PrivateRedis.start();
+        const url = `redis://127.0.0.1:${server.port}/0`;
+        const options = { visibilityTimeout: 1000 };
+        const collector = new Collector();
+        const consumer = await consumeAll(url, options, "jobs", collector);
+        try {
+          await publish(url, {}, "jobs", 0, 50);
+          await collector.until(10);
+          await server.stop();
+          await server.startAgain();
+          await publish(url, {}, "jobs", 50, 100);
+          await collector.until(100);
+          assert.equal(collector.seen.size, 100, "every message arrived");
+        } finally {
+          await consumer.stop();
+        }
+      },
+    );
   });
 });

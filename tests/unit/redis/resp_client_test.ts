@@ -9,6 +9,7 @@ import { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { RespParser } from "../../../transports/redis/resp/parser.ts";
 import { RespErrorReply, type RespValue } from "../../../transports/redis/resp/types.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
+import { envSkip } from "../../_support/skips.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -266,9 +267,9 @@ describe("RESP connection (fake server on 127.0.0.1)", () => {
   });
 });
 
-const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
+const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
 
-describe("RESP connection (local Redis)", { skip }, () => {
+describe("RESP connection (local Redis)", () => {
   const open = (extra: object = {}) =>
     RespConnection.connect({
       hostname: "127.0.0.1",
@@ -277,7 +278,7 @@ describe("RESP connection (local Redis)", { skip }, () => {
       ...extra,
     });
 
-  it("logs in as an ACL user and selects the database of the vhost", async () => {
+  it("logs in as an ACL user and selects the database of the vhost", skip.options(), async () => {
     const admin = await open();
     const user = `wk-acl-${crypto.randomUUID().slice(0, 8)}`;
     assert.equal(await admin.send(["ACL", "SETUSER", user, "on", ">pw-123", "~*", "+@all"]), "OK");
@@ -300,7 +301,7 @@ describe("RESP connection (local Redis)", { skip }, () => {
     }
   });
 
-  it("speaks RESP3 with a real server (HELLO 3)", async () => {
+  it("speaks RESP3 with a real server (HELLO 3)", skip.options(), async () => {
     const redis = await open({ protocol: 3 });
     const key = `wk-resp3-${crypto.randomUUID()}`;
     await redis.send(["HSET", key, "f", "v"]);
@@ -311,7 +312,7 @@ describe("RESP connection (local Redis)", { skip }, () => {
     await redis.close();
   });
 
-  it("returns error replies as values, not as a broken connection", async () => {
+  it("returns error replies as values, not as a broken connection", skip.options(), async () => {
     const redis = await open();
     const key = `wk-err-${crypto.randomUUID()}`;
     await redis.send(["SET", key, "x"]);

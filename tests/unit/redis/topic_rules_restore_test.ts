@@ -9,14 +9,19 @@ import { openRedisBackend } from "../../../transports/redis/mod.ts";
 import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { dropPrefix, message, randomPrefix, rawRedis, redisParams } from "./_helpers.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const skip = await brokerSkipReason("Redis", "127.0.0.1", 6379);
+const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
 
-describe("Redis restore routes topic bindings with the transport's topicRules", { skip }, () => {
+describe("Redis restore routes topic bindings with the transport's topicRules", () => {
   let raw: RespConnection;
   const prefixes: string[] = [];
-  before(async () => (raw = await rawRedis()));
+  before(async () => {
+    if (skip.reason) return;
+    raw = await rawRedis();
+  });
   after(async () => {
+    if (skip.reason) return;
     for (const prefix of prefixes) await dropPrefix(raw, prefix);
     await raw.close();
   });
@@ -50,11 +55,11 @@ describe("Redis restore routes topic bindings with the transport's topicRules", 
     }
   }
 
-  it("amqp (default): `*.c` does not take a.b.b.c, `a.#` does", async () => {
+  it("amqp (default): `*.c` does not take a.b.b.c, `a.#` does", skip.options(), async () => {
     assert.deepEqual(await restoredTo("amqp"), ["a-hash"]);
   });
 
-  it("kombu: both take it, as Python Kombu's restore would route it", async () => {
+  it("kombu: both take it, as Python Kombu's restore would route it", skip.options(), async () => {
     assert.deepEqual(await restoredTo("kombu"), ["star-c", "a-hash"]);
   });
 });

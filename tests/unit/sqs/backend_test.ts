@@ -15,12 +15,13 @@ import {
 } from "../../../transports/sqs/mod.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../../_support/emulators.ts";
 import { bodyText } from "../../../mod.ts";
+import { envSkip } from "../../_support/skips.ts";
 
-const skip = await emulatorSkipReason("fauxqs");
+const skip = envSkip(import.meta.url, await emulatorSkipReason("fauxqs"));
 const unique = (prefix: string) =>
   `${prefix}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
-describe("SQS store on fauxqs", { skip }, () => {
+describe("SQS store on fauxqs", () => {
   let sqs: Emulator;
   const open: Connection[] = [];
   const transportOptions = (extra: Record<string, unknown> = {}) => ({
@@ -56,14 +57,16 @@ describe("SQS store on fauxqs", { skip }, () => {
     );
 
   before(async () => {
+    if (skip.reason) return;
     sqs = await startFauxqs();
   });
   after(async () => {
+    if (skip.reason) return;
     await Promise.allSettled(open.map((c) => c.close()));
     await sqs?.stop();
   });
 
-  it("delivers foreign messages as raw bodies and keeps consuming", async () => {
+  it("delivers foreign messages as raw bodies and keeps consuming", skip.options(), async () => {
     const queue = unique("foreign");
     const conn = connect();
     const producer = conn.producer();
@@ -98,42 +101,51 @@ describe("SQS store on fauxqs", { skip }, () => {
     await s.close();
   });
 
-  it("fails a publish over 256 KiB with LimitExceededError and stores nothing", async () => {
-    const queue = unique("big");
-    const conn = connect();
-    await conn.simpleQueue(queue).put("small"); // declares the queue
-    await assert.rejects(
-      conn.producer().publish("x".repeat(200_000), { routingKey: queue }),
-      (error: unknown) => error instanceof LimitExceededError && /262144 bytes/.test(String(error)),
-    );
-    const s = store();
-    assert.equal(await s.size(queue), 1);
-    await s.close();
-  });
+  it(
+    "fails a publish over 256 KiB with LimitExceededError and stores nothing",
+    skip.options(),
+    async () => {
+      const queue = unique("big");
+      const conn = connect();
+      await conn.simpleQueue(queue).put("small"); // declares the queue
+      await assert.rejects(
+        conn.producer().publish("x".repeat(200_000), { routingKey: queue }),
+        (error: unknown) =>
+          error instanceof LimitExceededError && /262144 bytes/.test(String(error)),
+      );
+      const s = store();
+      assert.equal(await s.size(queue), 1);
+      await s.close();
+    },
+  );
 
-  it("long-polls several queues at once and answers with what arrives", async () => {
-    const [a, b, c] = [unique("pa"), unique("pb"), unique("pc")];
-    const s = store({ waitTimeSeconds: 2 });
-    for (const q of [a, b, c]) await s.declare(q);
-    const controller = new AbortController();
-    const waiting = s.getMany([a, b, c], { max: 10, signal: controller.signal });
-    const publisher = store();
-    await publisher.put(c, {
-      body: new TextEncoder().encode('"to c"'),
-      properties: { contentType: "application/json" },
-      exchange: "",
-      routingKey: c,
-      tag: crypto.randomUUID(),
-      redelivered: false,
-    });
-    const got = await waiting;
-    assert.deepEqual(got.map(([queue]) => queue), [c]);
-    await s.acks!.ack(c, got[0][1]);
-    controller.abort();
-    await Promise.all([s.close(), publisher.close()]);
-  });
+  it(
+    "long-polls several queues at once and answers with what arrives",
+    skip.options(),
+    async () => {
+      const [a, b, c] = [unique("pa"), unique("pb"), unique("pc")];
+      const s = store({ waitTimeSeconds: 2 });
+      for (const q of [a, b, c]) await s.declare(q);
+      const controller = new AbortController();
+      const waiting = s.getMany([a, b, c], { max: 10, signal: controller.signal });
+      const publisher = store();
+      await publisher.put(c, {
+        body: new TextEncoder().encode('"to c"'),
+        properties: { contentType: "application/json" },
+        exchange: "",
+        routingKey: c,
+        tag: crypto.randomUUID(),
+        redelivered: false,
+      });
+      const got = await waiting;
+      assert.deepEqual(got.map(([queue]) => queue), [c]);
+      await s.acks!.ack(c, got[0][1]);
+      controller.abort();
+      await Promise.all([s.close(), publisher.close()]);
+    },
+  );
 
-  it("answers getMany at once with nothing when the caller aborts", async () => {
+  it("answers getMany at once with nothing when the caller aborts", skip.options(), async () => {
     const q = unique("abort");
     const s = store({ waitTimeSeconds: 1 });
     await s.declare(q);
@@ -144,27 +156,31 @@ describe("SQS store on fauxqs", { skip }, () => {
     await s.close();
   });
 
-  it("uses FIFO queues with a group id and the delivery tag as dedup id", async () => {
-    const queue = `${unique("fifo")}.fifo`;
-    const s = store();
-    const m = {
-      body: new TextEncoder().encode('"once"'),
-      properties: { contentType: "application/json", headers: { MessageGroupId: "g1" } },
-      exchange: "",
-      routingKey: queue,
-      tag: crypto.randomUUID(),
-      redelivered: false,
-    };
-    await s.put(queue, m);
-    await s.put(queue, { ...m }); // same tag: deduplicated by SQS
-    const first = await s.get(queue);
-    assert.equal(bodyText(first!.body), '"once"');
-    await s.acks!.ack(queue, first!);
-    assert.equal(await s.get(queue), undefined);
-    await s.close();
-  });
+  it(
+    "uses FIFO queues with a group id and the delivery tag as dedup id",
+    skip.options(),
+    async () => {
+      const queue = `${unique("fifo")}.fifo`;
+      const s = store();
+      const m = {
+        body: new TextEncoder().encode('"once"'),
+        properties: { contentType: "application/json", headers: { MessageGroupId: "g1" } },
+        exchange: "",
+        routingKey: queue,
+        tag: crypto.randomUUID(),
+        redelivered: false,
+      };
+      await s.put(queue, m);
+      await s.put(queue, { ...m }); // same tag: deduplicated by SQS
+      const first = await s.get(queue);
+      assert.equal(bodyText(first!.body), '"once"');
+      await s.acks!.ack(queue, first!);
+      assert.equal(await s.get(queue), undefined);
+      await s.close();
+    },
+  );
 
-  it("marks a requeued message redelivered (ApproximateReceiveCount)", async () => {
+  it("marks a requeued message redelivered (ApproximateReceiveCount)", skip.options(), async () => {
     const queue = unique("redeliver");
     const conn = connect();
     const simple = conn.simpleQueue(queue);
@@ -178,7 +194,7 @@ describe("SQS store on fauxqs", { skip }, () => {
     await simple.close();
   });
 
-  it("keeps to predefinedQueues and refuses others", async () => {
+  it("keeps to predefinedQueues and refuses others", skip.options(), async () => {
     const queue = unique("predef");
     const s = store();
     await s.declare(queue);
