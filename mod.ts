@@ -35,6 +35,7 @@ export * from "./src/message.ts";
 export * from "./src/producer.ts";
 export * from "./src/consumer.ts";
 export * from "./src/connection.ts";
+export * from "./src/channel_source.ts";
 export * from "./src/simple.ts";
 export * from "./src/registry.ts";
 export { bodyBytes, bodyText } from "./src/body.ts";

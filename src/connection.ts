@@ -5,6 +5,8 @@
  * @module
  */
 
+import { setConnectionInternals } from "./_connection_internals.ts";
+import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { Queue } from "./entity.ts";
 import {
@@ -70,20 +72,6 @@ export interface ConnectionOptions {
   recoveryPolicy?: RetryPolicy;
 }
 
-/** Options of {@link Connection.ensure}: a retry policy plus a hook after reconnecting. */
-export interface EnsureOptions extends RetryPolicy {
-  /** Called with the new default channel after a reconnect (Kombu's `obj.revive`). */
-  onRevive?: (channel: Channel) => void | Promise<void>;
-}
-
-/** Something that must start again after a reconnect (a consuming Consumer). */
-export interface Revivable {
-  /** Re-attaches to the re-established connection. */
-  revive(channel?: Channel): Promise<void>;
-  /** The connection closed for good: stop waiting (ends a consumer's `for await`). Optional. */
-  stop?(): void;
-}
-
 interface Waiter {
   resolve(): void;
   reject(error: unknown): void;
@@ -136,9 +124,7 @@ function queryOptions(query: Record<string, string>): Record<string, unknown> {
  * assert.ok(conn.supports("topic"));
  * ```
  */
-export class Connection {
-  /** Keys of entities declared on the current connection (cleared on reconnect). */
-  readonly declaredEntities: Set<string> = new Set();
+export class Connection implements ChannelSource {
   /** Receives out-of-band events (AMQP blocked / unblocked). */
   onEvent: ((event: TransportEvent) => void) | undefined;
   readonly #urls: readonly string[];
@@ -156,11 +142,11 @@ export class Connection {
   #recovering: Promise<void> | undefined;
   #waiters: Waiter[] = [];
   #undrained = 0;
+  /** Keys of entities declared on the current connection (cleared on reconnect). */
+  readonly #declared = new Set<string>();
 
   /**
-
-   * Creates the object.
-
+   * Makes a connection; nothing is opened until it is used (or `connect()` is called).
    *
    * @param url one broker URL, several separated by `;`, or a list (default `memory://`)
    * @param options failover, transport options, timeouts, TLS
@@ -179,6 +165,12 @@ export class Connection {
       ? shuffled(urls)
       : strategy(urls);
     this.#url = this.#cycle.next().value;
+    setConnectionInternals(this, {
+      declared: this.#declared,
+      notifyActivity: () => this.#notifyActivity(),
+      attach: (revivable) => this.#attached.add(revivable),
+      detach: (revivable) => this.#attached.delete(revivable),
+    });
   }
 
   /** The URLs tried, in failover order, with passwords masked. */
@@ -332,7 +324,7 @@ export class Connection {
 
   #adopt(live: TransportConnection): void {
     this.#live = live;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     this.#defaultChannel = undefined;
     live.onEvent = (event) => this.onEvent?.(event);
     void live.closed.then((error) => this.#lost(live, error));
@@ -343,7 +335,7 @@ export class Connection {
     if (this.#live !== live) return;
     this.#live = undefined;
     this.#defaultChannel = undefined;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     const failure = error ?? new ConnectionError(`Connection to ${this.asUri()} closed`);
     this.#failWaiters(failure);
     if (error && !this.#closed) {
@@ -474,7 +466,7 @@ export class Connection {
     if (!live) return;
     this.#live = undefined;
     this.#defaultChannel = undefined;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     try {
       await live.close();
     } catch {
@@ -569,8 +561,8 @@ export class Connection {
     });
   }
 
-  /** Tells `drainEvents` that a message was handled. Called by consumers. */
-  notifyActivity(): void {
+  /** Tells `drainEvents` that a message was handled (consumers call it through the internals). */
+  #notifyActivity(): void {
     if (this.#waiters.length === 0) {
       this.#undrained++;
       return;
@@ -584,16 +576,6 @@ export class Connection {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter.reject(error);
-  }
-
-  /** Registers a consumer to revive after a reconnect. Called by `Consumer.consume()`. */
-  attach(revivable: Revivable): void {
-    this.#attached.add(revivable);
-  }
-
-  /** Stops reviving a consumer. */
-  detach(revivable: Revivable): void {
-    this.#attached.delete(revivable);
   }
 
   /**

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { connectionInternals } from "./_connection_internals.ts";
+import type { ChannelSource } from "./channel_source.ts";
 import { ConfigurationError, NotBoundError } from "./errors.ts";
 import type { Channel, Delivery, ExchangeType, FieldTable, QueueDeclareOk } from "./transport.ts";
 
@@ -55,19 +57,25 @@ export interface Declarable {
  *
  * @param entity an exchange or queue
  * @param channel where to declare it
- * @param cache the connection's cache (omit to always declare)
+ * @param cache the connection (its cache, cleared on reconnect) or a cache of your own; omit to
+ *   always declare
  * @returns true when it declared, false when the cache said it was done
  */
 export async function maybeDeclare(
   entity: Declarable,
   channel: Channel,
-  cache?: DeclarationCache,
+  cache?: DeclarationCache | ChannelSource,
 ): Promise<boolean> {
   const key = entity.declarationKey;
-  const cacheable = cache !== undefined && entity.canCacheDeclaration !== false;
-  if (cacheable && cache.declaredEntities.has(key)) return false;
+  const declared = cache === undefined
+    ? undefined
+    : "declaredEntities" in cache
+    ? cache.declaredEntities
+    : connectionInternals(cache)?.declared;
+  const cacheable = declared !== undefined && entity.canCacheDeclaration !== false;
+  if (cacheable && declared.has(key)) return false;
   await entity.declareOn(channel);
-  if (cacheable) cache.declaredEntities.add(key);
+  if (cacheable) declared.add(key);
   return true;
 }
 

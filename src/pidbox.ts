@@ -22,6 +22,7 @@
  * @module
  */
 
+import { forgetDeclaration } from "./_connection_internals.ts";
 import type { Connection } from "./connection.ts";
 import { Consumer } from "./consumer.ts";
 import { Exchange, Queue } from "./entity.ts";
@@ -458,7 +459,7 @@ export class Mailbox implements AsyncDisposable {
       await consumer.cancel();
       const queue = await this.getReplyQueue();
       // The queue goes with its consumer: declare it again next time.
-      this.connection?.declaredEntities.delete(queue.declarationKey);
+      forgetDeclaration(this.connection, queue.declarationKey);
     } catch (error) {
       log.debug("Cannot cancel the reply consumer:", error);
     }
@@ -765,9 +766,7 @@ export class Node<S = undefined> {
     this.#consumer = undefined;
     if (consumer === undefined) return;
     await consumer.cancel();
-    this.mailbox.connection?.declaredEntities.delete(
-      this.mailbox.getQueue(this.hostname).declarationKey,
-    );
+    forgetDeclaration(this.mailbox.connection, this.mailbox.getQueue(this.hostname).declarationKey);
   }
 
   /** Same as {@link Node.close}. */

@@ -1,3 +1,4 @@
+import { connectionInternals } from "../../../src/_connection_internals.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Body, bodyBytes, bodyText } from "../../../src/body.ts";
@@ -204,7 +205,7 @@ describe("Producer on a connection", () => {
     });
     await producer.publish({ n: 1 }, { routingKey: "a.b", declare: [q] });
     await producer.publish({ n: 2 }, { routingKey: "a.c", declare: [q] });
-    assert.ok(conn.declaredEntities.has(q.declarationKey));
+    assert.ok(connectionInternals(conn)!.declared.has(q.declarationKey));
     await producer.publish({ n: 3 }, { routingKey: "z", mandatory: true });
     await producer.publish({ n: 4 }, { routingKey: "z" });
     assert.equal(returned.length, 1);
