@@ -93,6 +93,7 @@ export class Consumer {
   /** The connection's internals (revival, drain activity, declarations), looked up once. */
   readonly #internals: ConnectionInternals | undefined;
   readonly #cache: DeclarationCache | undefined;
+  readonly #activity: { notify(): void } | undefined;
   readonly #autoDeclare: boolean;
   #channel: Channel | undefined;
   #prefetch: QosOptions | undefined;
@@ -121,7 +122,10 @@ export class Consumer {
     else {
       this.#connection = channelOrConnection;
       this.#internals = connectionInternals(channelOrConnection);
-      if (this.#internals) this.#cache = { declaredEntities: this.#internals.declared };
+      if (this.#internals) {
+        this.#cache = { declaredEntities: this.#internals.declared };
+        this.#activity = this.#internals.activity;
+      }
     }
     const list = Array.isArray(queues) ? queues : [queues];
     this.queues = list.map((q: Queue | string) => (typeof q === "string" ? new Queue(q) : q));
@@ -302,7 +306,7 @@ export class Consumer {
     const message = new Message(channel, delivery, { accept: this.accept, noAck });
     if (this.#sink) {
       this.#sink.push(message);
-      this.#internals?.notifyActivity();
+      this.#activity?.notify();
       return;
     }
     this.#pending.push(message);
@@ -321,13 +325,13 @@ export class Consumer {
       const result = this.#receive(message);
       if (result !== undefined) {
         const resume = () => {
-          this.#internals?.notifyActivity();
+          this.#activity?.notify();
           this.#dispatch();
         };
         result.then(resume, resume);
         return;
       }
-      this.#internals?.notifyActivity();
+      this.#activity?.notify();
     }
     this.#dispatching = false;
     if (this.#idle.length > 0) {
