@@ -73,9 +73,7 @@ export class SimpleQueue {
   #closed = false;
 
   /**
-
-   * Creates the object.
-
+   * Makes a simple queue on a connection; its channel opens on first use.
    *
    * @param connection the connection
    * @param name the queue name, or a Queue

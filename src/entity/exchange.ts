@@ -68,9 +68,7 @@ export class Exchange implements Declarable {
   readonly #channel: Channel | undefined;
 
   /**
-
-   * Creates the object.
-
+   * Describes an exchange; nothing is declared until it is bound to a channel and declared.
    *
    * @param name the exchange name (`""` for the default exchange)
    * @param options type, durability and the rest

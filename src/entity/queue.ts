@@ -88,9 +88,7 @@ export class Queue implements Declarable {
   readonly #channel: Channel | undefined;
 
   /**
-
-   * Creates the object.
-
+   * Describes a queue; nothing is declared until it is bound to a channel and declared.
    *
    * @param name the queue name
    * @param options exchange, routing key, flags and limits
