@@ -47,7 +47,10 @@ export interface PublishOptions {
   priority?: number;
   /** 1 / "transient" or 2 / "persistent" (default: the exchange's, else 2). */
   deliveryMode?: 1 | 2 | "transient" | "persistent";
-  /** Message TTL in SECONDS, as in Kombu (sent as a millisecond string). */
+  /**
+   * Message TTL in milliseconds (sent as AMQP's string of whole milliseconds). Kombu's
+   * `expiration` is in seconds: its `expiration=1.5` is `expiration: 1500` here.
+   */
   expiration?: number;
   /** Correlation id. */
   correlationId?: string;
@@ -369,7 +372,7 @@ export class Producer {
         : options.replyTo.name;
     }
     if (options.expiration !== undefined) {
-      properties.expiration = String(Math.trunc(options.expiration * 1000));
+      properties.expiration = String(Math.trunc(options.expiration));
     }
     if (options.messageId !== undefined) properties.messageId = options.messageId;
     if (options.timestamp !== undefined) {

@@ -41,9 +41,9 @@ describe("Producer: what reaches basicPublish", () => {
     assert.ok(!sent.options?.mandatory);
   });
 
-  it("maps Kombu's properties: expiration in seconds, replyTo from a Queue, timestamp from a Date", async () => {
+  it("maps Kombu's properties: expiration in ms, replyTo from a Queue, timestamp from a Date", async () => {
     const sent = await publishOne("hi", {
-      expiration: 1.5,
+      expiration: 1500,
       replyTo: new Queue("replies"),
       timestamp: new Date(1_700_000_000_999),
       correlationId: "c-1",
@@ -74,7 +74,7 @@ describe("Producer: what reaches basicPublish", () => {
       clusterId: "c",
     });
     assert.equal(sent.options?.mandatory, true);
-    const more = await publishOne(1, { expiration: 0.0004, timestamp: 42, replyTo: "r" });
+    const more = await publishOne(1, { expiration: 0.4, timestamp: 42, replyTo: "r" });
     assert.equal(more.message.properties.expiration, "0");
     assert.equal(more.message.properties.timestamp, 42);
     assert.equal(more.message.properties.replyTo, "r");
