@@ -7,16 +7,6 @@
 import type { FieldTable } from "../transport.ts";
 import type { Exchange } from "./exchange.ts";
 
-/**
- * The name of an entity given as an object or by name.
- *
- * @param entity an exchange or queue, or its name
- * @returns the name
- */
-export function nameOf(entity: { readonly name: string } | string): string {
-  return typeof entity === "string" ? entity : entity.name;
-}
-
 /** One binding of a queue (Kombu's `binding`). */
 export interface BindingSpec {
   /** Exchange to bind to. */

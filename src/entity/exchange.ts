@@ -8,7 +8,7 @@ import { ConfigurationError, NotBoundError } from "../errors.ts";
 import type { Channel, ExchangeType, FieldTable } from "../transport.ts";
 import { canonicalJson } from "../utils/canonical_json.ts";
 import type { Declarable } from "./declare.ts";
-import { nameOf } from "./binding.ts";
+import { nameOf } from "./_name_of.ts";
 
 /** Options of an {@link Exchange} (Kombu's keyword arguments in camelCase). */
 export interface ExchangeOptions {

@@ -7,7 +7,8 @@
 import { NotBoundError } from "../errors.ts";
 import type { Channel, Delivery, ExchangeType, FieldTable, QueueDeclareOk } from "../transport.ts";
 import { canonicalJson } from "../utils/canonical_json.ts";
-import { type BindingSpec, nameOf } from "./binding.ts";
+import { nameOf } from "./_name_of.ts";
+import type { BindingSpec } from "./binding.ts";
 import type { Declarable } from "./declare.ts";
 import { Exchange } from "./exchange.ts";
 
