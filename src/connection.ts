@@ -31,6 +31,7 @@ import {
 import { maskUrl, splitUrls } from "./url.ts";
 
 export type { ConnectionOptions, FailoverStrategy } from "./connection/options.ts";
+export type { EnsureOptions, Revivable } from "./channel_source.ts";
 
 const log = getLogger("connection");
 

@@ -193,6 +193,9 @@ export class Producer {
   /**
    * The channel publishes go to (the connection's default channel, re-obtained after a
    * reconnect).
+   *
+   * @returns the channel
+   * @throws {NotBoundError} when the producer has neither a channel nor a connection
    */
   async channel(): Promise<Channel> {
     if (this.#channel?.isOpen || !this.#connection) {
