@@ -26,17 +26,108 @@
  * @module
  */
 
-export * from "./src/errors.ts";
-export * from "./src/transport.ts";
-export * from "./src/url.ts";
-export * from "./src/retry.ts";
-export * from "./src/entity.ts";
-export * from "./src/message.ts";
-export * from "./src/producer.ts";
-export * from "./src/consumer.ts";
-export * from "./src/connection.ts";
-export * from "./src/simple.ts";
-export * from "./src/registry.ts";
+// Errors (Kombu's `kombu.exceptions`).
+export {
+  AccessRefusedError,
+  ChannelError,
+  channelErrorFor,
+  type ChannelErrorOptions,
+  ConfigurationError,
+  ConnectionError,
+  ContentDisallowedError,
+  DecodeError,
+  EncodeError,
+  HttpError,
+  type HttpErrorOptions,
+  isRecoverable,
+  KombuError,
+  type KombuErrorOptions,
+  LimitExceededError,
+  MessageStateError,
+  NotBoundError,
+  NotFoundError,
+  OperationalError,
+  PreconditionFailedError,
+  ProtocolError,
+  TimeoutError,
+  UnknownTransportError,
+} from "./src/errors.ts";
+
+// The seam to transports.
+export {
+  type BasicPublishOptions,
+  type Body,
+  type Capabilities,
+  type Channel,
+  type ConnectionParams,
+  type ConsumeHandlers,
+  type ConsumeOptions,
+  type Delivery,
+  type DeliveryTag,
+  type ExchangeDeclaration,
+  type ExchangeType,
+  type Feature,
+  type FieldTable,
+  type FieldValue,
+  hasFeature,
+  type MessageProperties,
+  type OutgoingMessage,
+  type QosOptions,
+  type QueueDeclaration,
+  type QueueDeclareOk,
+  type ReturnedMessage,
+  type TlsOptions,
+  type Transport,
+  type TransportConnection,
+  type TransportEvent,
+} from "./src/transport.ts";
+export {
+  registerTransport,
+  resolveTransport,
+  takesRawUrl,
+  type TransportLoader,
+  transportNames,
+} from "./src/registry.ts";
+export { maskUrl, parseUrl, splitUrls, type UrlParts } from "./src/url.ts";
+export { retryDelays, retryOverTime, type RetryPolicy } from "./src/retry.ts";
+
+// Kombu's model: connection, entities, producer, consumer, message, simple queues.
+export { Connection, type ConnectionOptions, type FailoverStrategy } from "./src/connection.ts";
+export {
+  type ChannelSource,
+  type EnsureOptions,
+  isChannel,
+  type Revivable,
+} from "./src/channel_source.ts";
+export {
+  binding,
+  type BindingSpec,
+  type Declarable,
+  type DeclarationCache,
+  Exchange,
+  type ExchangeOptions,
+  isReservedExchange,
+  maybeDeclare,
+  Queue,
+  type QueueOptions,
+} from "./src/entity.ts";
+export {
+  type DecodeOptions,
+  type DeliveryInfo,
+  Message,
+  MessageState,
+  type MessageStateName,
+} from "./src/message.ts";
+export {
+  prepareBody,
+  Producer,
+  type ProducerOptions,
+  type PublishOptions,
+} from "./src/producer.ts";
+export { Consumer, type ConsumerOptions, type MessageCallback } from "./src/consumer.ts";
+export { EmptyError, SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./src/simple.ts";
+
+// Bodies, serializers, compression, Kombu's envelope.
 export { bodyBytes, bodyText } from "./src/body.ts";
 export {
   createJsonSerializer,
@@ -65,6 +156,8 @@ export {
   pythonJsonDumps,
 } from "./src/envelope.ts";
 export type { Socket, SocketFactory, SocketOptions } from "./src/socket.ts";
+
+// The virtual transport base (Kombu's `kombu.transport.virtual`).
 export type {
   AckStore,
   Binding,
@@ -74,6 +167,7 @@ export type {
   StoredMessage,
 } from "./src/virtual/backend.ts";
 export { VirtualChannel, type VirtualChannelOptions } from "./src/virtual/channel.ts";
+export { DeliveryTable } from "./src/virtual/delivery_table.ts";
 export {
   type BackendContext,
   virtualTransport,
@@ -81,6 +175,7 @@ export {
 } from "./src/virtual/transport.ts";
 export {
   headersMatch,
+  kombuBindingPattern,
   kombuTopicMatches,
   readTopicRules,
   route,
@@ -88,15 +183,92 @@ export {
   topicMatches,
   type TopicRules,
 } from "./src/virtual/exchange_types.ts";
-export * from "./src/pools.ts";
-export * from "./src/pidbox.ts";
-export * from "./src/common.ts";
-export * from "./src/worker.ts";
-export * from "./src/utils/clock.ts";
-export * from "./src/utils/token_bucket.ts";
-export * from "./src/utils/fair_cycle.ts";
-export * from "./src/utils/matcher.ts";
-export { NAMESPACE_OID, uuid5 } from "./src/utils/uuid.ts";
+export { MemoryBindingStore, sameBinding, stateFor, VirtualState } from "./src/virtual/state.ts";
+
+// Kombu's patterns: pools, pidbox, common, the worker.
+export {
+  type AcquireOptions,
+  type ChannelLease,
+  ChannelPool,
+  ConnectionPool,
+  connections,
+  getLimit,
+  PoolGroup,
+  type PoolLease,
+  type PoolOptions,
+  ProducerPool,
+  type ProducerPoolOptions,
+  producers,
+  registerGroup,
+  reset,
+  type Resizable,
+  ResourcePool,
+  type ResourcePoolOptions,
+  setLimit,
+  type SetLimitOptions,
+} from "./src/pools.ts";
+export {
+  type BroadcastOptions,
+  type CallOptions,
+  type HandlerContext,
+  Mailbox,
+  type MailboxOptions,
+  Node,
+  type PidboxHandler,
+  type PidboxReply,
+  type PidboxRequest,
+  REPLY_QUEUE_EXPIRES,
+} from "./src/pidbox.ts";
+export {
+  Broadcast,
+  type BroadcastQueueOptions,
+  collectReplies,
+  type CollectRepliesOptions,
+  drainConsumer,
+  type DrainOptions,
+  eventloop,
+  type EventLoopOptions,
+  ignoreErrors,
+  insured,
+  type InsuredOptions,
+  itermessages,
+  type IterMessagesOptions,
+  sendReply,
+  type SendReplyOptions,
+} from "./src/common.ts";
+export {
+  type ConsumeLoopOptions,
+  type ConsumerFactory,
+  onSignals,
+  Worker,
+  type WorkerOptions,
+  type WorkerSession,
+} from "./src/worker.ts";
+
+// Utilities (Kombu's `kombu.utils`).
+export { compareTimeTuples, LamportClock, type TimeTuple } from "./src/utils/clock.ts";
+export { TokenBucket, type TokenBucketOptions } from "./src/utils/token_bucket.ts";
+export {
+  cycleByName,
+  type CycleName,
+  type CycleReader,
+  FairCycle,
+  PriorityCycle,
+  RoundRobinCycle,
+  SortedCycle,
+} from "./src/utils/fair_cycle.ts";
+export {
+  compileGlob,
+  globMatch,
+  match,
+  type MatcherFunction,
+  MatcherRegistry,
+  matchers,
+  pcreMatch,
+  registerMatcher,
+  unregisterMatcher,
+} from "./src/utils/matcher.ts";
+export { NAMESPACE_OID, oidFrom, uuid, uuid5 } from "./src/utils/uuid.ts";
 export {
   getLogger,
   type Logger,

@@ -7,7 +7,9 @@
  * @module
  */
 
-import type { Connection, EnsureOptions } from "./connection.ts";
+import { forgetDeclaration } from "./_connection_internals.ts";
+import type { EnsureOptions } from "./channel_source.ts";
+import type { Connection } from "./connection.ts";
 import { Consumer, type ConsumerOptions, type MessageCallback } from "./consumer.ts";
 import { Exchange, Queue, type QueueOptions } from "./entity.ts";
 import { ChannelError, KombuError, OperationalError, TimeoutError } from "./errors.ts";
@@ -315,7 +317,7 @@ export async function* collectReplies(
       await ignoreErrors(async () => {
         const channel = options.channel ?? await connection.defaultChannel();
         await channel.queueDelete(queue.name);
-        connection.declaredEntities.delete(queue.declarationKey);
+        forgetDeclaration(connection, queue.declarationKey);
       });
     }
   }

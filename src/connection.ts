@@ -5,123 +5,35 @@
  * @module
  */
 
+import { setConnectionInternals } from "./_connection_internals.ts";
+import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.ts";
+import { eitherSignal, withTimeout } from "./connection/_async.ts";
+import { DrainGate } from "./connection/_drain.ts";
+import { failoverCycle } from "./connection/failover.ts";
+import type { ConnectionOptions } from "./connection/options.ts";
+import { resolveParams } from "./connection/params.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { Queue } from "./entity.ts";
-import {
-  ConfigurationError,
-  ConnectionError,
-  isRecoverable,
-  KombuError,
-  TimeoutError,
-} from "./errors.ts";
+import { ConfigurationError, ConnectionError, isRecoverable, KombuError } from "./errors.ts";
 import { getLogger, redact } from "./logger.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { resolveTransport, takesRawUrl } from "./registry.ts";
 import { retryOverTime, type RetryPolicy } from "./retry.ts";
 import { SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./simple.ts";
 import {
   type Capabilities,
   type Channel,
-  type ConnectionParams,
   type Feature,
   hasFeature,
-  type TlsOptions,
   type Transport,
   type TransportConnection,
   type TransportEvent,
 } from "./transport.ts";
-import { maskUrl, parseUrl, splitUrls, type UrlParts } from "./url.ts";
+import { maskUrl, splitUrls } from "./url.ts";
+
+export type { ConnectionOptions, FailoverStrategy } from "./connection/options.ts";
+export type { EnsureOptions, Revivable } from "./channel_source.ts";
 
 const log = getLogger("connection");
-
-/** Schemes that mean TLS (Kombu: `amqps://`, `rediss://`); `?ssl=true` turns it on for others. */
-const TLS_SCHEMES: ReadonlySet<string> = new Set(["amqps", "rediss"]);
-
-/** Picks the order in which failover URLs are tried. */
-export type FailoverStrategy = (urls: readonly string[]) => Iterator<string>;
-
-/** Options of a {@link Connection} (Kombu's keyword arguments in camelCase; durations in ms). */
-export interface ConnectionOptions {
-  /** More URLs to fail over to (added after those of the `;`-separated URL). */
-  alternates?: string[];
-  /** `round-robin` (default), `shuffle`, or a function yielding URLs forever. */
-  failoverStrategy?: "round-robin" | "shuffle" | FailoverStrategy;
-  /** Use this transport instead of the URL's scheme (a name or a Transport object). */
-  transport?: string | Transport;
-  /** Options for the transport (merged over the URL's query string). */
-  transportOptions?: Record<string, unknown>;
-  /** Milliseconds to wait for one connection attempt (default 4000, Kombu's 4 s). */
-  connectTimeout?: number;
-  /** Heartbeat interval in milliseconds (sent in whole seconds); 0 = off (default). */
-  heartbeat?: number;
-  /** TLS: true, or options (certificates are verified unless told otherwise). */
-  ssl?: boolean | TlsOptions;
-  /** Overrides the URL's user name. */
-  userid?: string;
-  /** Overrides the URL's password. */
-  password?: string;
-  /** Overrides the URL's host. */
-  hostname?: string;
-  /** Overrides the URL's port. */
-  port?: number;
-  /** Overrides the URL's virtual host. */
-  virtualHost?: string;
-  /** How consumers reconnect after a loss (default: forever, 1 s growing to 30 s, jitter). */
-  recoveryPolicy?: RetryPolicy;
-}
-
-/** Options of {@link Connection.ensure}: a retry policy plus a hook after reconnecting. */
-export interface EnsureOptions extends RetryPolicy {
-  /** Called with the new default channel after a reconnect (Kombu's `obj.revive`). */
-  onRevive?: (channel: Channel) => void | Promise<void>;
-}
-
-/** Something that must start again after a reconnect (a consuming Consumer). */
-export interface Revivable {
-  /** Re-attaches to the re-established connection. */
-  revive(channel?: Channel): Promise<void>;
-  /** The connection closed for good: stop waiting (ends a consumer's `for await`). Optional. */
-  stop?(): void;
-}
-
-interface Waiter {
-  resolve(): void;
-  reject(error: unknown): void;
-}
-
-function roundRobin(urls: readonly string[]): Iterator<string> {
-  let i = 0;
-  return { next: () => ({ value: urls[i++ % urls.length], done: false }) };
-}
-
-function shuffled(urls: readonly string[]): Iterator<string> {
-  let order: string[] = [];
-  return {
-    next: () => {
-      if (order.length === 0) {
-        order = [...urls];
-        for (let i = order.length - 1; i > 0; i--) {
-          const j = Math.floor(Math.random() * (i + 1));
-          [order[i], order[j]] = [order[j], order[i]];
-        }
-      }
-      return { value: order.shift()!, done: false };
-    },
-  };
-}
-
-function queryOptions(query: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, text] of Object.entries(query)) {
-    const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-    let value: unknown = text;
-    if (/^(true|yes|on)$/i.test(text)) value = true;
-    else if (/^(false|no|off)$/i.test(text)) value = false;
-    else if (/^-?\d+(\.\d+)?$/.test(text)) value = Number(text);
-    out[camel] = value;
-  }
-  return out;
-}
 
 /**
  * A connection to a broker, made lazily.
@@ -136,9 +48,7 @@ function queryOptions(query: Record<string, string>): Record<string, unknown> {
  * assert.ok(conn.supports("topic"));
  * ```
  */
-export class Connection {
-  /** Keys of entities declared on the current connection (cleared on reconnect). */
-  readonly declaredEntities: Set<string> = new Set();
+export class Connection implements ChannelSource {
   /** Receives out-of-band events (AMQP blocked / unblocked). */
   onEvent: ((event: TransportEvent) => void) | undefined;
   readonly #urls: readonly string[];
@@ -154,13 +64,12 @@ export class Connection {
   readonly #stop = new AbortController();
   readonly #attached = new Set<Revivable>();
   #recovering: Promise<void> | undefined;
-  #waiters: Waiter[] = [];
-  #undrained = 0;
+  readonly #drain = new DrainGate();
+  /** Keys of entities declared on the current connection (cleared on reconnect). */
+  readonly #declared = new Set<string>();
 
   /**
-
-   * Creates the object.
-
+   * Makes a connection; nothing is opened until it is used (or `connect()` is called).
    *
    * @param url one broker URL, several separated by `;`, or a list (default `memory://`)
    * @param options failover, transport options, timeouts, TLS
@@ -172,13 +81,14 @@ export class Connection {
     if (urls.length === 0) throw new ConfigurationError("Cannot make a connection: no broker URL");
     this.#urls = urls;
     this.#options = options;
-    const strategy = options.failoverStrategy ?? "round-robin";
-    this.#cycle = strategy === "round-robin"
-      ? roundRobin(urls)
-      : strategy === "shuffle"
-      ? shuffled(urls)
-      : strategy(urls);
+    this.#cycle = failoverCycle(urls, options.failoverStrategy);
     this.#url = this.#cycle.next().value;
+    setConnectionInternals(this, {
+      declared: this.#declared,
+      activity: this.#drain,
+      attach: (revivable) => this.#attached.add(revivable),
+      detach: (revivable) => this.#attached.delete(revivable),
+    });
   }
 
   /** The URLs tried, in failover order, with passwords masked. */
@@ -246,69 +156,12 @@ export class Connection {
     return this.toString();
   }
 
-  async #loadTransport(scheme: string): Promise<Transport> {
-    const chosen = this.#options.transport;
-    if (typeof chosen === "object") return chosen;
-    return await resolveTransport(chosen ?? scheme);
-  }
-
-  /** Resolves the parameters of one URL (loading its transport). */
-  async #paramsFor(url: string): Promise<{ transport: Transport; params: ConnectionParams }> {
-    const o = this.#options;
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1].toLowerCase();
-    if (!scheme) {
-      throw new ConfigurationError(
-        `Cannot parse broker URL "${
-          maskUrl(url)
-        }": expected transport://[user:password@]host[:port][/vhost]`,
-      );
-    }
-    const name = typeof o.transport === "string" ? o.transport : scheme;
-    const parts: UrlParts = takesRawUrl(name)
-      ? {
-        scheme,
-        hostname: "",
-        port: undefined,
-        userid: undefined,
-        password: undefined,
-        virtualHost: undefined,
-        query: {},
-      }
-      : parseUrl(url);
-    const transport = await this.#loadTransport(scheme);
-    this.#transport = transport;
-    const query = queryOptions(parts.query);
-    const sslFromQuery = query.ssl;
-    delete query.ssl;
-    const ssl = o.ssl ?? (sslFromQuery === true || TLS_SCHEMES.has(scheme));
-    const heartbeatSeconds = o.heartbeat !== undefined
-      ? Math.round(o.heartbeat / 1000)
-      : typeof query.heartbeat === "number"
-      ? query.heartbeat
-      : 0;
-    const params: ConnectionParams = {
-      transport: transport.name,
-      hostname: o.hostname ?? (parts.hostname || "localhost"),
-      // Left undefined when not given, so a transport can pick its TLS port (5671, ...).
-      port: o.port ?? parts.port,
-      userid: o.userid ?? parts.userid,
-      password: o.password ?? parts.password,
-      virtualHost: o.virtualHost ?? parts.virtualHost ?? "",
-      url,
-      ssl,
-      heartbeat: heartbeatSeconds,
-      connectTimeout: o.connectTimeout ?? 4000,
-      transportOptions: { ...query, ...o.transportOptions },
-      signal: this.#stop.signal,
-    };
-    return { transport, params };
-  }
-
   /** One attempt on the current URL; moves to the next URL when it fails. */
   async #attempt(): Promise<TransportConnection> {
     const url = this.#url;
     try {
-      const { transport, params } = await this.#paramsFor(url);
+      const { transport, params } = await resolveParams(url, this.#options, this.#stop.signal);
+      this.#transport = transport;
       const live = await withTimeout(
         transport.connect(params),
         params.connectTimeout,
@@ -332,7 +185,7 @@ export class Connection {
 
   #adopt(live: TransportConnection): void {
     this.#live = live;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     this.#defaultChannel = undefined;
     live.onEvent = (event) => this.onEvent?.(event);
     void live.closed.then((error) => this.#lost(live, error));
@@ -343,9 +196,9 @@ export class Connection {
     if (this.#live !== live) return;
     this.#live = undefined;
     this.#defaultChannel = undefined;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     const failure = error ?? new ConnectionError(`Connection to ${this.asUri()} closed`);
-    this.#failWaiters(failure);
+    this.#drain.fail(failure);
     if (error && !this.#closed) {
       log.warn(`Connection to ${this.asUri()} lost:`, error);
       if (this.#attached.size > 0) this.#recover();
@@ -474,7 +327,7 @@ export class Connection {
     if (!live) return;
     this.#live = undefined;
     this.#defaultChannel = undefined;
-    this.declaredEntities.clear();
+    this.#declared.clear();
     try {
       await live.close();
     } catch {
@@ -532,68 +385,7 @@ export class Connection {
    */
   async drainEvents(options: { timeout?: number; signal?: AbortSignal } = {}): Promise<void> {
     if (!this.#live) await this.connect();
-    if (this.#undrained > 0) {
-      // Messages handled since the last drain count, as in Kombu where every event is seen by
-      // some drain_events call.
-      this.#undrained = 0;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const signal = options.signal;
-      const cleanup = () => {
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-      };
-      const waiter: Waiter = {
-        resolve: () => {
-          cleanup();
-          resolve();
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-      };
-      const onAbort = () => waiter.reject(signal!.reason);
-      if (signal?.aborted) return reject(signal.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (options.timeout !== undefined) {
-        timer = setTimeout(
-          () => waiter.reject(new TimeoutError(`No events within ${options.timeout} ms`)),
-          options.timeout,
-        );
-      }
-      this.#waiters.push(waiter);
-    });
-  }
-
-  /** Tells `drainEvents` that a message was handled. Called by consumers. */
-  notifyActivity(): void {
-    if (this.#waiters.length === 0) {
-      this.#undrained++;
-      return;
-    }
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.resolve();
-  }
-
-  #failWaiters(error: unknown): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) waiter.reject(error);
-  }
-
-  /** Registers a consumer to revive after a reconnect. Called by `Consumer.consume()`. */
-  attach(revivable: Revivable): void {
-    this.#attached.add(revivable);
-  }
-
-  /** Stops reviving a consumer. */
-  detach(revivable: Revivable): void {
-    this.#attached.delete(revivable);
+    await this.#drain.wait(options);
   }
 
   /**
@@ -618,7 +410,7 @@ export class Connection {
     const live = this.#live;
     this.#live = undefined;
     this.#defaultChannel = undefined;
-    this.#failWaiters(new ConnectionError(`Connection to ${this.asUri()} closed`));
+    this.#drain.fail(new ConnectionError(`Connection to ${this.asUri()} closed`));
     if (live) await live.close();
     // After the channels are closed, so an ending `for await` has nothing left to cancel.
     for (const revivable of attached) revivable.stop?.();
@@ -679,27 +471,4 @@ export class Connection {
   simpleBuffer(name: string | Queue, options?: SimpleQueueOptions): SimpleBuffer {
     return new SimpleBuffer(this, name, options);
   }
-}
-
-/** A signal that aborts with either one: close() must stop a retry that has its own signal. */
-function eitherSignal(own: AbortSignal, other: AbortSignal | undefined): AbortSignal {
-  return other === undefined || other === own ? own : AbortSignal.any([own, other]);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
-  if (!Number.isFinite(ms) || ms <= 0) return promise;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new ConnectionError(message())), ms);
-  });
-  // A connection that opens after the timeout must still be closed.
-  promise.then((late) => {
-    if (timer === undefined) {
-      (late as { close?: () => Promise<void> })?.close?.().catch(() => {});
-    }
-  }, () => {});
-  return Promise.race([promise, timeout]).finally(() => {
-    clearTimeout(timer);
-    timer = undefined;
-  });
 }

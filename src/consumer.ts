@@ -4,43 +4,18 @@
  * @module
  */
 
-import type { Connection } from "./connection.ts";
-import { maybeDeclare, Queue } from "./entity.ts";
+import { type ConnectionInternals, connectionInternals } from "./_connection_internals.ts";
+import { type ChannelSource, isChannel } from "./channel_source.ts";
+import { type DeclarationCache, maybeDeclare, Queue } from "./entity.ts";
 import { getLogger } from "./logger.ts";
 import { Message } from "./message.ts";
-import { isChannel } from "./producer.ts";
+import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
 import { serializers } from "./serialization.ts";
 import type { Channel, Delivery, QosOptions } from "./transport.ts";
 
 const log = getLogger("consumer");
 
-/** A message callback: the decoded body and the message (Kombu's `callbacks`). */
-export type MessageCallback = (body: unknown, message: Message) => unknown;
-
-/** Options of a {@link Consumer} (Kombu's keyword arguments in camelCase). */
-export interface ConsumerOptions {
-  /** Called with `(body, message)` for each message, in order. */
-  callbacks?: MessageCallback[];
-  /** Called with the undecoded message instead of decoding and calling `callbacks`. */
-  onMessage?: (message: Message) => unknown;
-  /**
-   * Called when a body cannot be decoded (or its type is not accepted). Without it the message
-   * is logged and rejected without requeue, so a dead-letter policy can keep it.
-   */
-  onDecodeError?: (message: Message, error: unknown) => unknown;
-  /** Called when a callback throws; without it the error is logged. The loop goes on either way. */
-  onError?: (error: unknown, message: Message) => void;
-  /** Content types or serializer names to accept (default: json plus Kombu's trusted raw types). */
-  accept?: readonly string[];
-  /** Most unacknowledged messages at once (basic.qos); 0 or absent = no limit. */
-  prefetchCount?: number;
-  /** Consume without acknowledgements. */
-  noAck?: boolean;
-  /** Prefix of the consumer tags (default: a random one). */
-  tagPrefix?: string;
-  /** Declare the queues before consuming (default true). */
-  autoDeclare?: boolean;
-}
+export type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
 
 interface IteratorSink {
   push(message: Message): void;
@@ -89,7 +64,11 @@ export class Consumer {
   readonly tagPrefix: string;
   /** The accepted content types. */
   readonly accept: ReadonlySet<string>;
-  readonly #connection: Connection | undefined;
+  readonly #connection: ChannelSource | undefined;
+  /** The connection's internals (revival, drain activity, declarations), looked up once. */
+  readonly #internals: ConnectionInternals | undefined;
+  readonly #cache: DeclarationCache | undefined;
+  readonly #activity: { notify(): void } | undefined;
   readonly #autoDeclare: boolean;
   #channel: Channel | undefined;
   #prefetch: QosOptions | undefined;
@@ -102,9 +81,7 @@ export class Consumer {
   #idle: (() => void)[] = [];
 
   /**
-
-   * Creates the object.
-
+   * Makes a consumer of some queues on a connection or a channel (call `consume()` or iterate).
    *
    * @param channelOrConnection a Connection (its default channel; consumers revive after a
    *   reconnect) or a channel
@@ -112,12 +89,19 @@ export class Consumer {
    * @param options callbacks, accept list, prefetch, noAck
    */
   constructor(
-    channelOrConnection: Connection | Channel,
+    channelOrConnection: ChannelSource | Channel,
     queues: Queue | string | ReadonlyArray<Queue | string>,
     options: ConsumerOptions = {},
   ) {
     if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
-    else this.#connection = channelOrConnection;
+    else {
+      this.#connection = channelOrConnection;
+      this.#internals = connectionInternals(channelOrConnection);
+      if (this.#internals) {
+        this.#cache = { declaredEntities: this.#internals.declared };
+        this.#activity = this.#internals.activity;
+      }
+    }
     const list = Array.isArray(queues) ? queues : [queues];
     this.queues = list.map((q: Queue | string) => (typeof q === "string" ? new Queue(q) : q));
     this.callbacks = [...(options.callbacks ?? [])];
@@ -159,7 +143,7 @@ export class Consumer {
   /** Declares the queues (and their exchanges and bindings), once per connection. */
   async declare(): Promise<void> {
     const channel = await this.#getChannel();
-    for (const queue of this.queues) await maybeDeclare(queue, channel, this.#connection);
+    for (const queue of this.queues) await maybeDeclare(queue, channel, this.#cache);
   }
 
   /**
@@ -184,7 +168,7 @@ export class Consumer {
       if (this.#autoDeclare) await this.declare();
       if (this.#prefetch) await channel.basicQos(this.#prefetch);
       for (const queue of this.queues) await this.#consumeQueue(channel, queue);
-      this.#connection?.attach(this);
+      this.#internals?.attach(this);
     } catch (error) {
       this.#consuming = false;
       throw error;
@@ -219,7 +203,7 @@ export class Consumer {
     this.queues.push(q);
     if (this.#consuming) {
       const channel = await this.#getChannel();
-      if (this.#autoDeclare) await maybeDeclare(q, channel, this.#connection);
+      if (this.#autoDeclare) await maybeDeclare(q, channel, this.#cache);
       await this.#consumeQueue(channel, q);
     }
     return q;
@@ -242,7 +226,7 @@ export class Consumer {
   /** Stops consuming from every queue. Messages already delivered stay unacknowledged. */
   async cancel(): Promise<void> {
     this.#consuming = false;
-    this.#connection?.detach(this);
+    this.#internals?.detach(this);
     const tags = [...this.#tags.values()];
     this.#tags.clear();
     this.#sink?.end();
@@ -297,7 +281,7 @@ export class Consumer {
     const message = new Message(channel, delivery, { accept: this.accept, noAck });
     if (this.#sink) {
       this.#sink.push(message);
-      this.#connection?.notifyActivity();
+      this.#activity?.notify();
       return;
     }
     this.#pending.push(message);
@@ -316,13 +300,13 @@ export class Consumer {
       const result = this.#receive(message);
       if (result !== undefined) {
         const resume = () => {
-          this.#connection?.notifyActivity();
+          this.#activity?.notify();
           this.#dispatch();
         };
         result.then(resume, resume);
         return;
       }
-      this.#connection?.notifyActivity();
+      this.#activity?.notify();
     }
     this.#dispatching = false;
     if (this.#idle.length > 0) {

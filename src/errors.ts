@@ -26,7 +26,7 @@ export interface KombuErrorOptions {
  */
 export class KombuError extends Error {
   /**
-   * Creates the object.
+   * Makes the error; its `name` is the class name.
    *
    * @param message what failed, the action first, values quoted
    * @param options the cause, if any
@@ -45,7 +45,7 @@ export class ConnectionError extends OperationalError {
   /** The AMQP reply code of a server-side close, when there was one. */
   readonly replyCode?: number;
   /**
-   * Creates the object.
+   * Makes a connection error, with the server's reply code when it closed the connection.
    *
    * @param message what failed
    * @param options the cause and the reply code of a server close
@@ -78,7 +78,7 @@ export class ChannelError extends KombuError {
   /** AMQP method id of the failed method, or 0. */
   readonly methodId: number;
   /**
-   * Creates the object.
+   * Makes a channel error with the AMQP reply code, class id and method id of the failed method.
    *
    * @param message what failed
    * @param options reply code, class and method id, cause
@@ -144,7 +144,7 @@ export class HttpError extends OperationalError {
   /** The service's request id, when it sent one. */
   readonly requestId?: string;
   /**
-   * Creates the object.
+   * Makes an HTTP error with the response's status, the service's error code and request id.
    *
    * @param message what failed
    * @param options status, code, request id, cause

@@ -62,9 +62,7 @@ export class Message {
   #payload: unknown;
 
   /**
-
-   * Creates the object.
-
+   * Wraps a channel's delivery as a message (the consumer makes these; you rarely need to).
    *
    * @param channel the delivering channel
    * @param delivery what the channel delivered

@@ -6,9 +6,10 @@
 
 import { bodyBytes } from "./body.ts";
 import { compress } from "./compression.ts";
-import type { Connection } from "./connection.ts";
-import { Exchange, maybeDeclare, type Queue } from "./entity.ts";
-import { EncodeError } from "./errors.ts";
+import { connectionInternals } from "./_connection_internals.ts";
+import { type ChannelSource, isChannel } from "./channel_source.ts";
+import { type DeclarationCache, Exchange, maybeDeclare, type Queue } from "./entity.ts";
+import { EncodeError, NotBoundError } from "./errors.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { type Encoded, serializers } from "./serialization.ts";
 import type {
@@ -46,7 +47,10 @@ export interface PublishOptions {
   priority?: number;
   /** 1 / "transient" or 2 / "persistent" (default: the exchange's, else 2). */
   deliveryMode?: 1 | 2 | "transient" | "persistent";
-  /** Message TTL in SECONDS, as in Kombu (sent as a millisecond string). */
+  /**
+   * Message TTL in milliseconds (sent as AMQP's string of whole milliseconds). Kombu's
+   * `expiration` is in seconds: its `expiration=1.5` is `expiration: 1500` here.
+   */
   expiration?: number;
   /** Correlation id. */
   correlationId?: string;
@@ -153,21 +157,25 @@ export class Producer {
   readonly autoDeclare: boolean;
   /** Receives returned messages. */
   onReturn: ((message: ReturnedMessage) => void) | undefined;
-  readonly #connection: Connection | undefined;
+  readonly #connection: ChannelSource | undefined;
+  /** The connection's declaration cache, looked up once (the hot path reads its set). */
+  readonly #cache: DeclarationCache | undefined;
   #channel: Channel | undefined;
 
   /**
-
-   * Creates the object.
-
+   * Makes a producer on a connection or a channel.
    *
    * @param channelOrConnection a Connection (its default channel is used, and `retry` works) or a
    *   channel
    * @param options defaults for every publish
    */
-  constructor(channelOrConnection: Connection | Channel, options: ProducerOptions = {}) {
+  constructor(channelOrConnection: ChannelSource | Channel, options: ProducerOptions = {}) {
     if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
-    else this.#connection = channelOrConnection;
+    else {
+      this.#connection = channelOrConnection;
+      const declared = connectionInternals(channelOrConnection)?.declared;
+      if (declared !== undefined) this.#cache = { declaredEntities: declared };
+    }
     const exchange = options.exchange ?? "";
     this.exchange = typeof exchange === "string" ? new Exchange(exchange) : exchange;
     this.routingKey = options.routingKey ?? "";
@@ -178,17 +186,20 @@ export class Producer {
   }
 
   /** The connection, when made from one. */
-  get connection(): Connection | undefined {
+  get connection(): ChannelSource | undefined {
     return this.#connection;
   }
 
   /**
    * The channel publishes go to (the connection's default channel, re-obtained after a
    * reconnect).
+   *
+   * @returns the channel
+   * @throws {NotBoundError} when the producer has neither a channel nor a connection
    */
   async channel(): Promise<Channel> {
     if (this.#channel?.isOpen || !this.#connection) {
-      if (!this.#channel) throw new EncodeError("Cannot publish: the producer has no channel");
+      if (!this.#channel) throw new NotBoundError("Cannot publish: the producer has no channel");
       return this.#channel;
     }
     const channel = await this.#connection.defaultChannel();
@@ -220,7 +231,7 @@ export class Producer {
    */
   async declare(): Promise<void> {
     if (this.exchange.name === "") return;
-    await maybeDeclare(this.exchange, await this.channel(), this.#connection);
+    await maybeDeclare(this.exchange, await this.channel(), this.#cache);
   }
 
   /**
@@ -293,7 +304,7 @@ export class Producer {
     exchange: Exchange | string,
     declare: ReadonlyArray<Exchange | Queue> | undefined,
   ): boolean {
-    const cache = this.#connection?.declaredEntities;
+    const cache = this.#cache?.declaredEntities;
     if (!cache) return true;
     if (typeof exchange !== "string" && exchange.name !== "" && this.autoDeclare) {
       if (!cache.has(exchange.declarationKey)) return true;
@@ -311,7 +322,7 @@ export class Producer {
     exchange: Exchange | string,
     declare: ReadonlyArray<Exchange | Queue> | undefined,
   ): Promise<void> {
-    const cache = this.#connection;
+    const cache = this.#cache;
     if (typeof exchange !== "string" && exchange.name !== "" && this.autoDeclare) {
       await maybeDeclare(exchange, channel, cache);
     }
@@ -364,7 +375,7 @@ export class Producer {
         : options.replyTo.name;
     }
     if (options.expiration !== undefined) {
-      properties.expiration = String(Math.trunc(options.expiration * 1000));
+      properties.expiration = String(Math.trunc(options.expiration));
     }
     if (options.messageId !== undefined) properties.messageId = options.messageId;
     if (options.timestamp !== undefined) {
@@ -378,9 +389,4 @@ export class Producer {
     if (options.properties) Object.assign(properties, options.properties);
     return { body: prepared.body, properties };
   }
-}
-
-/** Tells a channel from a connection. */
-export function isChannel(value: unknown): value is Channel {
-  return typeof value === "object" && value !== null && "basicPublish" in value;
 }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Connection } from "./connection.ts";
+import type { ChannelSource } from "./channel_source.ts";
 import { Consumer } from "./consumer.ts";
 import {
   Exchange,
@@ -61,7 +61,7 @@ export class SimpleQueue {
   readonly exchange: Exchange;
   /** Consume without acknowledgements. */
   readonly noAck: boolean;
-  readonly #connection: Connection;
+  readonly #connection: ChannelSource;
   readonly #options: SimpleQueueOptions;
   readonly #accept: ReadonlySet<string>;
   #channel: Channel | undefined;
@@ -73,15 +73,13 @@ export class SimpleQueue {
   #closed = false;
 
   /**
-
-   * Creates the object.
-
+   * Makes a simple queue on a connection; its channel opens on first use.
    *
    * @param connection the connection
    * @param name the queue name, or a Queue
    * @param options see {@link SimpleQueueOptions}
    */
-  constructor(connection: Connection, name: string | Queue, options: SimpleQueueOptions = {}) {
+  constructor(connection: ChannelSource, name: string | Queue, options: SimpleQueueOptions = {}) {
     this.#connection = connection;
     this.#options = options;
     this.#accept = serializers.prepareAccept(options.accept);

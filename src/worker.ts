@@ -19,6 +19,7 @@ import { getLogger } from "./logger.ts";
 import type { Message } from "./message.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
 import type { Channel } from "./transport.ts";
+import { sleep } from "./utils/sleep.ts";
 import { TokenBucket } from "./utils/token_bucket.ts";
 
 const log = getLogger("worker");
@@ -133,19 +134,6 @@ export function onSignals(
       }
     }
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**

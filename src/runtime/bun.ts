@@ -13,6 +13,7 @@
 import type { Socket, SocketOptions } from "../socket.ts";
 import { ConfigurationError } from "../errors.ts";
 import type { TlsOptions } from "../transport.ts";
+import { tlsSettings } from "./_tls.ts";
 
 /** Bytes the readable side buffers before pausing the socket. */
 const READ_HIGH_WATER_MARK = 256 * 1024;
@@ -198,15 +199,11 @@ export class BunSocket implements Socket {
   static connect(options: SocketOptions): Promise<Socket> {
     const bun = (globalThis as { Bun?: BunGlobal }).Bun;
     if (bun === undefined) return Promise.reject(new ConfigurationError("Bun.connect is missing"));
-    const settings: TlsOptions | undefined = options.tls === true
-      ? {}
-      : options.tls === false || options.tls === undefined
-      ? undefined
-      : options.tls;
-    if (settings !== undefined && options.path !== undefined) {
-      return Promise.reject(
-        new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`),
-      );
+    let settings: TlsOptions | undefined;
+    try {
+      settings = tlsSettings(options);
+    } catch (error) {
+      return Promise.reject(error);
     }
     const signal = options.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);

@@ -9,6 +9,7 @@
 import type { Socket, SocketOptions } from "../socket.ts";
 import { ConfigurationError } from "../errors.ts";
 import type { TlsOptions } from "../transport.ts";
+import { tlsSettings } from "./_tls.ts";
 import { endOnLocalClose } from "./_streams.ts";
 
 /** A Deno `Conn` seen as a {@link Socket}. */
@@ -120,15 +121,8 @@ async function handshakeOrClose(conn: Deno.TlsConn): Promise<void> {
  * @throws {Error} Deno's error when connecting fails (the caller wraps it)
  */
 export async function connectDeno(options: SocketOptions): Promise<Socket> {
-  const settings: TlsOptions | undefined = options.tls === true
-    ? {}
-    : options.tls === false || options.tls === undefined
-    ? undefined
-    : options.tls;
+  const settings = tlsSettings(options);
   if (options.path !== undefined) {
-    if (settings !== undefined) {
-      throw new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`);
-    }
     return new DenoSocket(await Deno.connect({ transport: "unix", path: options.path }));
   }
   if (settings !== undefined) return new DenoSocket(await connectSecure(options, settings));

@@ -17,9 +17,9 @@
 import type * as net from "node:net";
 import type * as tls from "node:tls";
 import type { Socket, SocketOptions } from "../socket.ts";
-import { ConfigurationError } from "../errors.ts";
 import { importHidden } from "../_import.ts";
 import type { TlsOptions } from "../transport.ts";
+import { tlsSettings } from "./_tls.ts";
 
 /** Bytes the readable side buffers before pausing the socket. */
 const READ_HIGH_WATER_MARK = 256 * 1024;
@@ -181,14 +181,7 @@ function tlsConnectOptions(
  * @throws {Error} the runtime's error when connecting fails (the caller wraps it)
  */
 export async function connectNode(options: SocketOptions): Promise<Socket> {
-  const settings: TlsOptions | undefined = options.tls === true
-    ? {}
-    : options.tls === false || options.tls === undefined
-    ? undefined
-    : options.tls;
-  if (settings !== undefined && options.path !== undefined) {
-    throw new ConfigurationError(`Cannot connect to "${options.path}": TLS over unix sockets`);
-  }
+  const settings = tlsSettings(options);
   const netModule = await importHidden<typeof net>("node:net");
   const tlsModule = settings === undefined ? undefined : await importHidden<typeof tls>("node:tls");
   return await new Promise<Socket>((resolve, reject) => {

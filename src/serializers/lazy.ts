@@ -11,7 +11,7 @@
 import { importOptional, type OptionalPackage } from "../_import.ts";
 import type { Body } from "../body.ts";
 import { DecodeError, EncodeError } from "../errors.ts";
-import type { Serializer } from "../serialization.ts";
+import type { Serializer } from "./types.ts";
 
 /** The encode and decode functions a loaded package provides. */
 export interface Codec {

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { canonicalJson } from "../utils/canonical_json.ts";
 import type { ExchangeDeclaration, ExchangeType } from "../transport.ts";
 import type { Binding, BindingStore } from "./backend.ts";
 
@@ -54,23 +55,7 @@ export class MemoryBindingStore implements BindingStore {
 /** True when two bindings are the same row. */
 export function sameBinding(a: Binding, b: Binding): boolean {
   return a.queue === b.queue && a.routingKey === b.routingKey &&
-    canonicalArguments(a.arguments) === canonicalArguments(b.arguments);
-}
-
-/**
- * Binding arguments as text that ignores key order and keeps bigints and bytes (plain
- * `JSON.stringify` throws on a bigint and tells `{a, b}` from `{b, a}`).
- */
-function canonicalArguments(args: Record<string, unknown> | undefined): string {
-  return JSON.stringify(args ?? {}, (_key, value: unknown) => {
-    if (typeof value === "bigint") return `${value}n`;
-    if (value instanceof Uint8Array) return `bytes:${value.join(",")}`;
-    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
-      const entries = Object.entries(value as Record<string, unknown>);
-      return Object.fromEntries(entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
-    }
-    return value;
-  });
+    canonicalJson(a.arguments ?? {}) === canonicalJson(b.arguments ?? {});
 }
 
 /** Exchange declarations of one scope. */

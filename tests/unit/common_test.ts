@@ -1,3 +1,4 @@
+import { connectionInternals } from "../../src/_connection_internals.ts";
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
@@ -194,7 +195,7 @@ describe("common on memory://", () => {
     assert.deepEqual(got, [{ result: 2 }, { result: 4 }]);
     assert.deepEqual(ids, ["c-1", "c-2"]);
     assert.deepEqual(deleted, [replies.name]);
-    assert.equal(conn.declaredEntities.has(replies.declarationKey), false);
+    assert.equal(connectionInternals(conn)!.declared.has(replies.declarationKey), false);
     // Nothing received: the queue is kept (it may still be waited on).
     const idle = new Queue(`rpc-idle-${uuid()}`);
     await maybeDeclare(idle, channel, conn);

@@ -1,7 +1,8 @@
+import { connectionInternals } from "../../../src/_connection_internals.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../../src/connection.ts";
-import { Queue } from "../../../src/entity.ts";
+import { maybeDeclare, Queue } from "../../../src/entity.ts";
 import {
   ChannelError,
   ConfigurationError,
@@ -460,9 +461,9 @@ describe("Connection: recovery after a connection loss", () => {
     await producer.publish(1, { routingKey: "decl-q", declare: [q] });
     await producer.publish(2, { routingKey: "decl-q", declare: [q] });
     assert.equal(declarations, 1);
-    assert.ok(conn.declaredEntities.size > 0);
+    assert.ok(connectionInternals(conn)!.declared.size > 0);
     await transport.last.lose();
-    assert.equal(conn.declaredEntities.size, 0);
+    assert.equal(connectionInternals(conn)!.declared.size, 0);
     await producer.publish(3, { routingKey: "decl-q", declare: [q] });
     assert.equal(declarations, 2);
     await conn.close();
@@ -492,5 +493,20 @@ describe("Connection: recovery after a connection loss", () => {
       conn.drainEvents({ timeout: 10 }),
       (e: unknown) => e instanceof ConnectionError || e instanceof TimeoutError,
     );
+  });
+});
+
+describe("Connection: a public surface without the plumbing", () => {
+  it("keeps the declaration cache, revival and drain activity off the class", async () => {
+    await using conn = new Connection("memory://");
+    for (const name of ["declaredEntities", "notifyActivity", "attach", "detach"]) {
+      assert.equal(name in conn, false, name);
+    }
+    const q = new Queue("surface-q");
+    const channel = await conn.defaultChannel();
+    // maybeDeclare still caches per connection when given the connection itself.
+    assert.equal(await maybeDeclare(q, channel, conn), true);
+    assert.equal(await maybeDeclare(q, channel, conn), false);
+    assert.ok(connectionInternals(conn)!.declared.has(q.declarationKey));
   });
 });

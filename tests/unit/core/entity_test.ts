@@ -404,3 +404,17 @@ describe("maybeDeclare", () => {
     assert.equal(cache.declaredEntities.size, 0);
   });
 });
+
+describe("declaration keys (canonical JSON)", () => {
+  it("ignore the order of arguments and keep bigints and bytes apart", () => {
+    const a = new Queue("k", { queueArguments: { "x-a": 1, "x-b": { c: 2, d: 3 } } });
+    const b = new Queue("k", { queueArguments: { "x-b": { d: 3, c: 2 }, "x-a": 1 } });
+    assert.equal(a.declarationKey, b.declarationKey);
+    const big = new Queue("k", { queueArguments: { "x-a": 1n } });
+    const text = new Queue("k", { queueArguments: { "x-a": "1" } });
+    assert.notEqual(big.declarationKey, text.declarationKey);
+    const e1 = new Exchange("e", { arguments: { z: new Uint8Array([1, 2]), y: true } });
+    const e2 = new Exchange("e", { arguments: { y: true, z: new Uint8Array([1, 2]) } });
+    assert.equal(e1.declarationKey, e2.declarationKey);
+  });
+});

@@ -1,3 +1,4 @@
+import { connectionInternals } from "../../../src/_connection_internals.ts";
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type Body, bodyBytes, bodyText } from "../../../src/body.ts";
@@ -40,9 +41,9 @@ describe("Producer: what reaches basicPublish", () => {
     assert.ok(!sent.options?.mandatory);
   });
 
-  it("maps Kombu's properties: expiration in seconds, replyTo from a Queue, timestamp from a Date", async () => {
+  it("maps Kombu's properties: expiration in ms, replyTo from a Queue, timestamp from a Date", async () => {
     const sent = await publishOne("hi", {
-      expiration: 1.5,
+      expiration: 1500,
       replyTo: new Queue("replies"),
       timestamp: new Date(1_700_000_000_999),
       correlationId: "c-1",
@@ -73,7 +74,7 @@ describe("Producer: what reaches basicPublish", () => {
       clusterId: "c",
     });
     assert.equal(sent.options?.mandatory, true);
-    const more = await publishOne(1, { expiration: 0.0004, timestamp: 42, replyTo: "r" });
+    const more = await publishOne(1, { expiration: 0.4, timestamp: 42, replyTo: "r" });
     assert.equal(more.message.properties.expiration, "0");
     assert.equal(more.message.properties.timestamp, 42);
     assert.equal(more.message.properties.replyTo, "r");
@@ -204,7 +205,7 @@ describe("Producer on a connection", () => {
     });
     await producer.publish({ n: 1 }, { routingKey: "a.b", declare: [q] });
     await producer.publish({ n: 2 }, { routingKey: "a.c", declare: [q] });
-    assert.ok(conn.declaredEntities.has(q.declarationKey));
+    assert.ok(connectionInternals(conn)!.declared.has(q.declarationKey));
     await producer.publish({ n: 3 }, { routingKey: "z", mandatory: true });
     await producer.publish({ n: 4 }, { routingKey: "z" });
     assert.equal(returned.length, 1);

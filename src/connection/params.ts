@@ -1,0 +1,93 @@
+/**
+ * From a broker URL and a connection's options to the parameters its transport connects with:
+ * Kombu's URL forms, `?query` options in camelCase, TLS by scheme or `?ssl=true`, the heartbeat
+ * in whole seconds (Kombu's unit on the wire; the option is in ms).
+ *
+ * @module
+ */
+
+import { ConfigurationError } from "../errors.ts";
+import { resolveTransport, takesRawUrl } from "../registry.ts";
+import type { ConnectionParams, Transport } from "../transport.ts";
+import { maskUrl, parseUrl, type UrlParts } from "../url.ts";
+import type { ConnectionOptions } from "./options.ts";
+
+/** Schemes that mean TLS (Kombu: `amqps://`, `rediss://`); `?ssl=true` turns it on for others. */
+const TLS_SCHEMES: ReadonlySet<string> = new Set(["amqps", "rediss"]);
+
+function queryOptions(query: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, text] of Object.entries(query)) {
+    const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+    let value: unknown = text;
+    if (/^(true|yes|on)$/i.test(text)) value = true;
+    else if (/^(false|no|off)$/i.test(text)) value = false;
+    else if (/^-?\d+(\.\d+)?$/.test(text)) value = Number(text);
+    out[camel] = value;
+  }
+  return out;
+}
+
+/**
+ * Resolves the parameters of one URL, loading its transport.
+ *
+ * @param url one broker URL
+ * @param o the connection's options (they override the URL's parts)
+ * @param signal aborts the connection attempt (the connection was closed)
+ * @returns the transport and its parameters
+ * @throws {ConfigurationError} for a URL without a scheme or an unknown transport
+ */
+export async function resolveParams(
+  url: string,
+  o: ConnectionOptions,
+  signal: AbortSignal,
+): Promise<{ transport: Transport; params: ConnectionParams }> {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1].toLowerCase();
+  if (!scheme) {
+    throw new ConfigurationError(
+      `Cannot parse broker URL "${
+        maskUrl(url)
+      }": expected transport://[user:password@]host[:port][/vhost]`,
+    );
+  }
+  const name = typeof o.transport === "string" ? o.transport : scheme;
+  const parts: UrlParts = takesRawUrl(name)
+    ? {
+      scheme,
+      hostname: "",
+      port: undefined,
+      userid: undefined,
+      password: undefined,
+      virtualHost: undefined,
+      query: {},
+    }
+    : parseUrl(url);
+  const transport = typeof o.transport === "object"
+    ? o.transport
+    : await resolveTransport(o.transport ?? scheme);
+  const query = queryOptions(parts.query);
+  const sslFromQuery = query.ssl;
+  delete query.ssl;
+  const ssl = o.ssl ?? (sslFromQuery === true || TLS_SCHEMES.has(scheme));
+  const heartbeatSeconds = o.heartbeat !== undefined
+    ? Math.round(o.heartbeat / 1000)
+    : typeof query.heartbeat === "number"
+    ? query.heartbeat
+    : 0;
+  const params: ConnectionParams = {
+    transport: transport.name,
+    hostname: o.hostname ?? (parts.hostname || "localhost"),
+    // Left undefined when not given, so a transport can pick its TLS port (5671, ...).
+    port: o.port ?? parts.port,
+    userid: o.userid ?? parts.userid,
+    password: o.password ?? parts.password,
+    virtualHost: o.virtualHost ?? parts.virtualHost ?? "",
+    url,
+    ssl,
+    heartbeat: heartbeatSeconds,
+    connectTimeout: o.connectTimeout ?? 4000,
+    transportOptions: { ...query, ...o.transportOptions },
+    signal,
+  };
+  return { transport, params };
+}

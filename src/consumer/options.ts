@@ -1,0 +1,35 @@
+/**
+ * The options of a `Consumer` (Kombu's keyword arguments in camelCase) and its callback type.
+ *
+ * @module
+ */
+
+import type { Message } from "../message.ts";
+
+/** A message callback: the decoded body and the message (Kombu's `callbacks`). */
+export type MessageCallback = (body: unknown, message: Message) => unknown;
+
+/** Options of a {@link Consumer} (Kombu's keyword arguments in camelCase). */
+export interface ConsumerOptions {
+  /** Called with `(body, message)` for each message, in order. */
+  callbacks?: MessageCallback[];
+  /** Called with the undecoded message instead of decoding and calling `callbacks`. */
+  onMessage?: (message: Message) => unknown;
+  /**
+   * Called when a body cannot be decoded (or its type is not accepted). Without it the message
+   * is logged and rejected without requeue, so a dead-letter policy can keep it.
+   */
+  onDecodeError?: (message: Message, error: unknown) => unknown;
+  /** Called when a callback throws; without it the error is logged. The loop goes on either way. */
+  onError?: (error: unknown, message: Message) => void;
+  /** Content types or serializer names to accept (default: json plus Kombu's trusted raw types). */
+  accept?: readonly string[];
+  /** Most unacknowledged messages at once (basic.qos); 0 or absent = no limit. */
+  prefetchCount?: number;
+  /** Consume without acknowledgements. */
+  noAck?: boolean;
+  /** Prefix of the consumer tags (default: a random one). */
+  tagPrefix?: string;
+  /** Declare the queues before consuming (default true). */
+  autoDeclare?: boolean;
+}
