@@ -679,7 +679,7 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await conn.producer().publish("short", {
         routingKey: q.name,
         declare: [q],
-        expiration: 0.05,
+        expiration: 50,
       });
       await conn.producer().publish("long", { routingKey: q.name });
       await new Promise((resolve) => setTimeout(resolve, 300)); // let the first TTL pass

@@ -102,7 +102,7 @@ describe("AMQP interop with Python Kombu", () => {
         correlationId: `corr-${i}`,
         replyTo: `replies-${i}`,
         compression: i % 2 ? "zlib" : undefined,
-        expiration: 60,
+        expiration: 60_000,
       });
     }
     const saw = await python("consume", { queue: name, count: COUNT });
