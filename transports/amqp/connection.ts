@@ -1,11 +1,9 @@
 /**
- * One AMQP 0-9-1 connection over a {@link Socket}: the handshake, the frame loop, heartbeats,
- * the coalescing writer, and channel bookkeeping.
- *
- * Writing: every frame is encoded straight into one growable buffer. A batch is handed to the
- * socket once per macrotask (or at once when it passes 64 KiB, or on the next microtask for a
- * synchronous method), so the publishes and acks of a busy turn leave in one write. While a
- * write is in flight, frames gather for the next one.
+ * One AMQP 0-9-1 connection over a {@link Socket}: the handshake, the frame loop and the
+ * connection's own methods. The coalescing writer is in `_writer.ts`, heartbeats in
+ * `_heartbeat.ts`, the handshake's negotiation in `_handshake.ts`, the channel table (and what
+ * channels see of the connection) in `_channels.ts`; channels are reached through
+ * {@link ChannelPort}, never through their public class.
  *
  * @module
  */
@@ -14,13 +12,11 @@ import {
   ConfigurationError,
   ConnectionError,
   KombuError,
-  LimitExceededError,
   ProtocolError,
 } from "../../src/errors.ts";
 import type { Socket } from "../../src/socket.ts";
 import type { FieldTable, TransportConnection, TransportEvent } from "../../src/transport.ts";
-import { Decoder, Writer } from "./codec/buffer.ts";
-import { encodeTable } from "./codec/field_table.ts";
+import { Decoder } from "./codec/buffer.ts";
 import {
   FRAME_BODY,
   FRAME_HEADER,
@@ -28,88 +24,34 @@ import {
   FRAME_METHOD,
   FRAME_MIN_SIZE,
   FrameReader,
-  HEARTBEAT_FRAME,
   PROTOCOL_HEADER,
 } from "./codec/frame.ts";
+import { CHANNEL, CLASS } from "./codec/ids.ts";
 import {
   decodeMethod,
-  encodeMethodFrame,
   type Method,
   type MethodArgs,
   type MethodDef,
   METHODS,
 } from "./codec/methods.ts";
-import { AmqpChannel } from "./channel.ts";
+import { type AmqpChannel, newChannel } from "./channel.ts";
+import { ChannelTable } from "./_channels.ts";
+import { startOk, tune } from "./_handshake.ts";
+import {
+  type AmqpConnectionOptions,
+  DEFAULT_FRAME_MAX,
+  DEFAULT_MAX_MESSAGE_SIZE,
+} from "./options.ts";
+import { Heartbeat } from "./_heartbeat.ts";
+import { FrameWriter, unref } from "./_writer.ts";
 
-/** SASL mechanisms the client speaks. */
-export type AuthMechanism = "PLAIN" | "AMQPLAIN" | "EXTERNAL";
+export {
+  type AmqpConnectionOptions,
+  type AuthMechanism,
+  DEFAULT_MAX_MESSAGE_SIZE,
+} from "./options.ts";
 
-/** Everything needed to open an AMQP connection over a connected socket. */
-export interface AmqpConnectionOptions {
-  /** Login name (default `guest`). */
-  username?: string;
-  /** Password (default `guest`); never logged nor put in an error. */
-  password?: string;
-  /** Virtual host (default `/`). */
-  virtualHost?: string;
-  /** Heartbeat interval asked for, in seconds as in Kombu (0 = off, the default). */
-  heartbeat?: number;
-  /** Largest frame asked for, in bytes (default 131072, also for 0; the broker may lower it). */
-  frameMax?: number;
-  /** Most channels asked for (default 2047; the broker may lower it). */
-  channelMax?: number;
-  /** Largest incoming message body accepted, in bytes (default 128 MiB). */
-  maxMessageSize?: number;
-  /** SASL mechanism (default PLAIN, else AMQPLAIN when the broker lacks PLAIN). */
-  authMechanism?: AuthMechanism;
-  /** Name shown by the broker's management tools (client property `connection_name`). */
-  connectionName?: string;
-  /** Extra client properties. */
-  clientProperties?: FieldTable;
-  /**
-   * Put every channel in publisher-confirm mode when it opens (Kombu's `confirm_publish`
-   * transport option): each publish then resolves once the broker has the message.
-   */
-  confirmPublish?: boolean;
-  /** Milliseconds the handshake may take (default 30000). */
-  handshakeTimeout?: number;
-  /** Used in error messages, such as `127.0.0.1:5672`. */
-  peer?: string;
-}
-
-/** Default largest incoming message body: 128 MiB. */
-export const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
-const DEFAULT_FRAME_MAX = 131072;
-const DEFAULT_CHANNEL_MAX = 2047;
-/** A batch this big is written at once instead of at the end of the turn. */
-const FLUSH_BYTES = 64 * 1024;
-/** Publishers wait when this much is queued for the socket. */
-const HIGH_WATER_BYTES = 1024 * 1024;
 const CLOSE_TIMEOUT = 3000;
-/** A write buffer grown past this is replaced by a small one once flushed. */
-const SHRINK_BYTES = 4 * 1024 * 1024;
-/** Heartbeat ticks (half an interval each) without any byte in before the peer is dead. */
-const MISSED_TICKS = 4;
-
-const RESOLVED: Promise<void> = Promise.resolve();
-const later: (fn: () => void) => void = typeof setImmediate === "function"
-  ? (fn) => void setImmediate(fn)
-  : (fn) => void setTimeout(fn, 0);
-
-function unref(timer: unknown): void {
-  if (typeof timer === "object" && timer !== null && "unref" in timer) {
-    (timer as { unref(): void }).unref();
-    return;
-  }
-  const deno = (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno;
-  if (typeof timer === "number" && deno?.unrefTimer) deno.unrefTimer(timer);
-}
-
-function negotiate(server: number, client: number): number {
-  if (server === 0) return client;
-  if (client === 0) return server;
-  return Math.min(server, client);
-}
 
 type State = "handshake" | "open" | "closing" | "closed";
 
@@ -121,7 +63,7 @@ interface Waiter {
 /**
  * An open AMQP 0-9-1 connection (the native transport's {@link TransportConnection}).
  *
- * Open it with {@link openAmqpConnection}. A server `connection.close` ends it with a
+ * Open it with `AmqpTransport.connect`. A server `connection.close` ends it with a
  * {@link ConnectionError} carrying the reply code; malformed input ends it with a
  * {@link ProtocolError}; either way `closed` resolves with the error and every pending call of
  * every channel rejects.
@@ -131,49 +73,28 @@ export class AmqpConnection implements TransportConnection {
   onEvent: ((event: TransportEvent) => void) | undefined;
   /** Resolves when the connection is gone, with the error when it failed. */
   readonly closed: Promise<Error | undefined>;
-
-  /** Negotiated frame_max (bytes, header and end included). */
-  frameMax: number = FRAME_MIN_SIZE;
-  /** Negotiated channel_max. */
-  channelMax: number = 0;
   /** Negotiated heartbeat interval in seconds (0 = off). */
   heartbeat: number = 0;
   /** Largest incoming message body accepted. */
   readonly maxMessageSize: number;
   /** The broker's `connection.start` properties. */
   serverProperties: FieldTable = {};
-  /** The shared reader, reset per frame. */
-  readonly decoder: Decoder = new Decoder();
 
   #socket: Socket;
   #options: AmqpConnectionOptions;
   #peer: string;
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #frames: FrameReader;
+  #decoder = new Decoder();
+  #writer: FrameWriter;
+  #heartbeat: Heartbeat;
+  #channels: ChannelTable;
   #state: State = "handshake";
   #error: Error | undefined;
   #resolveClosed!: (error: Error | undefined) => void;
   #ready: Waiter | undefined;
   #closeOk: (() => void) | undefined;
   #secretWaiter: Waiter | undefined;
-
-  #out = new Writer(64 * 1024);
-  #writing = false;
-  #writeBroken = false;
-  #inFlight = 0;
-  #scheduled = false;
-  #urgent = false;
-  #microtask = false;
-  #drainWaiters: Waiter[] = [];
-
-  #channels: (AmqpChannel | undefined)[] = [];
-  #ackers: AmqpChannel[] = [];
-  #nextChannel = 1;
-  #timer: unknown;
-  #receivedSinceTick = false;
-  #sentSinceTick = false;
-  #missedTicks = 0;
 
   /**
    * Wraps a connected socket; call {@link AmqpConnection.handshake} next.
@@ -187,17 +108,44 @@ export class AmqpConnection implements TransportConnection {
     this.#peer = options.peer ?? "the broker";
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#writer = socket.writable.getWriter();
+    this.#writer = new FrameWriter(socket.writable.getWriter(), this.#writeFailed);
     this.#reader = socket.readable.getReader();
     this.#frames = new FrameReader(
       this.#onFrame,
       Math.max(FRAME_MIN_SIZE, options.frameMax || DEFAULT_FRAME_MAX),
+    );
+    this.#heartbeat = new Heartbeat(
+      this.#writer,
+      () => this.#state === "open" || this.#state === "closing",
+      () =>
+        this.#fail(
+          new ConnectionError(
+            `Connection to ${this.#peer} lost: no heartbeat for ${2 * this.heartbeat} s`,
+          ),
+        ),
+    );
+    this.#channels = new ChannelTable(
+      this.#writer,
+      this.#decoder,
+      this.maxMessageSize,
+      this.closed,
+      (action) => this.#closedError(action),
     );
   }
 
   /** True until the connection closes or fails. */
   get isOpen(): boolean {
     return this.#state === "open";
+  }
+
+  /** Negotiated frame_max (bytes, header and end included). */
+  get frameMax(): number {
+    return this.#channels.frameMax;
+  }
+
+  /** Negotiated channel_max. */
+  get channelMax(): number {
+    return this.#channels.channelMax;
   }
 
   /**
@@ -221,8 +169,8 @@ export class AmqpConnection implements TransportConnection {
       );
     }, timeout);
     unref(timer);
-    this.#send(PROTOCOL_HEADER);
-    this.#flushSoon(true);
+    this.#writer.send(PROTOCOL_HEADER);
+    this.#writer.flushSoon(true);
     void this.#readLoop();
     return opened.finally(() => clearTimeout(timer));
   }
@@ -235,13 +183,13 @@ export class AmqpConnection implements TransportConnection {
    * @throws {LimitExceededError} when channel_max channels are open
    */
   async createChannel(): Promise<AmqpChannel> {
-    if (this.#state !== "open") throw this.closedError("open a channel");
-    const id = this.#allocateChannel();
-    const channel = new AmqpChannel(this, id);
-    this.#channels[id] = channel;
-    await channel.open();
-    if (this.#options.confirmPublish) await channel.confirmSelect();
-    return channel;
+    if (this.#state !== "open") throw this.#closedError("open a channel");
+    const id = this.#channels.allocate();
+    const made = newChannel(this.#channels, id);
+    this.#channels.add(id, made.port);
+    await made.open();
+    if (this.#options.confirmPublish) await made.channel.confirmSelect();
+    return made.channel;
   }
 
   /**
@@ -256,12 +204,12 @@ export class AmqpConnection implements TransportConnection {
       return;
     }
     if (this.#state === "open") {
-      this.#drainAcks();
+      this.#writer.drainAcks();
       this.#state = "closing";
       const gone = new ConnectionError(`Cannot use connection to ${this.#peer}: it was closed`);
-      for (const channel of this.#channels) channel?.terminate(gone, false);
+      this.#channels.terminateAll(gone, false);
       const ok = new Promise<void>((resolve) => (this.#closeOk = resolve));
-      this.sendMethod(0, METHODS.connectionClose, {
+      this.#writer.sendMethod(0, METHODS.connectionClose, {
         replyCode: 200,
         replyText: "Goodbye",
         classId: 0,
@@ -285,7 +233,7 @@ export class AmqpConnection implements TransportConnection {
    * @throws {ConnectionError} when the connection is closed or the broker refuses
    */
   updateSecret(newSecret: string, reason: string): Promise<void> {
-    if (this.#state !== "open") return Promise.reject(this.closedError("update the secret"));
+    if (this.#state !== "open") return Promise.reject(this.#closedError("update the secret"));
     if (this.#secretWaiter) {
       return Promise.reject(
         new ConfigurationError("Cannot update the secret: an update is already running"),
@@ -293,69 +241,12 @@ export class AmqpConnection implements TransportConnection {
     }
     return new Promise<void>((resolve, reject) => {
       this.#secretWaiter = { resolve, reject };
-      this.sendMethod(0, METHODS.connectionUpdateSecret, { newSecret, reason });
+      this.#writer.sendMethod(0, METHODS.connectionUpdateSecret, { newSecret, reason });
     });
   }
 
-  // ---- used by channels -------------------------------------------------------------------
-
-  /** The buffer frames are encoded into; read it again after every flush. */
-  get out(): Writer {
-    return this.#out;
-  }
-
-  /**
-   * Encodes and queues one method frame.
-   *
-   * @param channel channel number
-   * @param def the method
-   * @param args its arguments
-   * @param urgent flush on the next microtask (a synchronous request)
-   * @throws {ConfigurationError} when an argument cannot be encoded
-   */
-  sendMethod(channel: number, def: MethodDef, args: Partial<MethodArgs> = {}, urgent = true): void {
-    encodeMethodFrame(this.#out, channel, def, args);
-    this.#flushSoon(urgent);
-  }
-
-  /**
-   * Tells the writer that frames were added to {@link AmqpConnection.out}.
-   *
-   * @param urgent flush on the next microtask rather than at the end of the turn
-   * @returns a promise that resolves at once, or when the socket has drained enough
-   */
-  wrote(urgent: boolean): Promise<void> {
-    this.#flushSoon(urgent);
-    if (this.#out.pos + this.#inFlight < HIGH_WATER_BYTES) return RESOLVED;
-    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
-  }
-
-  /**
-   * Asks to be called (`flushAcks`) right before the next write, so a channel's acks of one
-   * turn can be coalesced.
-   *
-   * @param channel a channel with acks waiting
-   */
-  deferAcks(channel: AmqpChannel): void {
-    this.#ackers.push(channel);
-  }
-
-  /**
-   * Frees a channel number once its close handshake is over.
-   *
-   * @param id the channel number
-   */
-  releaseChannel(id: number): void {
-    this.#channels[id] = undefined;
-  }
-
-  /**
-   * The error for an operation on a connection that is not open.
-   *
-   * @param action what was attempted, such as `publish`
-   * @returns a `ConnectionError` whose cause is the failure, if any
-   */
-  closedError(action: string): Error {
+  /** The error for an operation on a connection that is not open. */
+  #closedError(action: string): Error {
     const cause = this.#error;
     if (cause === undefined) {
       return new ConnectionError(`Cannot ${action}: the connection to ${this.#peer} is closed`);
@@ -366,87 +257,7 @@ export class AmqpConnection implements TransportConnection {
     );
   }
 
-  // ---- writing ----------------------------------------------------------------------------
-
-  #send(bytes: Uint8Array): void {
-    this.#out.bytes(bytes);
-  }
-
-  #flushSoon(urgent: boolean): void {
-    if (this.#out.pos >= FLUSH_BYTES) {
-      this.#flush();
-      return;
-    }
-    if (urgent && !this.#urgent) {
-      this.#urgent = true;
-      if (!this.#microtask) {
-        this.#microtask = true;
-        queueMicrotask(this.#flushUrgent);
-      }
-    }
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      later(this.#flushLater);
-    }
-  }
-
-  #flushUrgent = (): void => {
-    this.#microtask = false;
-    this.#flush();
-  };
-
-  #drainAcks(): void {
-    const ackers = this.#ackers;
-    this.#ackers = [];
-    for (const channel of ackers) channel.flushAcks();
-  }
-
-  #flushLater = (): void => {
-    this.#scheduled = false;
-    this.#flush();
-  };
-
-  /** Hands the gathered frames to the socket, unless a write is in flight (then it waits). */
-  #flush = (): void => {
-    if (this.#writing || this.#state === "closed") return;
-    if (this.#ackers.length > 0) this.#drainAcks();
-    if (this.#out.pos === 0) return;
-    this.#urgent = false;
-    const chunk = this.#out.buf.slice(0, this.#out.pos);
-    // After a big message, give the memory back instead of keeping the peak forever.
-    if (this.#out.buf.length > SHRINK_BYTES) this.#out = new Writer(64 * 1024);
-    else this.#out.reset();
-    this.#writing = true;
-    this.#inFlight = chunk.length;
-    this.#sentSinceTick = true;
-    this.#writer.write(chunk).then(this.#written, this.#writeFailed);
-  };
-
-  /**
-   * A write finished. Frames gathered meanwhile go now only when a synchronous method waits
-   * or a full batch is ready; otherwise at the end of the turn, so a busy publisher fills big
-   * batches instead of ping-ponging small writes.
-   */
-  #written = (): void => {
-    this.#writing = false;
-    this.#inFlight = 0;
-    if (this.#out.pos > 0 || this.#ackers.length > 0) {
-      if (this.#urgent || this.#out.pos >= FLUSH_BYTES) this.#flush();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        later(this.#flushLater);
-      }
-    }
-    if (this.#drainWaiters.length > 0 && this.#out.pos + this.#inFlight < HIGH_WATER_BYTES) {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const w of waiters) w.resolve();
-    }
-  };
-
   #writeFailed = (error: unknown): void => {
-    this.#writing = false;
-    this.#writeBroken = true;
     if (this.#state === "closed") return;
     this.#fail(
       new ConnectionError(`Cannot write to ${this.#peer}: ${describe(error)}`, { cause: error }),
@@ -470,7 +281,7 @@ export class AmqpConnection implements TransportConnection {
             );
           }
         }
-        this.#receivedSinceTick = true;
+        this.#heartbeat.received = true;
         this.#frames.push(value);
       }
       if (this.#state === "closed") return;
@@ -504,28 +315,29 @@ export class AmqpConnection implements TransportConnection {
       if (type !== FRAME_METHOD) {
         throw new ProtocolError(`Cannot read frame: content frame of type ${type} on channel 0`);
       }
-      this.#onConnectionMethod(decodeMethod(this.decoder.reset(bytes, start, start + size)));
+      this.#onConnectionMethod(decodeMethod(this.#decoder.reset(bytes, start, start + size)));
       return;
     }
-    const ch = this.#channels[channel];
-    if (ch === undefined) {
+    const port = this.#channels.get(channel);
+    if (port === undefined) {
       // When both sides close a channel at once, RabbitMQ answers our channel.close with a
       // close-ok after we released the number: harmless.
       if (
-        type === FRAME_METHOD && size >= 4 && bytes[start + 1] === 20 && bytes[start + 3] === 41 &&
-        bytes[start] === 0 && bytes[start + 2] === 0
+        type === FRAME_METHOD && size >= 4 && bytes[start] === 0 &&
+        bytes[start + 1] === CLASS.CHANNEL && bytes[start + 2] === 0 &&
+        bytes[start + 3] === CHANNEL.CLOSE_OK
       ) return;
       throw new ProtocolError(`Cannot read frame: channel ${channel} is not open`);
     }
-    if (type === FRAME_METHOD) ch.onMethod(bytes, start, size);
-    else if (type === FRAME_HEADER) ch.onHeader(bytes, start, size);
-    else if (type === FRAME_BODY) ch.onBody(bytes, start, size);
+    if (type === FRAME_METHOD) port.method(bytes, start, size);
+    else if (type === FRAME_HEADER) port.header(bytes, start, size);
+    else if (type === FRAME_BODY) port.body(bytes, start, size);
   };
 
   #onConnectionMethod(method: Method): void {
     const { def, args } = method;
     if (def === METHODS.connectionClose) {
-      this.sendMethod(0, METHODS.connectionCloseOk);
+      this.#writer.sendMethod(0, METHODS.connectionCloseOk);
       const code = args.replyCode as number;
       const text = args.replyText as string;
       const during = this.#state === "handshake"
@@ -580,50 +392,27 @@ export class AmqpConnection implements TransportConnection {
 
   #onHandshake(def: MethodDef, args: MethodArgs): void {
     if (def === METHODS.connectionStart) {
-      if (args.versionMajor !== 0 || args.versionMinor !== 9) {
-        throw new ProtocolError(
-          `Cannot open AMQP connection: the broker speaks ${args.versionMajor}-${args.versionMinor}, not 0-9`,
-        );
-      }
       this.serverProperties = args.serverProperties as FieldTable;
-      const offered = String(args.mechanisms).split(" ").filter((s) => s.length > 0);
-      const mechanism = this.#options.authMechanism ??
-        (offered.includes("PLAIN") || !offered.includes("AMQPLAIN") ? "PLAIN" : "AMQPLAIN");
-      if (!offered.includes(mechanism)) {
-        throw new ConnectionError(
-          `Cannot log in to ${this.#peer}: the broker offers "${
-            offered.join(" ")
-          }", not "${mechanism}"`,
-        );
-      }
-      this.sendMethod(0, METHODS.connectionStartOk, {
-        clientProperties: this.#clientProperties(),
-        mechanism,
-        response: this.#saslResponse(mechanism),
-        locale: "en_US",
-      });
+      this.#writer.sendMethod(
+        0,
+        METHODS.connectionStartOk,
+        startOk(args, this.#options, this.#peer),
+      );
     } else if (def === METHODS.connectionSecure) {
       throw new ConnectionError(
         `Cannot log in to ${this.#peer}: the broker sent a SASL challenge, which is not supported`,
       );
     } else if (def === METHODS.connectionTune) {
-      const o = this.#options;
-      this.channelMax = negotiate(args.channelMax as number, o.channelMax ?? DEFAULT_CHANNEL_MAX) ||
-        65535;
-      this.frameMax = Math.max(
-        FRAME_MIN_SIZE,
-        negotiate(args.frameMax as number, o.frameMax || DEFAULT_FRAME_MAX),
-      );
-      const asked = Math.max(0, Math.floor(o.heartbeat ?? 0));
-      this.heartbeat = asked === 0 ? 0 : negotiate(args.heartbeat as number, asked);
-      this.#frames.frameMax = this.frameMax;
-      this.sendMethod(0, METHODS.connectionTuneOk, {
-        channelMax: this.channelMax,
-        frameMax: this.frameMax,
-        heartbeat: this.heartbeat,
+      const tuned = tune(args, this.#options);
+      this.#channels.channelMax = tuned.channelMax;
+      this.#channels.frameMax = tuned.frameMax;
+      this.heartbeat = tuned.heartbeat;
+      this.#frames.frameMax = tuned.frameMax;
+      this.#writer.sendMethod(0, METHODS.connectionTuneOk, { ...tuned });
+      this.#writer.sendMethod(0, METHODS.connectionOpen, {
+        virtualHost: this.#options.virtualHost ?? "/",
       });
-      this.sendMethod(0, METHODS.connectionOpen, { virtualHost: o.virtualHost ?? "/" });
-      this.#startHeartbeat();
+      this.#heartbeat.start(tuned.heartbeat);
     } else if (def === METHODS.connectionOpenOk) {
       this.#state = "open";
       const ready = this.#ready;
@@ -634,107 +423,19 @@ export class AmqpConnection implements TransportConnection {
     }
   }
 
-  #clientProperties(): FieldTable {
-    const o = this.#options;
-    const props: FieldTable = {
-      product: "wakame",
-      platform: "TypeScript",
-      information: "https://jsr.io/@wakame/wakame",
-      capabilities: {
-        publisher_confirms: true,
-        exchange_exchange_bindings: true,
-        "basic.nack": true,
-        consumer_cancel_notify: true,
-        "connection.blocked": true,
-        authentication_failure_close: true,
-        per_consumer_qos: true,
-      },
-      ...o.clientProperties,
-    };
-    if (o.connectionName !== undefined) props.connection_name = o.connectionName;
-    return props;
-  }
-
-  #saslResponse(mechanism: string): Uint8Array {
-    const user = this.#options.username ?? "guest";
-    const pass = this.#options.password ?? "guest";
-    const w = new Writer(256);
-    if (mechanism === "PLAIN") {
-      w.ensure(1);
-      w.u8(0);
-      w.utf8(user);
-      w.ensure(1);
-      w.u8(0);
-      w.utf8(pass);
-    } else if (mechanism === "AMQPLAIN") {
-      encodeTable(w, { LOGIN: user, PASSWORD: pass });
-      return w.buf.slice(4, w.pos);
-    } else if (mechanism !== "EXTERNAL") {
-      throw new ConfigurationError(`Cannot log in with mechanism "${mechanism}": not supported`);
-    }
-    return w.buf.slice(0, w.pos);
-  }
-
-  // ---- heartbeats -------------------------------------------------------------------------
-
-  #startHeartbeat(): void {
-    if (this.heartbeat === 0) return;
-    const tick = (this.heartbeat * 1000) / 2;
-    const timer = setInterval(this.#onTick, tick);
-    unref(timer);
-    this.#timer = timer;
-  }
-
-  /**
-   * Counts ticks, not elapsed time: a callback that blocks the event loop delays the tick and
-   * the reads alike, so it cannot make a live peer look dead, and a dead peer is found after
-   * {@link MISSED_TICKS} half-intervals (two intervals) without a byte.
-   */
-  #onTick = (): void => {
-    if (this.#state !== "open" && this.#state !== "closing") return;
-    if (this.#receivedSinceTick) {
-      this.#receivedSinceTick = false;
-      this.#missedTicks = 0;
-    } else if (++this.#missedTicks >= MISSED_TICKS) {
-      this.#fail(
-        new ConnectionError(
-          `Connection to ${this.#peer} lost: no heartbeat for ${2 * this.heartbeat} s`,
-        ),
-      );
-      return;
-    }
-    if (!this.#sentSinceTick && !this.#writing) {
-      this.#send(HEARTBEAT_FRAME);
-      this.#flush();
-    }
-    this.#sentSinceTick = false;
-  };
-
   // ---- ending -----------------------------------------------------------------------------
-
-  #allocateChannel(): number {
-    const max = this.channelMax;
-    for (let i = 0; i < max; i++) {
-      const id = ((this.#nextChannel - 1 + i) % max) + 1;
-      if (this.#channels[id] === undefined) {
-        this.#nextChannel = (id % max) + 1;
-        return id;
-      }
-    }
-    throw new LimitExceededError(`Cannot open a channel: all ${max} channels are in use`);
-  }
 
   #fail(error: Error): void {
     if (this.#state === "closed") return;
     if (error instanceof ProtocolError && this.#state !== "handshake") {
       try {
-        this.sendMethod(0, METHODS.connectionClose, {
+        this.#writer.sendMethod(0, METHODS.connectionClose, {
           replyCode: 501,
           replyText: error.message.slice(0, 200),
           classId: 0,
           methodId: 0,
         });
-        this.#flush();
+        this.#writer.flush();
       } catch {
         // The connection is going away anyway.
       }
@@ -742,39 +443,24 @@ export class AmqpConnection implements TransportConnection {
     void this.#finish(error, error);
   }
 
-  /** Writes what is still queued (a close-ok, a close 501), waiting at most a second. */
-  async #lastWords(): Promise<void> {
-    if (this.#out.pos === 0 || this.#writeBroken) return;
-    const chunk = this.#out.buf.slice(0, this.#out.pos);
-    this.#out.reset();
-    let timer: unknown;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, 1000);
-      unref(timer);
-    });
-    await Promise.race([this.#writer.write(chunk).catch(() => undefined), timeout]);
-    clearTimeout(timer as number);
-  }
-
   async #finish(error: Error | undefined, reason: Error | undefined): Promise<void> {
     if (this.#state === "closed") return;
     this.#state = "closed";
     this.#error = error;
-    if (this.#timer !== undefined) clearInterval(this.#timer as number);
-    const gone = this.closedError("continue");
+    this.#heartbeat.stop();
+    const gone = this.#closedError("continue");
     const channelError = reason instanceof ConnectionError
       ? reason
       : new ConnectionError(gone.message, { cause: reason ?? gone });
-    for (const channel of this.#channels) channel?.terminate(channelError, false);
-    this.#channels = [];
+    this.#writer.stop(channelError);
+    this.#channels.terminateAll(channelError, true);
     const ready = this.#ready;
     this.#ready = undefined;
     ready?.reject(reason ?? gone);
     this.#secretWaiter?.reject(channelError);
     this.#secretWaiter = undefined;
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(channelError);
     this.#closeOk?.();
-    await this.#lastWords();
+    await this.#writer.lastWords();
     try {
       await this.#socket.close();
     } catch {

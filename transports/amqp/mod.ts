@@ -51,14 +51,15 @@ import type {
   TlsOptions,
   Transport,
 } from "../../src/transport.ts";
+import { AmqpConnection } from "./connection.ts";
 import {
-  AmqpConnection,
   type AmqpConnectionOptions,
   type AuthMechanism,
   DEFAULT_MAX_MESSAGE_SIZE,
-} from "./connection.ts";
+} from "./options.ts";
 
-export { AmqpConnection, type AmqpConnectionOptions, type AuthMechanism } from "./connection.ts";
+export { AmqpConnection } from "./connection.ts";
+export type { AmqpConnectionOptions, AuthMechanism } from "./options.ts";
 export { AmqpChannel } from "./channel.ts";
 export { Decoder, Writer } from "./codec/buffer.ts";
 export type { ArgType, ArgValue, MethodArgs, MethodDef } from "./codec/methods.ts";
@@ -89,6 +90,7 @@ export type {
 import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
 import { registerTransport } from "../../src/registry.ts";
 export type { Socket, SocketFactory, SocketOptions } from "../../src/socket.ts";
+export type { Body } from "../../src/body.ts";
 
 /** Port of `amqp://`. */
 export const AMQP_PORT = 5672;

@@ -1,11 +1,13 @@
 /**
- * A wakame {@link Channel} on top of an amqplib channel (promise API).
+ * A wakame {@link Channel} on top of an amqplib channel (promise API). The amqplib channel's
+ * lifecycle and error translation live in `_raw_channel.ts`, consumers and unsettled deliveries
+ * in `_consume.ts`, shape conversions in `_convert.ts`.
  *
  * @module
  */
 
 import type * as amqplib from "amqplib";
-import { ChannelError, ConnectionError, OperationalError } from "../../src/errors.ts";
+import { ChannelError, OperationalError } from "../../src/errors.ts";
 import type {
   BasicPublishOptions,
   Channel,
@@ -24,46 +26,18 @@ import type {
 import {
   type AmqplibMessage,
   encodeTable,
+  NOT_IMPLEMENTED,
   publishOptions,
   toBuffer,
   toDelivery,
-  toReturned,
-  translateError,
 } from "./_convert.ts";
+import { Deliveries, handle, tagNumber } from "./_consume.ts";
+import { RawChannel, type RawOwner } from "./_raw_channel.ts";
 
 /** What a channel needs from its connection. */
-export interface ChannelOwner {
-  /** True once the connection is closed or lost. */
-  readonly isGone: boolean;
-  /** Why the connection went away, if it failed. */
-  readonly failure: Error | undefined;
-  /** Opens a raw amqplib channel, in confirm mode or not. */
-  openRaw(confirm: boolean): Promise<amqplib.Channel>;
+export interface ChannelOwner extends RawOwner {
   /** Forgets a channel that closed. */
   release(channel: AmqplibChannel): void;
-}
-
-/** AMQP 540 NOT_IMPLEMENTED: what RabbitMQ would answer, said before sending. */
-const NOT_IMPLEMENTED = 540;
-
-function tagNumber(tag: DeliveryTag): number {
-  const value = typeof tag === "number" ? tag : Number(tag);
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new ChannelError(`Cannot acknowledge delivery tag "${tag}": not an AMQP delivery tag`);
-  }
-  return value;
-}
-
-/** Rethrows a callback's error outside amqplib's frame handling, which it would break. */
-function report(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
-}
-
-/** A message handle amqplib's `ack`/`reject` accept: they read only the delivery tag. */
-function handle(tag: number): amqplib.Message {
-  return { fields: { deliveryTag: tag } } as unknown as amqplib.Message;
 }
 
 /**
@@ -79,15 +53,10 @@ function handle(tag: number): amqplib.Message {
 export class AmqplibChannel implements Channel {
   /** Receives messages the broker returned (mandatory publish without a route). */
   onReturn: ((message: ReturnedMessage) => void) | undefined = undefined;
-  #owner: ChannelOwner;
-  #raw!: amqplib.Channel;
+  #raw: RawChannel;
   #confirm: boolean;
-  #open = true;
-  #failure: Error | undefined;
-  #consumers = new Map<string, ConsumeHandlers>();
-  #unacked = new Set<number>();
+  #deliveries = new Deliveries();
   #qos: QosOptions | undefined;
-  #drainWaiters: ((error?: Error) => void)[] = [];
 
   /**
    * Wraps an open amqplib channel.
@@ -97,113 +66,25 @@ export class AmqplibChannel implements Channel {
    * @param confirm whether `raw` is a confirm channel
    */
   constructor(owner: ChannelOwner, raw: amqplib.Channel, confirm: boolean) {
-    this.#owner = owner;
     this.#confirm = confirm;
-    this.#attach(raw);
+    this.#raw = new RawChannel(owner, raw, {
+      closed: (failure) => {
+        owner.release(this);
+        // A broker-side close ends its consumers: tell them, as the native transport does.
+        this.#deliveries.closed(failure instanceof ChannelError);
+      },
+      returned: (message) => this.onReturn?.(message),
+    });
   }
 
   /** False once the channel or its connection is closed. */
   get isOpen(): boolean {
-    return this.#open && !this.#owner.isGone;
+    return this.#raw.isOpen;
   }
 
   /** True when publishes wait for the broker's confirmation. */
   get confirming(): boolean {
     return this.#confirm;
-  }
-
-  #attach(raw: amqplib.Channel): void {
-    this.#raw = raw;
-    const current = (): boolean => this.#raw === raw;
-    raw.on("error", (error: Error) => {
-      if (!current()) return;
-      this.#failure ??= translateError("Channel closed by the broker", error, this.#owner.isGone);
-    });
-    raw.on("close", () => {
-      if (!current()) return;
-      this.#open = false;
-      this.#unacked.clear();
-      this.#owner.release(this);
-      this.#wakeDrainWaiters(this.#closedError("Cannot publish"));
-      const consumers = [...this.#consumers];
-      this.#consumers.clear();
-      // A broker-side channel close ends its consumers: tell them, as the native transport does.
-      if (this.#failure instanceof ChannelError) {
-        for (const [tag, handlers] of consumers) this.#notifyCancel(handlers, tag);
-      }
-    });
-    raw.on("drain", () => {
-      if (current()) this.#wakeDrainWaiters();
-    });
-    raw.on("return", (message: amqplib.Message) => {
-      if (!current()) return;
-      try {
-        this.onReturn?.(toReturned(message as unknown as AmqplibMessage));
-      } catch (error) {
-        report(error);
-      }
-    });
-  }
-
-  #notifyCancel(handlers: ConsumeHandlers, tag: string): void {
-    try {
-      handlers.onCancel?.(tag);
-    } catch (error) {
-      report(error);
-    }
-  }
-
-  #wakeDrainWaiters(error?: Error): void {
-    for (const wake of this.#drainWaiters.splice(0)) wake(error);
-  }
-
-  /** The error for an operation on a closed channel. */
-  #closedError(action: string): Error {
-    if (this.#owner.isGone) {
-      return new ConnectionError(`${action}: the connection is closed`, {
-        cause: this.#owner.failure,
-      });
-    }
-    const failure = this.#failure;
-    if (failure instanceof ChannelError) {
-      return new ChannelError(`${action}: the channel was closed (${failure.message})`, {
-        cause: failure,
-        replyCode: failure.replyCode,
-        classId: failure.classId,
-        methodId: failure.methodId,
-      });
-    }
-    return new ChannelError(`${action}: the channel is closed`, { cause: failure });
-  }
-
-  /** Translates a failure, waiting a turn when it may stem from a connection going away. */
-  async #translate(action: string, error: unknown): Promise<Error> {
-    const coded = typeof (error as { code?: unknown })?.code === "number";
-    if (!coded && !this.#owner.isGone) {
-      // amqplib rejects pending calls before it reports the connection closed.
-      await new Promise((resolve) => setTimeout(resolve, 0));
-    }
-    if (!coded && !this.isOpen) return this.#closedError(action);
-    return translateError(action, error, this.#owner.isGone);
-  }
-
-  async #call<T>(action: string, operation: (raw: amqplib.Channel) => Promise<T>): Promise<T> {
-    if (!this.isOpen) throw this.#closedError(action);
-    try {
-      return await operation(this.#raw);
-    } catch (error) {
-      throw await this.#translate(action, error);
-    }
-  }
-
-  #now(action: string, operation: (raw: amqplib.Channel) => void): Promise<void> {
-    if (!this.isOpen) return Promise.reject(this.#closedError(action));
-    try {
-      operation(this.#raw);
-      return Promise.resolve();
-    } catch (error) {
-      return this.#translate(action, error).then((e) => Promise.reject(e));
-    }
   }
 
   /**
@@ -215,7 +96,7 @@ export class AmqplibChannel implements Channel {
    */
   async exchangeDeclare(exchange: ExchangeDeclaration): Promise<void> {
     const action = `Cannot declare exchange "${exchange.name}"`;
-    await this.#call(
+    await this.#raw.call(
       action,
       (raw) =>
         exchange.passive ? raw.checkExchange(exchange.name) : raw.assertExchange(
@@ -238,7 +119,7 @@ export class AmqplibChannel implements Channel {
    * @param options `ifUnused`: only when it has no bindings
    */
   async exchangeDelete(name: string, options: { ifUnused?: boolean } = {}): Promise<void> {
-    await this.#call(
+    await this.#raw.call(
       `Cannot delete exchange "${name}"`,
       (raw) => raw.deleteExchange(name, { ifUnused: options.ifUnused ?? false }),
     );
@@ -258,7 +139,7 @@ export class AmqplibChannel implements Channel {
     routingKey: string,
     args: FieldTable = {},
   ): Promise<void> {
-    await this.#call(
+    await this.#raw.call(
       `Cannot bind exchange "${destination}" to "${source}"`,
       (raw) => raw.bindExchange(destination, source, routingKey, encodeTable(args)),
     );
@@ -278,7 +159,7 @@ export class AmqplibChannel implements Channel {
     routingKey: string,
     args: FieldTable = {},
   ): Promise<void> {
-    await this.#call(
+    await this.#raw.call(
       `Cannot unbind exchange "${destination}" from "${source}"`,
       (raw) => raw.unbindExchange(destination, source, routingKey, encodeTable(args)),
     );
@@ -295,7 +176,7 @@ export class AmqplibChannel implements Channel {
    */
   async queueDeclare(queue: QueueDeclaration): Promise<QueueDeclareOk> {
     const action = `Cannot declare queue "${queue.name}"`;
-    const ok = await this.#call(
+    const ok = await this.#raw.call(
       action,
       (raw) =>
         queue.passive ? raw.checkQueue(queue.name) : raw.assertQueue(queue.name, {
@@ -322,7 +203,7 @@ export class AmqplibChannel implements Channel {
     routingKey: string,
     args: FieldTable = {},
   ): Promise<void> {
-    await this.#call(
+    await this.#raw.call(
       `Cannot bind queue "${queue}" to exchange "${exchange}"`,
       (raw) => raw.bindQueue(queue, exchange, routingKey, encodeTable(args)),
     );
@@ -342,7 +223,7 @@ export class AmqplibChannel implements Channel {
     routingKey: string,
     args: FieldTable = {},
   ): Promise<void> {
-    await this.#call(
+    await this.#raw.call(
       `Cannot unbind queue "${queue}" from exchange "${exchange}"`,
       (raw) => raw.unbindQueue(queue, exchange, routingKey, encodeTable(args)),
     );
@@ -355,7 +236,10 @@ export class AmqplibChannel implements Channel {
    * @returns how many messages were removed
    */
   async queuePurge(queue: string): Promise<number> {
-    const ok = await this.#call(`Cannot purge queue "${queue}"`, (raw) => raw.purgeQueue(queue));
+    const ok = await this.#raw.call(
+      `Cannot purge queue "${queue}"`,
+      (raw) => raw.purgeQueue(queue),
+    );
     return ok.messageCount;
   }
 
@@ -370,7 +254,7 @@ export class AmqplibChannel implements Channel {
     queue: string,
     options: { ifUnused?: boolean; ifEmpty?: boolean } = {},
   ): Promise<number> {
-    const ok = await this.#call(
+    const ok = await this.#raw.call(
       `Cannot delete queue "${queue}"`,
       (raw) =>
         raw.deleteQueue(queue, {
@@ -401,7 +285,8 @@ export class AmqplibChannel implements Channel {
     options: BasicPublishOptions = {},
   ): Promise<void> {
     const action = `Cannot publish to exchange "${exchange}" with routing key "${routingKey}"`;
-    if (!this.isOpen) return Promise.reject(this.#closedError(action));
+    const state = this.#raw;
+    if (!state.isOpen) return Promise.reject(state.closedError(action));
     if (options.immediate) {
       return Promise.reject(
         new ChannelError(`${action}: the immediate flag is not implemented by RabbitMQ`, {
@@ -409,7 +294,7 @@ export class AmqplibChannel implements Channel {
         }),
       );
     }
-    const raw = this.#raw;
+    const raw = state.raw;
     const content = toBuffer(message.body);
     const publishArgs = publishOptions(message.properties, options.mandatory ?? false);
     if (this.#confirm) {
@@ -426,12 +311,12 @@ export class AmqplibChannel implements Channel {
                 reject(new OperationalError(`${action}: the broker nacked it`, { cause: error }));
               } else {
                 // The channel closed first; let the connection report its state, then explain.
-                setTimeout(() => reject(this.#closedError(action)), 0);
+                setTimeout(() => reject(state.closedError(action)), 0);
               }
             },
           );
         } catch (error) {
-          this.#translate(action, error).then(reject);
+          state.translate(action, error).then(reject);
         }
       });
     }
@@ -439,12 +324,9 @@ export class AmqplibChannel implements Channel {
     try {
       fits = raw.publish(exchange, routingKey, content, publishArgs);
     } catch (error) {
-      return this.#translate(action, error).then((e) => Promise.reject(e));
+      return state.translate(action, error).then((e) => Promise.reject(e));
     }
-    if (fits) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      this.#drainWaiters.push((error) => (error === undefined ? resolve() : reject(error)));
-    });
+    return fits ? Promise.resolve() : state.drained();
   }
 
   /**
@@ -456,12 +338,12 @@ export class AmqplibChannel implements Channel {
    */
   async basicGet(queue: string, options: { noAck?: boolean } = {}): Promise<Delivery | undefined> {
     const noAck = options.noAck ?? false;
-    const message = await this.#call(
+    const message = await this.#raw.call(
       `Cannot get from queue "${queue}"`,
       (raw) => raw.get(queue, { noAck }),
     );
     if (message === false) return undefined;
-    if (!noAck) this.#unacked.add(message.fields.deliveryTag);
+    if (!noAck) this.#deliveries.got(message.fields.deliveryTag);
     return toDelivery(message as unknown as AmqplibMessage);
   }
 
@@ -481,31 +363,19 @@ export class AmqplibChannel implements Channel {
   ): Promise<string> {
     const noAck = options.noAck ?? false;
     let tag = options.consumerTag ?? "";
-    const ok = await this.#call(`Cannot consume from queue "${queue}"`, (raw) =>
-      raw.consume(
-        queue,
-        (message) => {
-          if (message === null) {
-            this.#consumers.delete(tag);
-            this.#notifyCancel(handlers, tag);
-            return;
-          }
-          if (!noAck) this.#unacked.add(message.fields.deliveryTag);
-          try {
-            handlers.onDelivery(toDelivery(message as unknown as AmqplibMessage));
-          } catch (error) {
-            report(error);
-          }
-        },
-        {
+    const listener = this.#deliveries.listener(handlers, noAck, () => tag);
+    const ok = await this.#raw.call(
+      `Cannot consume from queue "${queue}"`,
+      (raw) =>
+        raw.consume(queue, listener, {
           ...(tag === "" ? {} : { consumerTag: tag }),
           noAck,
           exclusive: options.exclusive ?? false,
           arguments: encodeTable(options.arguments ?? {}),
-        },
-      ));
+        }),
+    );
     tag = ok.consumerTag;
-    this.#consumers.set(tag, handlers);
+    this.#deliveries.started(tag, handlers);
     return tag;
   }
 
@@ -515,9 +385,12 @@ export class AmqplibChannel implements Channel {
    * @param consumerTag its tag
    */
   async basicCancel(consumerTag: string): Promise<void> {
-    if (!this.#consumers.has(consumerTag) && !this.isOpen) return;
-    await this.#call(`Cannot cancel consumer "${consumerTag}"`, (raw) => raw.cancel(consumerTag));
-    this.#consumers.delete(consumerTag);
+    if (!this.#deliveries.has(consumerTag) && !this.isOpen) return;
+    await this.#raw.call(
+      `Cannot cancel consumer "${consumerTag}"`,
+      (raw) => raw.cancel(consumerTag),
+    );
+    this.#deliveries.cancelled(consumerTag);
   }
 
   /**
@@ -528,9 +401,9 @@ export class AmqplibChannel implements Channel {
    */
   basicAck(deliveryTag: DeliveryTag, multiple = false): Promise<void> {
     const tag = tagNumber(deliveryTag);
-    return this.#now(`Cannot acknowledge delivery ${tag}`, (raw) => {
+    return this.#raw.now(`Cannot acknowledge delivery ${tag}`, (raw) => {
       raw.ack(handle(tag), multiple);
-      this.#forget(tag, multiple);
+      this.#deliveries.settled(tag, multiple);
     });
   }
 
@@ -542,18 +415,10 @@ export class AmqplibChannel implements Channel {
    */
   basicReject(deliveryTag: DeliveryTag, requeue: boolean): Promise<void> {
     const tag = tagNumber(deliveryTag);
-    return this.#now(`Cannot reject delivery ${tag}`, (raw) => {
+    return this.#raw.now(`Cannot reject delivery ${tag}`, (raw) => {
       raw.reject(handle(tag), requeue);
-      this.#forget(tag, false);
+      this.#deliveries.settled(tag, false);
     });
-  }
-
-  #forget(tag: number, multiple: boolean): void {
-    if (!multiple) {
-      this.#unacked.delete(tag);
-      return;
-    }
-    for (const pending of this.#unacked) if (pending <= tag) this.#unacked.delete(pending);
   }
 
   /**
@@ -568,8 +433,8 @@ export class AmqplibChannel implements Channel {
         replyCode: NOT_IMPLEMENTED,
       });
     }
-    await this.#call("Cannot recover unacknowledged deliveries", (raw) => raw.recover());
-    this.#unacked.clear();
+    await this.#raw.call("Cannot recover unacknowledged deliveries", (raw) => raw.recover());
+    this.#deliveries.recovered();
   }
 
   /**
@@ -584,7 +449,7 @@ export class AmqplibChannel implements Channel {
         replyCode: NOT_IMPLEMENTED,
       });
     }
-    await this.#call(
+    await this.#raw.call(
       `Cannot set prefetch count ${options.prefetchCount}`,
       (raw) => raw.prefetch(options.prefetchCount, options.global ?? false),
     );
@@ -600,8 +465,9 @@ export class AmqplibChannel implements Channel {
   async confirmSelect(): Promise<void> {
     const action = "Cannot turn on publisher confirms";
     if (this.#confirm) return;
-    if (!this.isOpen) throw this.#closedError(action);
-    if (this.#consumers.size > 0 || this.#unacked.size > 0) {
+    const state = this.#raw;
+    if (!state.isOpen) throw state.closedError(action);
+    if (this.#deliveries.busy) {
       throw new ChannelError(
         `${action}: the channel has consumers or unacknowledged deliveries ` +
           "(amqplib confirms need a new channel; call confirmSelect first)",
@@ -609,35 +475,19 @@ export class AmqplibChannel implements Channel {
     }
     let next: amqplib.Channel;
     try {
-      next = await this.#owner.openRaw(true);
+      next = await state.owner.openRaw(true);
       if (this.#qos !== undefined) {
         await next.prefetch(this.#qos.prefetchCount, this.#qos.global ?? false);
       }
     } catch (error) {
-      throw await this.#translate(action, error);
+      throw await state.translate(action, error);
     }
-    const previous = this.#raw;
     this.#confirm = true;
-    this.#attach(next);
-    this.#wakeDrainWaiters();
-    try {
-      await previous.close();
-    } catch {
-      // The old channel may be closing already; its replacement is open.
-    }
+    await state.swap(next);
   }
 
   /** Closes the channel; unacknowledged deliveries go back to their queues. */
-  async close(): Promise<void> {
-    if (!this.isOpen) {
-      this.#open = false;
-      return;
-    }
-    this.#open = false;
-    try {
-      await this.#raw.close();
-    } catch {
-      // Closed already by the broker or by the connection.
-    }
+  close(): Promise<void> {
+    return this.#raw.close();
   }
 }

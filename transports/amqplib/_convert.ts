@@ -247,6 +247,9 @@ export function replyText(error: unknown): string {
 }
 
 /** AMQP reply codes that close the whole connection, not just a channel. */
+/** AMQP 540 NOT_IMPLEMENTED: what RabbitMQ would answer, said before sending. */
+export const NOT_IMPLEMENTED = 540;
+
 const CONNECTION_CODES = new Set([320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541]);
 
 /**

@@ -629,4 +629,22 @@ describe("AMQP handshake and heartbeats (fake broker)", () => {
       await conn.close();
     });
   });
+
+  it("shows no frame hooks or writer internals on the public classes", async () => {
+    await withBroker({}, async (broker) => {
+      const { conn } = await open(broker);
+      const ch = await conn.createChannel();
+      for (const name of ["onMethod", "onHeader", "onBody", "terminate", "flushAcks", "open"]) {
+        assert.ok(!(name in ch), `AmqpChannel.${name}`);
+      }
+      for (
+        const name of ["out", "decoder", "sendMethod", "wrote", "deferAcks", "releaseChannel"]
+      ) {
+        assert.ok(!(name in conn), `AmqpConnection.${name}`);
+      }
+      assert.equal(typeof ch.basicPublish, "function");
+      assert.equal(conn.frameMax, 4096);
+      await conn.close();
+    });
+  });
 });

@@ -3,8 +3,9 @@
  * exchange.bind / unbind, connection.blocked / unblocked, connection.update-secret, server-sent
  * basic.cancel), described once as data and encoded / decoded from that description.
  *
- * The hot methods (basic.publish, basic.deliver, basic.ack) also have hand-written paths in
- * `channel.ts`; the tests check those against this table.
+ * The hot methods (basic.publish, basic.ack / reject / nack) also have hand-written encoders in
+ * `basic_frames.ts`, and basic.deliver a hand-written reader in `../_content.ts`; their ids are
+ * named in `ids.ts`. The tests check those against this table.
  *
  * @module
  */

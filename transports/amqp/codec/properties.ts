@@ -13,6 +13,7 @@ import type { MessageProperties } from "../../../src/transport.ts";
 import type { Decoder, Writer } from "./buffer.ts";
 import { decodeTable, encodeTable } from "./field_table.ts";
 import { FRAME_END, FRAME_HEADER } from "./frame.ts";
+import { CLASS } from "./ids.ts";
 
 const F_CONTENT_TYPE = 0x8000;
 const F_CONTENT_ENCODING = 0x4000;
@@ -29,8 +30,8 @@ const F_USER_ID = 0x0010;
 const F_APP_ID = 0x0008;
 const F_CLUSTER_ID = 0x0004;
 
-/** Class id of `basic`, the only class with content. */
-export const CLASS_BASIC = 60;
+/** Class id of `basic`, the only class with content (`CLASS.BASIC` in `ids.ts`). */
+export const CLASS_BASIC: 60 = CLASS.BASIC;
 
 /**
  * Writes the properties (flags first) of a content header.
