@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { Connection } from "../../../src/connection.ts";
 import { ChannelError, ConnectionError, PreconditionFailedError } from "../../../src/errors.ts";
 import type { Delivery, OutgoingMessage, ReturnedMessage } from "../../../src/transport.ts";
-import type { QueueBackend, StoredMessage } from "../../../src/virtual/backend.ts";
+import type { QueueBackend, QueueBatch, StoredMessage } from "../../../src/virtual/backend.ts";
 import { VirtualChannel } from "../../../src/virtual/channel.ts";
 import { VirtualState } from "../../../src/virtual/state.ts";
 import { MemoryBackend } from "../../../transports/memory/mod.ts";
@@ -345,7 +345,7 @@ describe("VirtualChannel: consumers", () => {
     await channel.close();
   });
 
-  it("routes acks through a store's AckStore", async () => {
+  it("settles and releases through a store's Lease, marking releases redelivered", async () => {
     const memory = new MemoryBackend();
     const calls: string[] = [];
     const name = (m: StoredMessage) => bodyText(m.body);
@@ -355,12 +355,12 @@ describe("VirtualChannel: consumers", () => {
       purge: (q) => memory.purge(q),
       size: (q) => memory.size(q),
       delete: (q) => memory.delete(q),
-      acks: {
-        ack: (_q, m) => Promise.resolve(void calls.push(`ack ${name(m)}`)),
-        requeue: (_q, m) => Promise.resolve(void calls.push(`requeue ${name(m)}`)),
-        drop: (_q, m) => Promise.resolve(void calls.push(`drop ${name(m)}`)),
-        restore: (list) =>
-          Promise.resolve(void calls.push(`restore ${list.map(([, m]) => name(m)).join(",")}`)),
+      lease: {
+        settle: (_q, m, outcome) => Promise.resolve(void calls.push(`${outcome} ${name(m)}`)),
+        release: (_q, m, { position }) =>
+          Promise.resolve(
+            void calls.push(`release ${name(m)} ${position}${m.redelivered ? " redelivered" : ""}`),
+          ),
       },
     };
     const { channel } = open(store);
@@ -376,7 +376,13 @@ describe("VirtualChannel: consumers", () => {
     await channel.basicReject(b!.deliveryTag, true);
     await channel.basicReject(c!.deliveryTag, false);
     await channel.close();
-    assert.deepEqual(calls, ["ack d", "ack a", "requeue b", "drop c", "restore e"]);
+    assert.deepEqual(calls, [
+      "ack d",
+      "ack a",
+      "release b back redelivered",
+      "reject c",
+      "release e front redelivered",
+    ]);
   });
 });
 
@@ -451,7 +457,7 @@ describe("memory:// transport", () => {
     assert.equal(text(await (await b.channel()).basicGet("shared", { noAck: true })), "hello");
   });
 
-  it("getMany waits for a put, takes round-robin and stops on abort", async () => {
+  it("getMany waits for a put, takes per-queue batches within the shares and stops on abort", async () => {
     const backend = new MemoryBackend();
     const stored = (body: string): StoredMessage => ({
       body: new TextEncoder().encode(body),
@@ -463,14 +469,17 @@ describe("memory:// transport", () => {
     });
     const waiting = backend.getMany(["x", "y"], { max: 10, signal: new AbortController().signal });
     await backend.put("y", stored("y1"));
-    assert.deepEqual((await waiting).map(([q, m]) => [q, m.tag]), [["y", "y1"]]);
+    const tags = (batches: QueueBatch[]) =>
+      batches.map(({ queue, messages }) => [queue, messages.map((m) => m.tag)]);
+    assert.deepEqual(tags(await waiting), [["y", ["y1"]]]);
     for (const t of ["x1", "x2", "x3"]) await backend.put("x", stored(t));
     await backend.put("y", stored("y2"));
     const round = await backend.getMany(["x", "y"], {
       max: 3,
+      perQueue: 2,
       signal: new AbortController().signal,
     });
-    assert.deepEqual(round.map(([, m]) => m.tag), ["x1", "y2", "x2"]);
+    assert.deepEqual(tags(round), [["x", ["x1", "x2"]], ["y", ["y2"]]]);
     const controller = new AbortController();
     const idle = backend.getMany(["empty"], { max: 1, signal: controller.signal });
     controller.abort();
