@@ -200,7 +200,11 @@ export class Ledger {
         );
       }
     }, this.#renewEvery);
-    (this.#renewal as { unref?: () => void }).unref?.();
+    // A held delivery alone must not keep the process alive (Node, Bun: unref; Deno: unrefTimer).
+    const timer = this.#renewal as unknown;
+    if (typeof timer === "number") {
+      (globalThis as { Deno?: { unrefTimer?(id: number): void } }).Deno?.unrefTimer?.(timer);
+    } else (timer as { unref?: () => void }).unref?.();
   }
 }
 

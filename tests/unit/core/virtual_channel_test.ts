@@ -7,6 +7,8 @@ import type { Delivery, OutgoingMessage, ReturnedMessage } from "../../../src/tr
 import type { QueueBackend, QueueBatch, StoredMessage } from "../../../src/virtual/backend.ts";
 import { VirtualChannel } from "../../../src/virtual/channel.ts";
 import { VirtualState } from "../../../src/virtual/state.ts";
+import type { CycleName } from "../../../src/utils/fair_cycle.ts";
+import { bindingRouter, DEAD_LETTER_QUEUE } from "../../../src/virtual/router.ts";
 import { MemoryBackend } from "../../../transports/memory/mod.ts";
 import { uniqueVhost, until } from "./_fakes.ts";
 import { bodyText } from "../../../mod.ts";
@@ -19,17 +21,29 @@ const msg = (body: string, headers?: Record<string, string>): OutgoingMessage =>
 
 function open(
   backend: QueueBackend = new MemoryBackend(),
-  extra: { warnings?: string[]; fatal?: Error[] } = {},
+  extra: { warnings?: string[]; fatal?: Error[]; queueOrder?: CycleName } = {},
 ) {
   const state = new VirtualState();
   const make = () =>
     new VirtualChannel(backend, state, {
       pollingInterval: 5,
       batchSize: 100,
+      queueOrder: extra.queueOrder,
       onFatal: (error) => void extra.fatal?.push(error),
       onWarning: (message) => void extra.warnings?.push(message),
     });
   return { channel: make(), make, backend, state };
+}
+
+/** The store without getMany: the base polls get. */
+function pollingOnly(memory: MemoryBackend): QueueBackend {
+  return {
+    put: (q, m) => memory.put(q, m),
+    get: (q) => memory.get(q),
+    purge: (q) => memory.purge(q),
+    size: (q) => memory.size(q),
+    delete: (q) => memory.delete(q),
+  };
 }
 
 async function drain(channel: VirtualChannel, queue: string): Promise<string[]> {
@@ -288,6 +302,54 @@ describe("VirtualChannel: consumers", () => {
     await channel.close();
   });
 
+  it("visits queues in the order of queueOrder (Kombu's queue_order_strategy)", async () => {
+    for (
+      const [queueOrder, want] of [
+        ["priority", "aaabbb"],
+        ["round_robin", "ababab"],
+      ] as const
+    ) {
+      for (const backend of [new MemoryBackend(), pollingOnly(new MemoryBackend())]) {
+        const { channel } = open(backend, { queueOrder });
+        await channel.basicQos({ prefetchCount: 1 });
+        const order: string[] = [];
+        const onDelivery = (d: Delivery) => {
+          order.push(text(d)!);
+          void channel.basicAck(d.deliveryTag);
+        };
+        await channel.basicConsume("qa", {}, { onDelivery });
+        await channel.basicConsume("qb", {}, { onDelivery });
+        // Both queues fill before the consumer loop runs again (no await in between).
+        const pending: Promise<void>[] = [];
+        for (let n = 0; n < 3; n++) {
+          pending.push(channel.basicPublish("", "qa", msg("a")));
+          pending.push(channel.basicPublish("", "qb", msg("b")));
+        }
+        await Promise.all(pending);
+        await until(() => order.length === 6, "six deliveries");
+        assert.equal(order.join(""), want, queueOrder);
+        await channel.close();
+      }
+    }
+  });
+
+  it("interleaves the per-queue batches of one round", async () => {
+    const { channel } = open();
+    const order: string[] = [];
+    const onDelivery = (d: Delivery) => void order.push(text(d)!);
+    await channel.basicConsume("qa", { noAck: true }, { onDelivery });
+    await channel.basicConsume("qb", { noAck: true }, { onDelivery });
+    const pending: Promise<void>[] = [];
+    for (let n = 0; n < 3; n++) {
+      pending.push(channel.basicPublish("", "qa", msg(`a${n}`)));
+      pending.push(channel.basicPublish("", "qb", msg(`b${n}`)));
+    }
+    await Promise.all(pending);
+    await until(() => order.length === 6, "six deliveries");
+    assert.deepEqual(order, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    await channel.close();
+  });
+
   it("stops delivering after basicCancel; no-ack deliveries are not tracked", async () => {
     const { channel, backend } = open();
     const got: Delivery[] = [];
@@ -504,5 +566,36 @@ describe("memory:// transport", () => {
     assert.equal(tags.length, 3000);
     assert.ok(tags.every((t, i) => t === String(i)));
     assert.equal(await backend.purge("big"), 0);
+  });
+});
+
+describe("bindingRouter (Kombu's _lookup for restored messages)", () => {
+  it("routes by the declared type, else by what the bindings show; dead-letters the rest", async () => {
+    const state = new VirtualState();
+    const warnings: string[] = [];
+    const route = bindingRouter(
+      () => state.bindings,
+      (exchange) => state.exchanges.get(exchange)?.type,
+      "amqp",
+      (message) => void warnings.push(message),
+    );
+    await state.bindings.add("docs", {
+      queue: "pdfs",
+      routingKey: "",
+      arguments: { "x-match": "all", kind: "pdf" },
+    });
+    await state.bindings.add("logs", { queue: "errors", routingKey: "*.error", pattern: "^x$" });
+    await state.bindings.add("jobs", { queue: "q", routingKey: "k" });
+    state.exchanges.set("news", { name: "news", type: "fanout" });
+    await state.bindings.add("news", { queue: "n1", routingKey: "a" });
+    await state.bindings.add("news", { queue: "n2", routingKey: "b" });
+    assert.deepEqual(await route("docs", "", { headers: { kind: "pdf" } }), ["pdfs"]);
+    assert.deepEqual(await route("logs", "app.error"), ["errors"]);
+    assert.deepEqual(await route("jobs", "k"), ["q"]);
+    assert.deepEqual(await route("news", "zzz"), ["n1", "n2"]);
+    assert.deepEqual(await route("", "direct-queue"), ["direct-queue"]);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(await route("jobs", "nothing"), [DEAD_LETTER_QUEUE]);
+    assert.equal(warnings.length, 1);
   });
 });
