@@ -4,7 +4,13 @@ import fc from "fast-check";
 import { Connection } from "../../../src/connection.ts";
 import { ChannelError, ConnectionError, PreconditionFailedError } from "../../../src/errors.ts";
 import type { Delivery, OutgoingMessage, ReturnedMessage } from "../../../src/transport.ts";
-import type { QueueBackend, QueueBatch, StoredMessage } from "../../../src/virtual/backend.ts";
+import {
+  POSSIBLE_DUPLICATE_HEADER,
+  type QueueBackend,
+  type QueueBatch,
+  type StoredMessage,
+} from "../../../src/virtual/backend.ts";
+import { Ledger } from "../../../src/virtual/ledger.ts";
 import { VirtualChannel } from "../../../src/virtual/channel.ts";
 import { VirtualState } from "../../../src/virtual/state.ts";
 import type { CycleName } from "../../../src/utils/fair_cycle.ts";
@@ -597,5 +603,51 @@ describe("bindingRouter (Kombu's _lookup for restored messages)", () => {
     assert.deepEqual(warnings, []);
     assert.deepEqual(await route("jobs", "nothing"), [DEAD_LETTER_QUEUE]);
     assert.equal(warnings.length, 1);
+  });
+});
+
+describe("Ledger: what the base decides for every store", () => {
+  const stored = (body: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+    body: new TextEncoder().encode(body),
+    properties: {},
+    exchange: "",
+    routingKey: "q",
+    tag: body,
+    redelivered: false,
+    ...extra,
+  });
+
+  it("marks redelivered from deliveryCount and shows the possible-duplicate header", () => {
+    const ledger = new Ledger(new MemoryBackend(), () => {}, () => {});
+    const first = ledger.deliver("q", stored("a", { deliveryCount: 1 }), true, undefined);
+    const again = ledger.deliver("q", stored("b", { deliveryCount: 3 }), true, undefined);
+    const dup = ledger.deliver("q", stored("c", { possibleDuplicate: true }), true, undefined);
+    assert.equal(first.redelivered, false);
+    assert.equal(again.redelivered, true);
+    assert.equal(dup.properties.headers?.[POSSIBLE_DUPLICATE_HEADER], true);
+    assert.equal(first.properties.headers, undefined);
+  });
+
+  it("extends an extendable lease while a delivery is held, and stops once it is settled", async () => {
+    const memory = new MemoryBackend();
+    const extended: string[] = [];
+    const store: QueueBackend = {
+      ...pollingOnly(memory),
+      lease: {
+        duration: 400,
+        settle: () => Promise.resolve(),
+        release: () => Promise.resolve(),
+        extend: (_q, m, ms) => Promise.resolve(void extended.push(`${m.tag}:${ms}`)),
+      },
+    };
+    const ledger = new Ledger(store, () => {}, () => {});
+    const { deliveryTag } = ledger.deliver("q", stored("held"), false, undefined);
+    await until(() => extended.length >= 2, "two renewals");
+    assert.ok(extended.every((e) => e === "held:400"), extended.join());
+    await ledger.ack(deliveryTag, false);
+    const count = extended.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(extended.length, count);
+    ledger.close();
   });
 });
