@@ -159,13 +159,17 @@ export type { Socket, SocketFactory, SocketOptions } from "./src/socket.ts";
 
 // The virtual transport base (Kombu's `kombu.transport.virtual`).
 export type {
-  AckStore,
   Binding,
   BindingStore,
   GetManyOptions,
+  Lease,
   QueueBackend,
+  QueueBatch,
+  ReleaseOptions,
   StoredMessage,
 } from "./src/virtual/backend.ts";
+export { POSSIBLE_DUPLICATE_HEADER } from "./src/virtual/backend.ts";
+export { bindingRouter, DEAD_LETTER_QUEUE, type Router } from "./src/virtual/router.ts";
 export { VirtualChannel, type VirtualChannelOptions } from "./src/virtual/channel.ts";
 export { DeliveryTable } from "./src/virtual/delivery_table.ts";
 export {

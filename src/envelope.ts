@@ -136,6 +136,31 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
 }
 
 /**
+ * Marks an envelope redelivered the way Kombu's Redis transport does: `headers.redelivered` and
+ * `properties.delivery_info.redelivered` (a generic restore sets the top-level `redelivered`
+ * instead, which {@link envelopeToObject} writes). Works on an envelope read from the store as
+ * it is (Redis's visibility sweep restores raw `unacked` entries).
+ *
+ * @param envelope the envelope object (changed in place; nested objects are copied)
+ * @returns the same object
+ */
+export function markRedeliveredInHeaders(
+  envelope: Record<string, unknown>,
+): Record<string, unknown> {
+  const headers = isPlainObject(envelope.headers) ? { ...envelope.headers } : {};
+  headers.redelivered = true;
+  envelope.headers = headers;
+  if (isPlainObject(envelope.properties)) {
+    const properties = { ...envelope.properties };
+    const info = isPlainObject(properties.delivery_info) ? { ...properties.delivery_info } : {};
+    info.redelivered = true;
+    properties.delivery_info = info;
+    envelope.properties = properties;
+  }
+  return envelope;
+}
+
+/**
  * Serializes a message as Kombu's envelope JSON text, formatted like Python's `json.dumps`.
  *
  * @example
@@ -155,11 +180,19 @@ export function envelopeToObject(message: StoredMessage): Record<string, unknown
  * ```
  *
  * @param message the stored message
+ * @param mark how a redelivered message says so: `top` (the top-level `redelivered` of Kombu's
+ *   generic restore, the default) or `headers` (Kombu's Redis transport)
  * @returns the JSON text
  * @throws {EncodeError} when a header cannot be written as JSON
  */
-export function encodeEnvelope(message: StoredMessage): string {
-  return pythonJsonDumps(envelopeToObject(message));
+export function encodeEnvelope(
+  message: StoredMessage,
+  mark: "top" | "headers" = "top",
+): string {
+  if (mark === "top" || !message.redelivered) return pythonJsonDumps(envelopeToObject(message));
+  return pythonJsonDumps(
+    markRedeliveredInHeaders(envelopeToObject({ ...message, redelivered: false })),
+  );
 }
 
 /**

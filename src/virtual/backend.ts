@@ -4,7 +4,8 @@
  * A backend stores {@link StoredMessage}s in named queues. The virtual channel adds exchanges,
  * bindings, QoS, delivery tags and restore on top. Backends are composed into a channel, not
  * subclassed: optional members let a store do better than the default (block on receive, keep
- * bindings where other processes see them, keep unacked messages on the server).
+ * bindings where other processes see them) and a {@link Lease} keeps unacked messages on the
+ * server.
  *
  * @module
  */
@@ -31,6 +32,16 @@ export interface StoredMessage {
   redelivered: boolean;
   /** Opaque data of the backend (receipt handle, raw text); never put on the wire by the base. */
   backendData?: unknown;
+  /**
+   * How often the store has handed this message out, this time included (SQS
+   * `ApproximateReceiveCount`, Azure `DequeueCount`); above 1 the base marks it redelivered.
+   */
+  deliveryCount?: number;
+  /**
+   * The store may hold this message twice (a send retried after an answer was lost); the base
+   * shows it to the consumer as header {@link POSSIBLE_DUPLICATE_HEADER}.
+   */
+  possibleDuplicate?: boolean;
   /**
    * Envelope fields wakame does not model (unknown top-level keys, unknown `properties` and
    * `delivery_info` keys), in the envelope's own snake_case layout. `src/envelope.ts` fills it
@@ -68,26 +79,66 @@ export interface BindingStore {
 }
 
 /**
- * Server-side acknowledgement (SQS receipt handles, Azure pop receipts, Redis `unacked`).
- * Without one, the virtual channel keeps unacked messages itself and puts them back on close.
+ * The header a consumer sees (`true`) on a message the store may hold twice: a send was retried
+ * after an attempt whose answer was lost. Stores report it with
+ * {@link StoredMessage.possibleDuplicate}; the base sets the header.
  */
-export interface AckStore {
-  /** The message was processed: forget it for good. */
-  ack(queue: string, message: StoredMessage): Promise<void>;
-  /** Put the message back in its queue, marked redelivered. */
-  requeue(queue: string, message: StoredMessage): Promise<void>;
-  /** Drop the message (reject without requeue); a dead-letter policy may keep it. */
-  drop(queue: string, message: StoredMessage): Promise<void>;
-  /** The channel closes with these unacknowledged: make them available again. */
-  restore(unacked: readonly [queue: string, message: StoredMessage][]): Promise<void>;
+export const POSSIBLE_DUPLICATE_HEADER = "x-wakame-possible-duplicate";
+
+/** Where a released message goes in its queue. */
+export interface ReleaseOptions {
+  /**
+   * `back` for a reject with requeue (Kombu's LPUSH), `front` for a restore (channel close,
+   * recover, a fetched message nobody took: Kombu's RPUSH). Stores that release in place (by
+   * visibility) ignore it.
+   */
+  position: "back" | "front";
+}
+
+/**
+ * A store's hold on delivered messages until they are settled (Redis `unacked`, SQS receipt
+ * handles, Azure pop receipts). Without one, the virtual base keeps unacknowledged messages in
+ * memory and puts them back on close.
+ *
+ * The base marks a released message redelivered (`message.redelivered`) before it calls
+ * {@link Lease.release}; a lease writes the message as it is given.
+ */
+export interface Lease {
+  /**
+   * The message is done: `ack`, or `reject` (without requeue; a dead-letter policy may keep
+   * it). No-ack deliveries are settled as soon as they are handed out.
+   */
+  settle(queue: string, message: StoredMessage, outcome: "ack" | "reject"): Promise<void>;
+  /** Makes the message available again in `queue` (marked redelivered by the base, or not). */
+  release(queue: string, message: StoredMessage, options: ReleaseOptions): Promise<void>;
+  /**
+   * Keeps the message hidden `ms` longer. With it (and {@link Lease.duration}) the base renews
+   * the lease of every unacknowledged delivery before it runs out.
+   */
+  extend?(queue: string, message: StoredMessage, ms: number): Promise<void>;
+  /** How long a lease lasts from delivery or the last extension, in ms (for renewal). */
+  readonly duration?: number;
 }
 
 /** Options of {@link QueueBackend.getMany}. */
 export interface GetManyOptions {
-  /** Most messages to return. */
+  /** Most messages to return, over all queues. */
   max: number;
+  /**
+   * Most messages to take from one queue (the base's share per queue, so that one busy queue
+   * cannot fill the round); `max` when absent.
+   */
+  perQueue?: number;
   /** Aborted when the caller stops waiting; resolve with what you have (maybe nothing). */
   signal: AbortSignal;
+}
+
+/** Messages taken from one queue in one round, oldest first. */
+export interface QueueBatch {
+  /** The queue they come from. */
+  readonly queue: string;
+  /** The messages (at least one). */
+  readonly messages: StoredMessage[];
 }
 
 /** A plain queue store: what a transport writes to add a backend to the virtual base. */
@@ -111,9 +162,11 @@ export interface QueueBackend {
   exists?(queue: string): Promise<boolean>;
   /**
    * Waits until at least one of `queues` has a message (or the signal aborts) and takes up to
-   * `max` of them, fairly across queues. Without it the base polls with `get`.
+   * `max` of them, at most `perQueue` from one queue, visiting the queues in the order given
+   * (the base rotates it). Returns one batch per queue that gave something; the base
+   * interleaves them. Without it the base polls with `get`.
    */
-  getMany?(queues: readonly string[], options: GetManyOptions): Promise<[string, StoredMessage][]>;
+  getMany?(queues: readonly string[], options: GetManyOptions): Promise<QueueBatch[]>;
   /** Fanout delivered by the store itself (Redis PUB/SUB) instead of per-queue copies. */
   putFanout?(exchange: string, message: StoredMessage, routingKey: string): Promise<void>;
   /**
@@ -124,8 +177,8 @@ export interface QueueBackend {
   bindFanout?(exchange: string, queue: string, routingKey: string): Promise<void>;
   /** Where bindings live when other processes must see them. */
   readonly bindings?: BindingStore;
-  /** Server-side acknowledgement. */
-  readonly acks?: AckStore;
+  /** The store's hold on delivered messages, where it has one. */
+  readonly lease?: Lease;
   /** Releases the store's resources (sockets, timers). */
   close?(): Promise<void>;
 }

@@ -26,10 +26,13 @@ import type {
   QueueDeclareOk,
   ReturnedMessage,
 } from "../transport.ts";
-import type { Binding, BindingStore, QueueBackend, StoredMessage } from "./backend.ts";
+import type { Binding, BindingStore, QueueBackend, QueueBatch, StoredMessage } from "./backend.ts";
 import { bodyBytes } from "../body.ts";
-import { DeliveryTable } from "./delivery_table.ts";
 import { kombuBindingPattern, route, type TopicRules } from "./exchange_types.ts";
+import { fetchRound, interleave } from "./fairness.ts";
+import { Ledger } from "./ledger.ts";
+import type { CycleName } from "../utils/fair_cycle.ts";
+import { Consumers } from "./consumers.ts";
 import { sleep } from "../utils/sleep.ts";
 import { fastUuid4 } from "../utils/uuid.ts";
 import type { VirtualState } from "./state.ts";
@@ -42,24 +45,14 @@ export interface VirtualChannelOptions {
   batchSize: number;
   /** How topic bindings match: `amqp` (default) or `kombu` (Python Kombu 5.2's regexes). */
   topicRules?: TopicRules;
+  /** The order in which a consumer of several queues visits them (default `round_robin`). */
+  queueOrder?: CycleName;
   /** Called when the backend fails in a way that needs a new connection. */
   onFatal(error: Error): void;
   /** Called for a failure that the channel survived (logged by the core). */
   onWarning?(message: string, error: unknown): void;
   /** Called once when the channel closes. */
   onClose?(): void;
-}
-
-interface ConsumerEntry {
-  readonly tag: string;
-  readonly queue: string;
-  readonly noAck: boolean;
-  readonly handlers: ConsumeHandlers;
-}
-
-interface Unacked {
-  readonly queue: string;
-  readonly message: StoredMessage;
 }
 
 let channelSerial = 0;
@@ -69,8 +62,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
  * An AMQP-shaped {@link Channel} over a queue store.
  *
  * Consumers are fed by one polling loop per channel that runs while the channel has consumers:
- * it blocks in `backend.getMany` when the backend can, otherwise polls `get` round-robin over the
- * consumed queues, and never holds more unacknowledged messages than the prefetch count.
+ * it blocks in `backend.getMany` when the backend can, otherwise polls `get`, visits the consumed
+ * queues in the order of a Kombu cycle (round robin by default), interleaves the per-queue
+ * batches it gets, and never holds more unacknowledged messages than the prefetch count.
  */
 export class VirtualChannel implements Channel {
   /** Receives unroutable mandatory publishes. */
@@ -80,24 +74,20 @@ export class VirtualChannel implements Channel {
   readonly #state: VirtualState;
   readonly #bindings: BindingStore;
   readonly #options: VirtualChannelOptions;
-  readonly #consumers = new Map<string, ConsumerEntry>();
-  readonly #unacked = new DeliveryTable<Unacked>();
+  readonly #consumers: Consumers;
+  readonly #unacked: Ledger;
   readonly #id = ++channelSerial;
   #open = true;
-  #nextTag = 1;
   #nextConsumer = 1;
   #prefetch = 0;
   #loop: Promise<void> | undefined;
   #wait: AbortController | undefined;
   #room: (() => void) | undefined;
-  #rotation = 0;
   /** The store failed for good (onFatal was called): the loop must not restart and spin. */
   #failed = false;
 
   /**
-
    * Creates the object.
-
    *
    * @param backend the queue store
    * @param state the exchange table of the store's scope
@@ -108,6 +98,12 @@ export class VirtualChannel implements Channel {
     this.#state = state;
     this.#bindings = backend.bindings ?? state.bindings;
     this.#options = options;
+    this.#unacked = new Ledger(
+      backend,
+      (message, error) => options.onWarning?.(message, error),
+      () => this.#freeRoom(),
+    );
+    this.#consumers = new Consumers(options.queueOrder ?? "round_robin");
   }
 
   /** False once closed. */
@@ -162,13 +158,7 @@ export class VirtualChannel implements Channel {
       });
     }
     const messageCount = await this.#backend.size(name);
-    return { queue: name, messageCount, consumerCount: this.#countConsumers(name) };
-  }
-
-  #countConsumers(queue: string): number {
-    let n = 0;
-    for (const consumer of this.#consumers.values()) if (consumer.queue === queue) n++;
-    return n;
+    return { queue: name, messageCount, consumerCount: this.#consumers.count(name) };
   }
 
   /** Adds a binding; binding to the default exchange `""` is skipped (Kombu). */
@@ -213,25 +203,20 @@ export class VirtualChannel implements Channel {
   ): Promise<number> {
     this.#check(`delete queue "${queue}"`);
     const size = await this.#backend.size(queue);
-    if (options?.ifEmpty && size > 0) {
-      throw new PreconditionFailedError(`Cannot delete queue "${queue}": it is not empty`, {
+    const refusal = options?.ifEmpty && size > 0
+      ? "it is not empty"
+      : options?.ifUnused && this.#consumers.count(queue) > 0
+      ? "it has consumers"
+      : undefined;
+    if (refusal) {
+      throw new PreconditionFailedError(`Cannot delete queue "${queue}": ${refusal}`, {
         replyCode: 406,
         classId: 50,
         methodId: 40,
       });
     }
-    if (options?.ifUnused && this.#countConsumers(queue) > 0) {
-      throw new PreconditionFailedError(`Cannot delete queue "${queue}": it has consumers`, {
-        replyCode: 406,
-        classId: 50,
-        methodId: 40,
-      });
-    }
-    for (const consumer of [...this.#consumers.values()]) {
-      if (consumer.queue === queue) {
-        this.#consumers.delete(consumer.tag);
-        consumer.handlers.onCancel?.(consumer.tag);
-      }
+    for (const consumer of this.#consumers.removeQueue(queue)) {
+      consumer.handlers.onCancel?.(consumer.tag);
     }
     await this.#backend.delete(queue);
     if (!this.#backend.bindings) this.#state.bindings.removeQueue(queue);
@@ -250,7 +235,14 @@ export class VirtualChannel implements Channel {
         new ChannelError(`Cannot publish to exchange "${exchange}": the channel is closed`),
       );
     }
-    const stored = this.#stored(exchange, routingKey, message);
+    const stored: StoredMessage = {
+      body: message.body,
+      properties: message.properties,
+      exchange,
+      routingKey,
+      tag: fastUuid4(),
+      redelivered: false,
+    };
     if (exchange === "") return this.#backend.put(routingKey, stored);
     const type = this.#state.typeOf(exchange);
     if (type === "fanout" && this.#backend.putFanout) {
@@ -259,15 +251,10 @@ export class VirtualChannel implements Channel {
     const rules = this.#options.topicRules ?? "amqp";
     // Bindings kept in this process are routed without an await before the store.
     if (this.#bindings === this.#state.bindings) {
+      const bindings = this.#state.bindings.listNow(exchange);
       let queues: string[];
       try {
-        queues = route(
-          type,
-          this.#state.bindings.listNow(exchange),
-          routingKey,
-          message.properties,
-          rules,
-        );
+        queues = route(type, bindings, routingKey, message.properties, rules);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -276,17 +263,6 @@ export class VirtualChannel implements Channel {
     return this.#bindings.list(exchange).then((bindings) =>
       this.#deliver(route(type, bindings, routingKey, message.properties, rules), stored, options)
     );
-  }
-
-  #stored(exchange: string, routingKey: string, message: OutgoingMessage): StoredMessage {
-    return {
-      body: message.body,
-      properties: message.properties,
-      exchange,
-      routingKey,
-      tag: fastUuid4(),
-      redelivered: false,
-    };
   }
 
   /** Stores a routed message in each of its queues, or returns it when it has none. */
@@ -319,34 +295,7 @@ export class VirtualChannel implements Channel {
     this.#check(`get from queue "${queue}"`);
     const message = await this.#backend.get(queue);
     if (!message) return undefined;
-    return this.#track(queue, message, options?.noAck ?? false, undefined);
-  }
-
-  #track(
-    queue: string,
-    message: StoredMessage,
-    noAck: boolean,
-    consumerTag: string | undefined,
-  ): Delivery {
-    const deliveryTag = this.#nextTag++;
-    if (noAck) {
-      if (this.#backend.acks) {
-        this.#backend.acks.ack(queue, message).catch((error) =>
-          this.#options.onWarning?.(`Cannot ack a no-ack delivery of queue "${queue}"`, error)
-        );
-      }
-    } else {
-      this.#unacked.add(deliveryTag, { queue, message });
-    }
-    return {
-      body: message.body,
-      properties: message.properties,
-      deliveryTag,
-      exchange: message.exchange,
-      routingKey: message.routingKey,
-      redelivered: message.redelivered,
-      consumerTag,
-    };
+    return this.#unacked.deliver(queue, message, options?.noAck ?? false, undefined);
   }
 
   /** Registers a consumer and starts the polling loop. */
@@ -362,7 +311,7 @@ export class VirtualChannel implements Channel {
         }),
       );
     }
-    this.#consumers.set(tag, { tag, queue, noAck: options.noAck ?? false, handlers });
+    this.#consumers.add({ tag, queue, noAck: options.noAck ?? false, handlers });
     // A loop blocked on the old queue list must wake up to wait on the new one too.
     this.#wait?.abort();
     this.#startLoop();
@@ -376,75 +325,22 @@ export class VirtualChannel implements Channel {
     return Promise.resolve();
   }
 
-  #take(tag: DeliveryTag, action: string): Unacked {
-    if (!this.#open) this.#check(`${action} delivery ${tag}`);
-    const key = typeof tag === "number" ? tag : Number(tag);
-    const entry = this.#unacked.take(key);
-    if (!entry) {
-      throw new PreconditionFailedError(
-        `Cannot ${action} delivery ${tag}: unknown delivery tag on this channel`,
-        { replyCode: 406, classId: 60, methodId: 80 },
-      );
-    }
-    return entry;
-  }
-
-  #takeUpTo(tag: DeliveryTag): Unacked[] {
-    return this.#unacked.takeUpTo(Number(tag));
-  }
-
   /** Acknowledges a delivery (and earlier ones with `multiple`). */
   basicAck(deliveryTag: DeliveryTag, multiple?: boolean): Promise<void> {
-    let entries: Unacked[];
-    try {
-      if (!multiple) {
-        const entry = this.#take(deliveryTag, "ack");
-        this.#freeRoom();
-        return this.#backend.acks ? this.#backend.acks.ack(entry.queue, entry.message) : RESOLVED;
-      }
-      entries = this.#takeUpTo(deliveryTag);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.#freeRoom();
-    const acks = this.#backend.acks;
-    if (!acks) return RESOLVED;
-    return (async () => {
-      for (const { queue, message } of entries) await acks.ack(queue, message);
-    })();
+    if (!this.#open) return this.#refuse(`ack delivery ${deliveryTag}`);
+    return this.#unacked.ack(deliveryTag, multiple ?? false);
   }
 
   /** Rejects a delivery: back to its queue with `requeue`, dropped otherwise. */
-  async basicReject(deliveryTag: DeliveryTag, requeue: boolean): Promise<void> {
-    const { queue, message } = this.#take(deliveryTag, "reject");
-    this.#freeRoom();
-    const acks = this.#backend.acks;
-    if (requeue) {
-      if (acks) await acks.requeue(queue, message);
-      else await this.#backend.put(queue, { ...message, redelivered: true });
-    } else if (acks) {
-      await acks.drop(queue, message);
-    }
+  basicReject(deliveryTag: DeliveryTag, requeue: boolean): Promise<void> {
+    if (!this.#open) return this.#refuse(`reject delivery ${deliveryTag}`);
+    return this.#unacked.reject(deliveryTag, requeue);
   }
 
   /** Puts every unacknowledged delivery back, marked redelivered. */
   async basicRecover(): Promise<void> {
     this.#check("recover");
-    await this.#restoreUnacked();
-  }
-
-  async #restoreUnacked(): Promise<void> {
-    if (this.#unacked.size === 0) return;
-    const entries = this.#unacked.takeAll();
-    this.#freeRoom();
-    const acks = this.#backend.acks;
-    if (acks) {
-      await acks.restore(entries.map(({ queue, message }) => [queue, message]));
-      return;
-    }
-    for (const { queue, message } of entries) {
-      await this.#backend.put(queue, { ...message, redelivered: true });
-    }
+    await this.#unacked.restoreAll();
   }
 
   /** Sets the prefetch count (channel-wide; `global` makes no difference here). */
@@ -464,8 +360,9 @@ export class VirtualChannel implements Channel {
     this.#wait?.abort();
     this.#freeRoom();
     await this.#loop;
+    this.#unacked.close();
     try {
-      await this.#restoreUnacked();
+      await this.#unacked.restoreAll();
     } catch (error) {
       this.#options.onWarning?.("Cannot restore unacknowledged messages at channel close", error);
     }
@@ -492,18 +389,6 @@ export class VirtualChannel implements Channel {
     });
   }
 
-  #queuesInTurn(): string[] {
-    const queues: string[] = [];
-    for (const consumer of this.#consumers.values()) {
-      if (!queues.includes(consumer.queue)) queues.push(consumer.queue);
-    }
-    if (queues.length > 1) {
-      const shift = this.#rotation++ % queues.length;
-      return queues.slice(shift).concat(queues.slice(0, shift));
-    }
-    return queues;
-  }
-
   async #run(): Promise<void> {
     let failures = 0;
     while (this.#open && this.#consumers.size > 0) {
@@ -515,9 +400,17 @@ export class VirtualChannel implements Channel {
       // One controller serves many rounds; it is replaced only after something aborted it.
       let wait = this.#wait;
       if (!wait || wait.signal.aborted) this.#wait = wait = new AbortController();
-      let got: [string, StoredMessage][];
+      const queues = this.#consumers.queuesInTurn();
+      let got: QueueBatch[];
       try {
-        got = await this.#fetch(this.#queuesInTurn(), room, wait.signal);
+        got = await fetchRound(
+          this.#backend,
+          queues,
+          room,
+          this.#options.queueOrder ?? "round_robin",
+          wait.signal,
+          this.#options.pollingInterval,
+        );
         failures = 0;
       } catch (error) {
         if (!this.#open) return;
@@ -531,64 +424,24 @@ export class VirtualChannel implements Channel {
         await sleep(Math.min(this.#options.pollingInterval * failures, 5000), wait.signal);
         continue;
       }
-      for (const [queue, message] of got) {
-        const pending = this.#dispatch(queue, message);
-        if (pending) await pending;
-      }
-    }
-  }
-
-  async #fetch(
-    queues: string[],
-    max: number,
-    signal: AbortSignal,
-  ): Promise<[string, StoredMessage][]> {
-    if (this.#backend.getMany) return await this.#backend.getMany(queues, { max, signal });
-    const got: [string, StoredMessage][] = [];
-    // One message per queue per round keeps busy queues from starving quiet ones.
-    let progress = true;
-    while (progress && got.length < max && !signal.aborted) {
-      progress = false;
-      for (const queue of queues) {
-        if (got.length >= max) break;
-        const message = await this.#backend.get(queue);
-        if (message) {
-          got.push([queue, message]);
-          progress = true;
+      if (got.length === 1) {
+        const { queue, messages } = got[0];
+        for (let i = 0; i < messages.length; i++) {
+          const pending = this.#dispatch(queue, messages[i]);
+          if (pending) await pending;
         }
+      } else if (got.length > 1) {
+        await interleave(got, (queue, message) => this.#dispatch(queue, message));
       }
+      this.#consumers.endRound(queues);
     }
-    if (got.length === 0) await sleep(this.#options.pollingInterval, signal);
-    return got;
-  }
-
-  #consumerFor(queue: string): ConsumerEntry | undefined {
-    if (this.#consumers.size === 1) {
-      const only = this.#consumers.values().next().value!;
-      return only.queue === queue ? only : undefined;
-    }
-    let first: ConsumerEntry | undefined;
-    let count = 0;
-    for (const consumer of this.#consumers.values()) {
-      if (consumer.queue !== queue) continue;
-      first ??= consumer;
-      count++;
-    }
-    if (count <= 1 || !first) return first;
-    // Several consumers of one queue on this channel: take turns.
-    const pick = this.#rotation++ % count;
-    let i = 0;
-    for (const consumer of this.#consumers.values()) {
-      if (consumer.queue === queue && i++ === pick) return consumer;
-    }
-    return first;
   }
 
   /** Hands a message to its consumer; returns a promise only when it must go back instead. */
   #dispatch(queue: string, message: StoredMessage): Promise<void> | undefined {
-    const consumer = this.#open ? this.#consumerFor(queue) : undefined;
+    const consumer = this.#open ? this.#consumers.pick(queue) : undefined;
     if (!consumer) return this.#giveBack(queue, message);
-    const delivery = this.#track(queue, message, consumer.noAck, consumer.tag);
+    const delivery = this.#unacked.deliver(queue, message, consumer.noAck, consumer.tag);
     try {
       consumer.handlers.onDelivery(delivery);
     } catch (error) {
@@ -596,14 +449,8 @@ export class VirtualChannel implements Channel {
     }
   }
 
-  async #giveBack(queue: string, message: StoredMessage): Promise<void> {
-    // Fetched for a consumer that went away meanwhile: give it back untouched.
-    try {
-      if (this.#backend.acks) await this.#backend.acks.restore([[queue, message]]);
-      else await this.#backend.put(queue, message);
-    } catch (error) {
-      this.#options.onWarning?.(`Cannot give a message back to queue "${queue}"`, error);
-    }
+  #giveBack(queue: string, message: StoredMessage): Promise<void> {
+    return this.#unacked.giveBack(queue, message);
   }
 }
 

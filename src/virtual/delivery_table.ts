@@ -131,6 +131,20 @@ export class DeliveryTable<T> {
     return out;
   }
 
+  /**
+   * Lists every entry, oldest first, without removing any.
+   *
+   * @returns the entries
+   */
+  values(): T[] {
+    const out = [...this.#old.values()];
+    for (let i = this.#head; i < this.#slots.length; i++) {
+      const value = this.#slots[i];
+      if (value !== undefined) out.push(value);
+    }
+    return out;
+  }
+
   /** Skips empty slots at the head; trims or moves the window when it is mostly empty. */
   #advance(): void {
     const slots = this.#slots;

@@ -2,24 +2,29 @@
  * Makes a {@link Transport} out of a queue store: the one way every non-AMQP transport is built.
  *
  * Every virtual transport reads these `transportOptions`: `pollingInterval` (ms), `batchSize`,
- * and `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python Kombu
- * 5.2's regexes, for stores shared with Python publishers; see `kombuTopicMatches`).
+ * `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python Kombu 5.2's
+ * regexes, for stores shared with Python publishers; see `kombuTopicMatches`), and
+ * `queueOrderStrategy` (Kombu's `queue_order_strategy`): `round_robin` (default), `priority` or
+ * `sorted`, the order in which a consumer of several queues visits them.
  *
  * @module
  */
 
-import { ConnectionError } from "../errors.ts";
+import { ConfigurationError, ConnectionError } from "../errors.ts";
 import type {
   Capabilities,
   Channel,
   ConnectionParams,
+  MessageProperties,
   Transport,
   TransportConnection,
 } from "../transport.ts";
 import type { QueueBackend } from "./backend.ts";
 import { VirtualChannel } from "./channel.ts";
 import { readTopicRules, type TopicRules } from "./exchange_types.ts";
-import { stateFor } from "./state.ts";
+import { bindingRouter } from "./router.ts";
+import { stateFor, type VirtualState } from "./state.ts";
+import type { CycleName } from "../utils/fair_cycle.ts";
 
 /** What a backend may tell the connection that owns it. */
 export interface BackendContext {
@@ -28,11 +33,15 @@ export interface BackendContext {
   /** A failure the backend survived, for the log. */
   warn(message: string, error?: unknown): void;
   /**
-   * How topic bindings match (transport option `topicRules`), for a backend that routes
-   * messages itself (Redis restores unacknowledged messages through the bindings). The
-   * virtual transport always sets it; absent means `amqp`.
+   * The queues a message of `exchange` and `routingKey` reaches now, by the base's routing
+   * (Kombu's `_lookup`), for a store that restores messages on its own (Redis's visibility
+   * sweep). Never empty: Kombu's dead-letter queue `ae.undeliver` when nothing matches.
    */
-  topicRules?: TopicRules;
+  route(
+    exchange: string,
+    routingKey: string,
+    properties?: MessageProperties,
+  ): Promise<string[]>;
 }
 
 /** How to build a virtual transport. */
@@ -97,12 +106,23 @@ function optionNumber(value: unknown, fallback: number): number {
   return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : fallback;
 }
 
+function readQueueOrder(value: unknown): CycleName {
+  if (value === undefined || value === null || value === "") return "round_robin";
+  if (value === "round_robin" || value === "priority" || value === "sorted") return value;
+  throw new ConfigurationError(
+    `Cannot use transport option "queueOrderStrategy" = ${JSON.stringify(String(value))}: ` +
+      'expected "round_robin", "priority" or "sorted"',
+  );
+}
+
 class VirtualConnection implements TransportConnection {
   onEvent: TransportConnection["onEvent"];
   readonly closed: Promise<Error | undefined>;
   readonly #spec: VirtualTransportSpec;
   readonly #params: ConnectionParams;
   readonly #topicRules: TopicRules;
+  readonly #queueOrder: CycleName;
+  readonly #state: VirtualState;
   readonly #channels = new Set<VirtualChannel>();
   #backend: QueueBackend | undefined;
   #resolveClosed!: (error: Error | undefined) => void;
@@ -113,14 +133,25 @@ class VirtualConnection implements TransportConnection {
     this.#spec = spec;
     this.#params = params;
     this.#topicRules = readTopicRules(params.transportOptions.topicRules);
+    this.#queueOrder = readQueueOrder(params.transportOptions.queueOrderStrategy);
+    this.#state = stateFor(
+      spec.scopeKey?.(params) ??
+        `${spec.name}|${params.hostname}:${params.port ?? ""}/${params.virtualHost}`,
+    );
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
   }
 
   async open(): Promise<void> {
+    const state = this.#state;
     this.#backend = await this.#spec.openBackend(this.#params, {
       fail: (error) => this.#fail(error),
       warn: (message, error) => this.#warn(message, error),
-      topicRules: this.#topicRules,
+      route: bindingRouter(
+        () => this.#backend?.bindings ?? state.bindings,
+        (exchange) => state.exchanges.get(exchange)?.type,
+        this.#topicRules,
+        (message) => this.#warn(message, undefined),
+      ),
     });
   }
 
@@ -141,15 +172,12 @@ class VirtualConnection implements TransportConnection {
     if (this.#isClosed || !this.#backend) {
       return Promise.reject(new ConnectionError("Cannot open a channel: the connection is closed"));
     }
-    const key = this.#spec.scopeKey?.(this.#params) ??
-      `${this.#spec.name}|${this.#params.hostname}:${
-        this.#params.port ?? ""
-      }/${this.#params.virtualHost}`;
     const options = this.#params.transportOptions;
-    const channel = new VirtualChannel(this.#backend, stateFor(key), {
+    const channel = new VirtualChannel(this.#backend, this.#state, {
       pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),
       batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
       topicRules: this.#topicRules,
+      queueOrder: this.#queueOrder,
       onFatal: (error) => this.#fail(error),
       onWarning: (message, error) => this.#warn(message, error),
       onClose: () => this.#channels.delete(channel),

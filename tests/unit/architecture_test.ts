@@ -45,19 +45,6 @@ function reachable(start: string): Set<string> {
   return seen;
 }
 
-/**
- * Files over the limit whose owners have not split them yet. Stale entries do no harm; a file
- * not listed here fails the test when it grows past 500 lines.
- */
-const NOT_YET_SPLIT = new Set([
-  "src/virtual/channel.ts",
-  "transports/amqp/channel.ts",
-  "transports/amqp/connection.ts",
-  "transports/amqplib/_channel.ts",
-  "transports/redis/backend.ts",
-  "transports/sqs/backend.ts",
-]);
-
 describe("house rules", () => {
   it("mod.ts names every export (no `export *`)", () => {
     const text = readFileSync(join(root, "mod.ts"), "utf8");
@@ -75,7 +62,6 @@ describe("house rules", () => {
   it("no file in src/ or transports/ is over 500 lines", () => {
     const long = [...sources(join(root, "src")), ...sources(join(root, "transports"))]
       .map((file) => relative(root, file).replaceAll("\\", "/"))
-      .filter((file) => !NOT_YET_SPLIT.has(file))
       .filter((file) => readFileSync(join(root, file), "utf8").split("\n").length - 1 > 500);
     assert.deepEqual(long, []);
   });

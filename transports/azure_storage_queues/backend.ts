@@ -9,15 +9,17 @@
 import { bodyBytes } from "../../src/body.ts";
 import { encodeEnvelope } from "../../src/envelope.ts";
 import { HttpError, LimitExceededError, NotFoundError } from "../../src/errors.ts";
-import type {
-  AckStore,
-  GetManyOptions,
-  QueueBackend,
-  StoredMessage,
+import {
+  type GetManyOptions,
+  POSSIBLE_DUPLICATE_HEADER,
+  type QueueBackend,
+  type QueueBatch,
+  type StoredMessage,
 } from "../../src/virtual/backend.ts";
 import type { BackendContext } from "../../src/virtual/transport.ts";
 import { sleep } from "../_http/backoff.ts";
 import { decodeOrWrap } from "../_http/foreign.ts";
+import { QueueCache, type Receipt, ReceiptLease } from "../_http/receipts.ts";
 import {
   AzureQueueClient,
   type AzureQueueMessage,
@@ -30,29 +32,8 @@ import type { AzureSettings } from "./options.ts";
 /** Azure returns at most 32 messages per Get Messages. */
 const AZURE_MAX_MESSAGES = 32;
 
-/** The header a message carries when it was sent again after an attempt whose answer was lost. */
-export const POSSIBLE_DUPLICATE_HEADER = "x-wakame-possible-duplicate";
-
-/** Where a received message lives (kept in {@link StoredMessage.backendData}). */
-export interface AzureReceipt {
-  /** The Azure queue name. */
-  queue: string;
-  /** The message id. */
-  messageId: string;
-  /** The pop receipt of the latest receive or visibility update. */
-  popReceipt: string;
-  /** Renews the visibility while the message is processed; cleared when it is settled. */
-  timer?: ReturnType<typeof setInterval>;
-  /** True once acked, requeued or dropped. */
-  settled?: boolean;
-  /** A renewal in flight: its answer carries the next pop receipt. */
-  renewing?: Promise<void>;
-}
-
-function receiptOf(message: StoredMessage): AzureReceipt | undefined {
-  const data = message.backendData as Partial<AzureReceipt> | undefined;
-  return data && typeof data.messageId === "string" ? data as AzureReceipt : undefined;
-}
+/** Azure's receipt of a received message: the queue name, message id and pop receipt. */
+export type AzureReceipt = Receipt;
 
 function isStale(error: unknown): boolean {
   return error instanceof HttpError &&
@@ -62,17 +43,19 @@ function isStale(error: unknown): boolean {
 
 /** Kombu's Azure Storage Queues transport as a {@link QueueBackend}. */
 export class AzureBackend implements QueueBackend {
-  /** Server-side acknowledgement (absent in `deleteOnReceive` mode: the base restores). */
-  readonly acks?: AckStore;
+  /**
+   * Pop receipts: deleted on ack, visible again on release, renewed by the base while held
+   * (absent in `deleteOnReceive` mode: the base restores).
+   */
+  readonly lease?: ReceiptLease;
 
   readonly #settings: AzureSettings;
-  readonly #context: BackendContext | undefined;
+  readonly #context: Pick<BackendContext, "warn"> | undefined;
   readonly #client: AzureQueueClient;
-  readonly #created = new Set<string>();
-  readonly #creating = new Map<string, Promise<void>>();
-  readonly #inFlight = new Set<AzureReceipt>();
+  readonly #created = new QueueCache<true>();
+  /** Receipts held by this connection, for {@link AzureBackend.size}. */
+  readonly #held = new Set<Receipt>();
   readonly #closing = new AbortController();
-  #rotation = 0;
 
   /**
    * Opens the store (no request is made until it is used).
@@ -80,19 +63,26 @@ export class AzureBackend implements QueueBackend {
    * @param settings the connection's settings
    * @param context where survived failures are reported
    */
-  constructor(settings: AzureSettings, context?: BackendContext) {
+  constructor(settings: AzureSettings, context?: Pick<BackendContext, "warn">) {
     this.#settings = settings;
     this.#context = context;
     this.#client = new AzureQueueClient(settings);
     if (settings.ackMode === "visibility") {
-      this.acks = {
-        ack: (_queue, message) => this.#delete(message, "ack"),
-        requeue: (_queue, message) => this.#release(message),
-        drop: (_queue, message) => this.#delete(message, "drop"),
-        restore: async (unacked) => {
-          await Promise.all(unacked.map(([, message]) => this.#release(message)));
-        },
-      };
+      this.lease = new ReceiptLease({
+        delete: (receipt, what) => this.#deleteMessage(receipt, what),
+        setVisibility: (receipt, seconds) => this.#updateVisibility(receipt, seconds),
+        isStale,
+      }, {
+        deleteOnReject: true,
+        duration: settings.visibilityTimeoutSeconds * 1000,
+        onStale: (receipt, what, error) =>
+          this.#context?.warn(
+            `Cannot ${what} a message of Azure queue "${receipt.queue}": its pop receipt is ` +
+              "stale; the service delivers it again",
+            error,
+          ),
+        onDone: (receipt) => this.#held.delete(receipt),
+      });
     }
   }
 
@@ -107,18 +97,13 @@ export class AzureBackend implements QueueBackend {
 
   async #ensure(queue: string): Promise<string> {
     const name = this.azureName(queue);
-    if (this.#created.has(name)) return name;
-    let pending = this.#creating.get(name);
-    if (!pending) {
-      pending = this.#client.call(`create queue "${queue}"`, "PUT", this.#path(name), {
+    await this.#created.resolve(name, async () => {
+      await this.#client.call(`create queue "${queue}"`, "PUT", this.#path(name), {
         // 201 created, 204 exists alike, 409 exists with other metadata: all fine for us.
         ok: (status) => status === 201 || status === 204 || status === 409,
-      }).then(() => {
-        this.#created.add(name);
-      }).finally(() => this.#creating.delete(name));
-      this.#creating.set(name, pending);
-    }
-    await pending;
+      });
+      return true;
+    });
     return name;
   }
 
@@ -185,12 +170,13 @@ export class AzureBackend implements QueueBackend {
 
   async #toStored(queue: string, name: string, raw: AzureQueueMessage): Promise<StoredMessage> {
     const [message] = decodeOrWrap(raw.messageText);
+    message.deliveryCount = raw.dequeueCount;
     if (this.#settings.ackMode === "deleteOnReceive") {
       try {
         await this.#client.call(
           `delete a received message of queue "${queue}"`,
           "DELETE",
-          this.#path(name, `/messages/${encodeURIComponent(raw.messageId)}`),
+          this.#messagePath(name, raw.messageId),
           { query: { popreceipt: raw.popReceipt } },
         );
       } catch (error) {
@@ -198,85 +184,34 @@ export class AzureBackend implements QueueBackend {
       }
       return message;
     }
-    if (raw.dequeueCount > 1) message.redelivered = true;
-    const receipt: AzureReceipt = {
-      queue: name,
-      messageId: raw.messageId,
-      popReceipt: raw.popReceipt,
-    };
-    this.#extendWhileProcessed(receipt);
+    const receipt: Receipt = { queue: name, messageId: raw.messageId, handle: raw.popReceipt };
+    this.#held.add(receipt);
     message.backendData = receipt;
     return message;
   }
 
-  #extendWhileProcessed(receipt: AzureReceipt): void {
-    const seconds = this.#settings.visibilityTimeoutSeconds;
-    // Renew at half the timeout, so that a slow answer still lands before the message shows.
-    const every = Math.max(500, (seconds * 1000) / 2);
-    this.#inFlight.add(receipt);
-    receipt.timer = setInterval(() => {
-      if (receipt.settled || receipt.renewing) return;
-      receipt.renewing = this.#updateVisibility(receipt, seconds).catch((error) => {
-        if (isStale(error)) this.#settle(receipt);
-        this.#context?.warn(
-          `Cannot extend the visibility of a message of Azure queue "${receipt.queue}"`,
-          error,
-        );
-      }).finally(() => (receipt.renewing = undefined));
-    }, every);
-    (receipt.timer as { unref?: () => void }).unref?.();
+  #messagePath(name: string, messageId = ""): string {
+    return this.#path(name, `/messages/${encodeURIComponent(messageId)}`);
   }
 
-  #settle(receipt: AzureReceipt): void {
-    receipt.settled = true;
-    if (receipt.timer !== undefined) clearInterval(receipt.timer);
-    receipt.timer = undefined;
-    this.#inFlight.delete(receipt);
-  }
-
-  async #updateVisibility(receipt: AzureReceipt, seconds: number): Promise<void> {
+  async #updateVisibility(receipt: Receipt, seconds: number): Promise<void> {
     const answer = await this.#client.call(
       `update a message of queue "${receipt.queue}"`,
       "PUT",
-      this.#path(receipt.queue, `/messages/${encodeURIComponent(receipt.messageId)}`),
-      { query: { popreceipt: receipt.popReceipt, visibilitytimeout: String(seconds) } },
+      this.#messagePath(receipt.queue, receipt.messageId),
+      { query: { popreceipt: receipt.handle, visibilitytimeout: String(seconds) } },
     );
     const next = answer.headers.get("x-ms-popreceipt");
-    if (next) receipt.popReceipt = next;
+    if (next) receipt.handle = next;
   }
 
-  async #delete(message: StoredMessage, what: string): Promise<void> {
-    const receipt = receiptOf(message);
-    if (!receipt) return;
-    this.#settle(receipt);
-    await receipt.renewing; // its answer holds the pop receipt to use
-    try {
-      await this.#client.call(
-        `${what} a message of queue "${receipt.queue}"`,
-        "DELETE",
-        this.#path(receipt.queue, `/messages/${encodeURIComponent(receipt.messageId)}`),
-        { query: { popreceipt: receipt.popReceipt } },
-      );
-    } catch (error) {
-      if (!isStale(error)) throw error;
-      this.#context?.warn(
-        `Cannot ${what} a message of Azure queue "${receipt.queue}": its pop receipt is stale; ` +
-          "the service delivers it again",
-        error,
-      );
-    }
-  }
-
-  async #release(message: StoredMessage): Promise<void> {
-    const receipt = receiptOf(message);
-    if (!receipt) return;
-    this.#settle(receipt);
-    await receipt.renewing;
-    try {
-      await this.#updateVisibility(receipt, 0);
-    } catch (error) {
-      if (!isStale(error)) throw error;
-    }
+  async #deleteMessage(receipt: Receipt, what: string): Promise<void> {
+    await this.#client.call(
+      `${what} a message of queue "${receipt.queue}"`,
+      "DELETE",
+      this.#messagePath(receipt.queue, receipt.messageId),
+      { query: { popreceipt: receipt.handle } },
+    );
   }
 
   /** Takes one message, or `undefined` when the queue is empty. */
@@ -289,18 +224,14 @@ export class AzureBackend implements QueueBackend {
    * Takes up to `max` messages from the queues in turn; when all are empty, waits one polling
    * interval (Azure has no long poll) and answers with nothing.
    */
-  async getMany(
-    queues: readonly string[],
-    options: GetManyOptions,
-  ): Promise<[string, StoredMessage][]> {
-    const got: [string, StoredMessage][] = [];
-    const start = this.#rotation++;
-    for (let i = 0; i < queues.length && got.length < options.max; i++) {
-      if (options.signal.aborted) break;
-      const queue = queues[(start + i) % queues.length];
-      for (const message of await this.#receive(queue, options.max - got.length)) {
-        got.push([queue, message]);
-      }
+  async getMany(queues: readonly string[], options: GetManyOptions): Promise<QueueBatch[]> {
+    const got: QueueBatch[] = [];
+    let left = options.max;
+    for (const queue of queues) {
+      if (left <= 0 || options.signal.aborted) break;
+      const messages = await this.#receive(queue, Math.min(left, options.perQueue ?? left));
+      if (messages.length > 0) got.push({ queue, messages });
+      left -= messages.length;
     }
     if (got.length === 0) await sleep(this.#settings.pollingInterval, options.signal);
     return got;
@@ -321,7 +252,7 @@ export class AzureBackend implements QueueBackend {
     );
     const total = Number(answer.headers.get("x-ms-approximate-messages-count") ?? 0);
     let held = 0;
-    for (const receipt of this.#inFlight) if (receipt.queue === name) held++;
+    for (const receipt of this.#held) if (receipt.queue === name) held++;
     return Math.max(0, total - held);
   }
 
@@ -351,10 +282,10 @@ export class AzureBackend implements QueueBackend {
     });
   }
 
-  /** Stops the visibility renewals (messages still hidden show again when their time is up). */
+  /** Stops receiving (messages still hidden show again when their time is up). */
   close(): Promise<void> {
     this.#closing.abort();
-    for (const receipt of [...this.#inFlight]) this.#settle(receipt);
+    this.#held.clear();
     return Promise.resolve();
   }
 }

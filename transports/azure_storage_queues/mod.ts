@@ -58,7 +58,14 @@ export {
   type SignableRequest,
 } from "./auth.ts";
 export type { AttemptInfo, BackoffPolicy, FailureKind } from "../_http/backoff.ts";
-export { AzureBackend, type AzureReceipt, POSSIBLE_DUPLICATE_HEADER } from "./backend.ts";
+export { AzureBackend, type AzureReceipt } from "./backend.ts";
+export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
+export {
+  type Receipt,
+  ReceiptLease,
+  type ReceiptLeaseOptions,
+  type ReceiptRequests,
+} from "../_http/receipts.ts";
 export {
   AZURE_API_VERSION,
   type AzureAnswer,
@@ -98,7 +105,7 @@ export const azureStorageQueuesCapabilities: Capabilities = CLOUD_QUEUE_CAPABILI
  */
 export function openAzureBackend(
   params: ConnectionParams,
-  context?: BackendContext,
+  context?: Pick<BackendContext, "warn">,
 ): Promise<QueueBackend> {
   return Promise.resolve(new AzureBackend(readAzureSettings(params), context));
 }

@@ -182,7 +182,7 @@ export class FilesystemBackend implements QueueBackend {
   /** Bindings, kept in Kombu 5.3's binding files beside the queues. */
   readonly bindings: BindingStore;
   readonly #o: FilesystemOptions;
-  readonly #context: BackendContext | undefined;
+  readonly #context: Pick<BackendContext, "warn"> | undefined;
 
   /**
    * Opens the store over its folders.
@@ -190,7 +190,7 @@ export class FilesystemBackend implements QueueBackend {
    * @param options the folders
    * @param context where to report corrupt files
    */
-  constructor(options: FilesystemOptions, context?: BackendContext) {
+  constructor(options: FilesystemOptions, context?: Pick<BackendContext, "warn">) {
     this.#o = options;
     this.#context = context;
     this.bindings = new FileBindingStore(options.controlFolder);

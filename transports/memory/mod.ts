@@ -21,7 +21,12 @@
  */
 
 import type { Capabilities, Transport } from "../../src/transport.ts";
-import type { GetManyOptions, QueueBackend, StoredMessage } from "../../src/virtual/backend.ts";
+import type {
+  GetManyOptions,
+  QueueBackend,
+  QueueBatch,
+  StoredMessage,
+} from "../../src/virtual/backend.ts";
 import { virtualTransport } from "../../src/virtual/transport.ts";
 
 /** What `memory://` can do. */
@@ -63,6 +68,22 @@ class Fifo<T> {
       this.#head = 0;
     }
     return item;
+  }
+
+  /** Removes and returns up to `n` items from the front. */
+  take(n: number): T[] {
+    const end = Math.min(this.#items.length, this.#head + n);
+    const out = this.#items.slice(this.#head, end) as T[];
+    this.#items.fill(undefined, this.#head, end);
+    this.#head = end;
+    if (this.#head >= this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head > 1024 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return out;
   }
 
   clear(): number {
@@ -125,40 +146,24 @@ export class MemoryBackend implements QueueBackend {
     return Promise.resolve(this.#queues.get(queue)?.shift());
   }
 
-  #takeNow(queues: readonly string[], max: number): [string, StoredMessage][] {
-    const got: [string, StoredMessage][] = [];
-    if (queues.length === 1) {
-      const name = queues[0];
-      const queue = this.#queues.get(name);
-      let message: StoredMessage | undefined;
-      while (got.length < max && (message = queue?.shift()) !== undefined) {
-        got.push([name, message]);
-      }
-      return got;
-    }
-    let progress = true;
-    while (progress && got.length < max) {
-      progress = false;
-      for (const name of queues) {
-        const message = this.#queues.get(name)?.shift();
-        if (message) {
-          got.push([name, message]);
-          progress = true;
-          if (got.length >= max) break;
-        }
-      }
+  /** Takes up to `max` messages now, at most `perQueue` from each queue, in the order given. */
+  #takeNow(queues: readonly string[], max: number, perQueue: number): QueueBatch[] {
+    const got: QueueBatch[] = [];
+    for (let i = 0; i < queues.length && max > 0; i++) {
+      const queue = this.#queues.get(queues[i]);
+      if (!queue || queue.length === 0) continue;
+      const messages = queue.take(Math.min(max, perQueue));
+      got.push({ queue: queues[i], messages });
+      max -= messages.length;
     }
     return got;
   }
 
-  /** Takes up to `max` messages, round-robin, waiting for the first one. */
-  async getMany(
-    queues: readonly string[],
-    options: GetManyOptions,
-  ): Promise<[string, StoredMessage][]> {
-    const { signal } = options;
+  /** Takes up to `max` messages, waiting for the first one. */
+  async getMany(queues: readonly string[], options: GetManyOptions): Promise<QueueBatch[]> {
+    const { signal, max } = options;
     for (;;) {
-      const got = this.#takeNow(queues, options.max);
+      const got = this.#takeNow(queues, max, options.perQueue ?? max);
       if (got.length > 0 || signal.aborted) return got;
       this.#watch(signal);
       await new Promise<void>((wake) => this.#waiters.add({ queues, signal, wake }));
@@ -195,6 +200,16 @@ export class MemoryBackend implements QueueBackend {
     return Promise.resolve();
   }
 }
+
+// The store contract this example implements, for transports written after it.
+export type {
+  GetManyOptions,
+  Lease,
+  QueueBackend,
+  QueueBatch,
+  ReleaseOptions,
+  StoredMessage,
+} from "../../src/virtual/backend.ts";
 
 const backends = new Map<string, MemoryBackend>();
 

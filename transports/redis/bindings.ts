@@ -183,7 +183,12 @@ export class RedisBindingStore implements BindingStore {
       const id = `${row.routingKey}\u0000${row.queue}`;
       if (seen.has(id)) continue;
       seen.add(id);
-      out.push({ queue: row.queue, routingKey: row.routingKey });
+      // The pattern tells a topic binding from a direct one where the type is not declared.
+      out.push(
+        row.pattern
+          ? { queue: row.queue, routingKey: row.routingKey, pattern: row.pattern }
+          : { queue: row.queue, routingKey: row.routingKey },
+      );
     }
     return out;
   }

@@ -55,7 +55,8 @@ import { RedisConnector, type RedisMode } from "./connector.ts";
 import { readSettings } from "./options.ts";
 import { registerTransport } from "../../src/registry.ts";
 
-export { RedisBackend } from "./backend.ts";
+export { RedisBackend, type RedisBackendContext } from "./backend.ts";
+export { type Held, RedisLease } from "./lease.ts";
 export { type BindingRow, RedisBindingStore } from "./bindings.ts";
 export { RedisConnector, type RedisMode } from "./connector.ts";
 export { nativeDriver, type RedisDriver, type RedisLink, type RedisLinkOptions } from "./driver.ts";
@@ -95,7 +96,7 @@ export const redisCapabilities: Capabilities = {
  */
 export async function openRedisBackend(
   params: ConnectionParams,
-  context: Pick<BackendContext, "warn" | "topicRules">,
+  context: Pick<BackendContext, "warn" | "route">,
   mode: RedisMode = "tcp",
 ): Promise<RedisBackend> {
   const settings = readSettings(params.transportOptions);

@@ -25,7 +25,8 @@ import { type RespArg, RespErrorReply, type RespValue } from "./resp/types.ts";
  *
  * KEYS: unacked, unacked_index, then the list keys step-major (every queue at step 0, then every
  * queue at the next step...). ARGV: max, now (Unix seconds, float), number of queues, `1` to
- * record (ack emulation) or `0`. Within a step, queues take turns one message at a time.
+ * record (ack emulation) or `0`, and the most to take from one queue (default max). Within a
+ * step, queues take turns one message at a time.
  * Returns a flat array: key index (0-based among the list keys), envelope, ...
  */
 export const FETCH = `
@@ -33,6 +34,8 @@ local max = tonumber(ARGV[1])
 local now = ARGV[2]
 local nq = tonumber(ARGV[3])
 local record = ARGV[4] == '1'
+local per = tonumber(ARGV[5]) or max
+local taken = {}
 local find, sub = string.find, string.sub
 
 -- The JSON string literal (quotes included) of a key that occurs exactly once in the text as
@@ -84,10 +87,12 @@ for s = 0, steps - 1 do
     for q = 1, nq do
       if got >= max then break end
       local index = 2 + s * nq + q
-      local payload = redis.call('RPOP', KEYS[index])
+      local payload = nil
+      if (taken[q] or 0) < per then payload = redis.call('RPOP', KEYS[index]) end
       if payload then
         active = true
         got = got + 1
+        taken[q] = (taken[q] or 0) + 1
         if record then
           local tag, exchange, routing_key = describe(payload)
           if tag then

@@ -63,7 +63,14 @@ import { type BackendContext, virtualTransport } from "../../src/virtual/transpo
 import { SqsBackend } from "./backend.ts";
 import { readSqsSettings } from "./options.ts";
 
-export { POSSIBLE_DUPLICATE_ATTRIBUTE, POSSIBLE_DUPLICATE_HEADER, SqsBackend } from "./backend.ts";
+export { POSSIBLE_DUPLICATE_ATTRIBUTE, SqsBackend } from "./backend.ts";
+export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
+export {
+  type Receipt,
+  ReceiptLease,
+  type ReceiptLeaseOptions,
+  type ReceiptRequests,
+} from "../_http/receipts.ts";
 export type { SqsReceipt } from "./backend.ts";
 export {
   type AwsCredentials,
@@ -103,7 +110,7 @@ export const sqsCapabilities: Capabilities = CLOUD_QUEUE_CAPABILITIES;
  */
 export function openSqsBackend(
   params: ConnectionParams,
-  context?: BackendContext,
+  context?: Pick<BackendContext, "warn">,
 ): Promise<QueueBackend> {
   const settings = readSqsSettings(params);
   const interval = Number(params.transportOptions.pollingInterval ?? 1000);

@@ -6,6 +6,7 @@ import { HttpError, LimitExceededError } from "../../../src/errors.ts";
 import type { Message } from "../../../src/message.ts";
 import type { ConnectionParams } from "../../../src/transport.ts";
 import type { StoredMessage } from "../../../src/virtual/backend.ts";
+import { Ledger } from "../../../src/virtual/ledger.ts";
 import {
   AzureBackend,
   AzureQueueClient,
@@ -126,7 +127,7 @@ describe("Azure store on Azurite", () => {
     async () => {
       const queue = unique("atmostonce");
       const store = new AzureBackend(readAzureSettings(params({ ackMode: "deleteOnReceive" })));
-      assert.equal(store.acks, undefined);
+      assert.equal(store.lease, undefined);
       await store.put(queue, stored("once", queue));
       const got = await store.get(queue);
       assert.ok(got);
@@ -138,7 +139,7 @@ describe("Azure store on Azurite", () => {
   );
 
   it(
-    "keeps a held message hidden past its visibility timeout, and deletes it on ack",
+    "keeps a held message hidden past its visibility timeout (the base renews), deletes it on ack",
     skip.options(),
     async () => {
       const queue = unique("renew");
@@ -147,10 +148,13 @@ describe("Azure store on Azurite", () => {
       await holder.put(queue, stored("held", queue));
       const held = await holder.get(queue);
       assert.ok(held);
-      // Three visibility timeouts pass while the consumer holds the message (renewed every 0.5 s).
+      const ledger = new Ledger(holder, () => {}, () => {});
+      const { deliveryTag } = ledger.deliver(queue, held, false, undefined);
+      // Three visibility timeouts pass while the consumer holds the message (renewed at half).
       await new Promise((resolve) => setTimeout(resolve, 3000));
       assert.equal(await other.get(queue), undefined);
-      await holder.acks!.ack(queue, held);
+      await ledger.ack(deliveryTag, false);
+      ledger.close();
       await holder.close();
       assert.equal(await other.get(queue), undefined);
       const store = new AzureBackend(readAzureSettings(params()));
@@ -163,12 +167,15 @@ describe("Azure store on Azurite", () => {
     const queue = unique("requeue");
     const store = new AzureBackend(readAzureSettings(params()));
     await store.put(queue, stored("again", queue));
-    const first = await store.get(queue);
-    assert.equal(first?.redelivered, false);
-    await store.acks!.requeue(queue, first!);
-    const second = await store.get(queue);
-    assert.equal(second?.redelivered, true);
-    await store.acks!.ack(queue, second!);
+    const ledger = new Ledger(store, () => {}, () => {});
+    const first = ledger.deliver(queue, (await store.get(queue))!, false, undefined);
+    assert.equal(first.redelivered, false);
+    await ledger.reject(first.deliveryTag, true);
+    const again = await store.get(queue);
+    assert.equal(again?.deliveryCount, 2);
+    const second = ledger.deliver(queue, again!, false, undefined);
+    assert.equal(second.redelivered, true);
+    await ledger.ack(second.deliveryTag, false);
     await store.close();
   });
 
@@ -211,7 +218,7 @@ describe("Azure store on Azurite", () => {
       const flags: unknown[] = [];
       for (let m = await reader.get(queue); m; m = await reader.get(queue)) {
         flags.push(m.properties.headers?.[POSSIBLE_DUPLICATE_HEADER] ?? false);
-        await reader.acks!.ack(queue, m);
+        await reader.lease!.settle(queue, m, "ack");
       }
       assert.deepEqual(flags.sort(), [false, true]);
       await Promise.all([store.close(), reader.close()]);

@@ -4,9 +4,17 @@ import fc from "fast-check";
 import { Connection } from "../../../src/connection.ts";
 import { ChannelError, ConnectionError, PreconditionFailedError } from "../../../src/errors.ts";
 import type { Delivery, OutgoingMessage, ReturnedMessage } from "../../../src/transport.ts";
-import type { QueueBackend, StoredMessage } from "../../../src/virtual/backend.ts";
+import {
+  POSSIBLE_DUPLICATE_HEADER,
+  type QueueBackend,
+  type QueueBatch,
+  type StoredMessage,
+} from "../../../src/virtual/backend.ts";
+import { Ledger } from "../../../src/virtual/ledger.ts";
 import { VirtualChannel } from "../../../src/virtual/channel.ts";
 import { VirtualState } from "../../../src/virtual/state.ts";
+import type { CycleName } from "../../../src/utils/fair_cycle.ts";
+import { bindingRouter, DEAD_LETTER_QUEUE } from "../../../src/virtual/router.ts";
 import { MemoryBackend } from "../../../transports/memory/mod.ts";
 import { uniqueVhost, until } from "./_fakes.ts";
 import { bodyText } from "../../../mod.ts";
@@ -19,17 +27,29 @@ const msg = (body: string, headers?: Record<string, string>): OutgoingMessage =>
 
 function open(
   backend: QueueBackend = new MemoryBackend(),
-  extra: { warnings?: string[]; fatal?: Error[] } = {},
+  extra: { warnings?: string[]; fatal?: Error[]; queueOrder?: CycleName } = {},
 ) {
   const state = new VirtualState();
   const make = () =>
     new VirtualChannel(backend, state, {
       pollingInterval: 5,
       batchSize: 100,
+      queueOrder: extra.queueOrder,
       onFatal: (error) => void extra.fatal?.push(error),
       onWarning: (message) => void extra.warnings?.push(message),
     });
   return { channel: make(), make, backend, state };
+}
+
+/** The store without getMany: the base polls get. */
+function pollingOnly(memory: MemoryBackend): QueueBackend {
+  return {
+    put: (q, m) => memory.put(q, m),
+    get: (q) => memory.get(q),
+    purge: (q) => memory.purge(q),
+    size: (q) => memory.size(q),
+    delete: (q) => memory.delete(q),
+  };
 }
 
 async function drain(channel: VirtualChannel, queue: string): Promise<string[]> {
@@ -288,6 +308,54 @@ describe("VirtualChannel: consumers", () => {
     await channel.close();
   });
 
+  it("visits queues in the order of queueOrder (Kombu's queue_order_strategy)", async () => {
+    for (
+      const [queueOrder, want] of [
+        ["priority", "aaabbb"],
+        ["round_robin", "ababab"],
+      ] as const
+    ) {
+      for (const backend of [new MemoryBackend(), pollingOnly(new MemoryBackend())]) {
+        const { channel } = open(backend, { queueOrder });
+        await channel.basicQos({ prefetchCount: 1 });
+        const order: string[] = [];
+        const onDelivery = (d: Delivery) => {
+          order.push(text(d)!);
+          void channel.basicAck(d.deliveryTag);
+        };
+        await channel.basicConsume("qa", {}, { onDelivery });
+        await channel.basicConsume("qb", {}, { onDelivery });
+        // Both queues fill before the consumer loop runs again (no await in between).
+        const pending: Promise<void>[] = [];
+        for (let n = 0; n < 3; n++) {
+          pending.push(channel.basicPublish("", "qa", msg("a")));
+          pending.push(channel.basicPublish("", "qb", msg("b")));
+        }
+        await Promise.all(pending);
+        await until(() => order.length === 6, "six deliveries");
+        assert.equal(order.join(""), want, queueOrder);
+        await channel.close();
+      }
+    }
+  });
+
+  it("interleaves the per-queue batches of one round", async () => {
+    const { channel } = open();
+    const order: string[] = [];
+    const onDelivery = (d: Delivery) => void order.push(text(d)!);
+    await channel.basicConsume("qa", { noAck: true }, { onDelivery });
+    await channel.basicConsume("qb", { noAck: true }, { onDelivery });
+    const pending: Promise<void>[] = [];
+    for (let n = 0; n < 3; n++) {
+      pending.push(channel.basicPublish("", "qa", msg(`a${n}`)));
+      pending.push(channel.basicPublish("", "qb", msg(`b${n}`)));
+    }
+    await Promise.all(pending);
+    await until(() => order.length === 6, "six deliveries");
+    assert.deepEqual(order, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+    await channel.close();
+  });
+
   it("stops delivering after basicCancel; no-ack deliveries are not tracked", async () => {
     const { channel, backend } = open();
     const got: Delivery[] = [];
@@ -345,7 +413,7 @@ describe("VirtualChannel: consumers", () => {
     await channel.close();
   });
 
-  it("routes acks through a store's AckStore", async () => {
+  it("settles and releases through a store's Lease, marking releases redelivered", async () => {
     const memory = new MemoryBackend();
     const calls: string[] = [];
     const name = (m: StoredMessage) => bodyText(m.body);
@@ -355,12 +423,12 @@ describe("VirtualChannel: consumers", () => {
       purge: (q) => memory.purge(q),
       size: (q) => memory.size(q),
       delete: (q) => memory.delete(q),
-      acks: {
-        ack: (_q, m) => Promise.resolve(void calls.push(`ack ${name(m)}`)),
-        requeue: (_q, m) => Promise.resolve(void calls.push(`requeue ${name(m)}`)),
-        drop: (_q, m) => Promise.resolve(void calls.push(`drop ${name(m)}`)),
-        restore: (list) =>
-          Promise.resolve(void calls.push(`restore ${list.map(([, m]) => name(m)).join(",")}`)),
+      lease: {
+        settle: (_q, m, outcome) => Promise.resolve(void calls.push(`${outcome} ${name(m)}`)),
+        release: (_q, m, { position }) =>
+          Promise.resolve(
+            void calls.push(`release ${name(m)} ${position}${m.redelivered ? " redelivered" : ""}`),
+          ),
       },
     };
     const { channel } = open(store);
@@ -376,7 +444,13 @@ describe("VirtualChannel: consumers", () => {
     await channel.basicReject(b!.deliveryTag, true);
     await channel.basicReject(c!.deliveryTag, false);
     await channel.close();
-    assert.deepEqual(calls, ["ack d", "ack a", "requeue b", "drop c", "restore e"]);
+    assert.deepEqual(calls, [
+      "ack d",
+      "ack a",
+      "release b back redelivered",
+      "reject c",
+      "release e front redelivered",
+    ]);
   });
 });
 
@@ -451,7 +525,7 @@ describe("memory:// transport", () => {
     assert.equal(text(await (await b.channel()).basicGet("shared", { noAck: true })), "hello");
   });
 
-  it("getMany waits for a put, takes round-robin and stops on abort", async () => {
+  it("getMany waits for a put, takes per-queue batches within the shares and stops on abort", async () => {
     const backend = new MemoryBackend();
     const stored = (body: string): StoredMessage => ({
       body: new TextEncoder().encode(body),
@@ -463,14 +537,17 @@ describe("memory:// transport", () => {
     });
     const waiting = backend.getMany(["x", "y"], { max: 10, signal: new AbortController().signal });
     await backend.put("y", stored("y1"));
-    assert.deepEqual((await waiting).map(([q, m]) => [q, m.tag]), [["y", "y1"]]);
+    const tags = (batches: QueueBatch[]) =>
+      batches.map(({ queue, messages }) => [queue, messages.map((m) => m.tag)]);
+    assert.deepEqual(tags(await waiting), [["y", ["y1"]]]);
     for (const t of ["x1", "x2", "x3"]) await backend.put("x", stored(t));
     await backend.put("y", stored("y2"));
     const round = await backend.getMany(["x", "y"], {
       max: 3,
+      perQueue: 2,
       signal: new AbortController().signal,
     });
-    assert.deepEqual(round.map(([, m]) => m.tag), ["x1", "y2", "x2"]);
+    assert.deepEqual(tags(round), [["x", ["x1", "x2"]], ["y", ["y2"]]]);
     const controller = new AbortController();
     const idle = backend.getMany(["empty"], { max: 1, signal: controller.signal });
     controller.abort();
@@ -495,5 +572,82 @@ describe("memory:// transport", () => {
     assert.equal(tags.length, 3000);
     assert.ok(tags.every((t, i) => t === String(i)));
     assert.equal(await backend.purge("big"), 0);
+  });
+});
+
+describe("bindingRouter (Kombu's _lookup for restored messages)", () => {
+  it("routes by the declared type, else by what the bindings show; dead-letters the rest", async () => {
+    const state = new VirtualState();
+    const warnings: string[] = [];
+    const route = bindingRouter(
+      () => state.bindings,
+      (exchange) => state.exchanges.get(exchange)?.type,
+      "amqp",
+      (message) => void warnings.push(message),
+    );
+    await state.bindings.add("docs", {
+      queue: "pdfs",
+      routingKey: "",
+      arguments: { "x-match": "all", kind: "pdf" },
+    });
+    await state.bindings.add("logs", { queue: "errors", routingKey: "*.error", pattern: "^x$" });
+    await state.bindings.add("jobs", { queue: "q", routingKey: "k" });
+    state.exchanges.set("news", { name: "news", type: "fanout" });
+    await state.bindings.add("news", { queue: "n1", routingKey: "a" });
+    await state.bindings.add("news", { queue: "n2", routingKey: "b" });
+    assert.deepEqual(await route("docs", "", { headers: { kind: "pdf" } }), ["pdfs"]);
+    assert.deepEqual(await route("logs", "app.error"), ["errors"]);
+    assert.deepEqual(await route("jobs", "k"), ["q"]);
+    assert.deepEqual(await route("news", "zzz"), ["n1", "n2"]);
+    assert.deepEqual(await route("", "direct-queue"), ["direct-queue"]);
+    assert.deepEqual(warnings, []);
+    assert.deepEqual(await route("jobs", "nothing"), [DEAD_LETTER_QUEUE]);
+    assert.equal(warnings.length, 1);
+  });
+});
+
+describe("Ledger: what the base decides for every store", () => {
+  const stored = (body: string, extra: Partial<StoredMessage> = {}): StoredMessage => ({
+    body: new TextEncoder().encode(body),
+    properties: {},
+    exchange: "",
+    routingKey: "q",
+    tag: body,
+    redelivered: false,
+    ...extra,
+  });
+
+  it("marks redelivered from deliveryCount and shows the possible-duplicate header", () => {
+    const ledger = new Ledger(new MemoryBackend(), () => {}, () => {});
+    const first = ledger.deliver("q", stored("a", { deliveryCount: 1 }), true, undefined);
+    const again = ledger.deliver("q", stored("b", { deliveryCount: 3 }), true, undefined);
+    const dup = ledger.deliver("q", stored("c", { possibleDuplicate: true }), true, undefined);
+    assert.equal(first.redelivered, false);
+    assert.equal(again.redelivered, true);
+    assert.equal(dup.properties.headers?.[POSSIBLE_DUPLICATE_HEADER], true);
+    assert.equal(first.properties.headers, undefined);
+  });
+
+  it("extends an extendable lease while a delivery is held, and stops once it is settled", async () => {
+    const memory = new MemoryBackend();
+    const extended: string[] = [];
+    const store: QueueBackend = {
+      ...pollingOnly(memory),
+      lease: {
+        duration: 400,
+        settle: () => Promise.resolve(),
+        release: () => Promise.resolve(),
+        extend: (_q, m, ms) => Promise.resolve(void extended.push(`${m.tag}:${ms}`)),
+      },
+    };
+    const ledger = new Ledger(store, () => {}, () => {});
+    const { deliveryTag } = ledger.deliver("q", stored("held"), false, undefined);
+    await until(() => extended.length >= 2, "two renewals");
+    assert.ok(extended.every((e) => e === "held:400"), extended.join());
+    await ledger.ack(deliveryTag, false);
+    const count = extended.length;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.equal(extended.length, count);
+    ledger.close();
   });
 });

@@ -5,6 +5,8 @@
 import type { ConnectionParams } from "../../../src/transport.ts";
 import { connectSocket } from "../../../src/runtime/mod.ts";
 import type { StoredMessage } from "../../../src/virtual/backend.ts";
+import type { TopicRules } from "../../../src/virtual/exchange_types.ts";
+import { bindingRouter } from "../../../src/virtual/router.ts";
 import { openRedisBackend, type RedisBackend } from "../../../transports/redis/mod.ts";
 import { RespConnection } from "../../../transports/redis/resp/client.ts";
 import type { RespValue } from "../../../transports/redis/resp/types.ts";
@@ -43,11 +45,16 @@ export type Warnings = [string, unknown][];
 export async function openStore(
   options: Record<string, unknown> = {},
   warnings: Warnings = [],
+  topicRules: TopicRules = "amqp",
 ): Promise<RedisBackend> {
-  return await openRedisBackend(
+  const warn = (message: string, error?: unknown) => void warnings.push([message, error]);
+  // The virtual base's router over this store's bindings (exchange types undeclared here).
+  const route = bindingRouter(() => store.bindings, () => undefined, topicRules, warn);
+  const store: RedisBackend = await openRedisBackend(
     redisParams({ globalKeyprefix: randomPrefix(), ...options }),
-    { warn: (message, error) => warnings.push([message, error]) },
+    { warn, route },
   );
+  return store;
 }
 
 /** A raw connection for looking at keys. */
@@ -103,7 +110,11 @@ export async function take(
   const deadline = Date.now() + ms;
   while (out.length < max && Date.now() < deadline) {
     const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
-    out.push(...await store.getMany(queues, { max: max - out.length, signal }));
+    for (
+      const { queue, messages } of await store.getMany(queues, { max: max - out.length, signal })
+    ) {
+      for (const message of messages) out.push([queue, message]);
+    }
   }
   return out;
 }

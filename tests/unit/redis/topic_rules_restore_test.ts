@@ -5,10 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { TopicRules } from "../../../src/virtual/exchange_types.ts";
-import { openRedisBackend } from "../../../transports/redis/mod.ts";
 import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
-import { dropPrefix, message, randomPrefix, rawRedis, redisParams } from "./_helpers.ts";
+import { dropPrefix, message, openStore, randomPrefix, rawRedis } from "./_helpers.ts";
 import { envSkip } from "../../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
@@ -31,10 +30,7 @@ describe("Redis restore routes topic bindings with the transport's topicRules", 
     const prefix = randomPrefix();
     prefixes.push(prefix);
     const open = (options: Record<string, unknown>) =>
-      openRedisBackend(redisParams({ globalKeyprefix: prefix, ...options }), {
-        warn: () => {},
-        topicRules,
-      });
+      openStore({ globalKeyprefix: prefix, ...options }, [], topicRules);
     const dead = await open({});
     await dead.bindings.add("mixed", { queue: "star-c", routingKey: "*.c" });
     await dead.bindings.add("mixed", { queue: "a-hash", routingKey: "a.#" });

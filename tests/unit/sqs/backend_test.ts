@@ -138,8 +138,8 @@ describe("SQS store on fauxqs", () => {
         redelivered: false,
       });
       const got = await waiting;
-      assert.deepEqual(got.map(([queue]) => queue), [c]);
-      await s.acks!.ack(c, got[0][1]);
+      assert.deepEqual(got.map((batch) => batch.queue), [c]);
+      await s.lease.settle(c, got[0].messages[0], "ack");
       controller.abort();
       await Promise.all([s.close(), publisher.close()]);
     },
@@ -174,7 +174,7 @@ describe("SQS store on fauxqs", () => {
       await s.put(queue, { ...m }); // same tag: deduplicated by SQS
       const first = await s.get(queue);
       assert.equal(bodyText(first!.body), '"once"');
-      await s.acks!.ack(queue, first!);
+      await s.lease.settle(queue, first!, "ack");
       assert.equal(await s.get(queue), undefined);
       await s.close();
     },
