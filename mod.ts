@@ -34,6 +34,7 @@ export {
   type ChannelErrorOptions,
   ConfigurationError,
   ConnectionError,
+  ConsumerCancelledError,
   ContentDisallowedError,
   DecodeError,
   EncodeError,

@@ -7,6 +7,7 @@
 import { type ConnectionInternals, connectionInternals } from "./_connection_internals.ts";
 import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, maybeDeclare, Queue } from "./entity.ts";
+import { ConfigurationError, ConsumerCancelledError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import { Message } from "./message.ts";
 import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
@@ -21,6 +22,8 @@ interface IteratorSink {
   push(message: Message): void;
   /** Ends the iteration (cancel, connection closed); buffered messages are requeued. */
   end(): void;
+  /** Ends the iteration with an error (the broker cancelled the consumer). */
+  fail(error: Error): void;
 }
 
 let consumerSerial = 0;
@@ -57,7 +60,7 @@ export class Consumer {
   /** See {@link ConsumerOptions.onDecodeError}. */
   onDecodeError: ((message: Message, error: unknown) => unknown) | undefined;
   /** See {@link ConsumerOptions.onError}. */
-  onError: ((error: unknown, message: Message) => void) | undefined;
+  onError: ((error: unknown, message: Message | undefined) => void) | undefined;
   /** Consume without acknowledgements. */
   readonly noAck: boolean;
   /** Prefix of consumer tags. */
@@ -70,6 +73,7 @@ export class Consumer {
   readonly #cache: DeclarationCache | undefined;
   readonly #activity: { notify(): void } | undefined;
   readonly #autoDeclare: boolean;
+  readonly #onCancel: "error" | "resume";
   #channel: Channel | undefined;
   #prefetch: QosOptions | undefined;
   readonly #tags = new Map<string, string>(); // queue name -> consumer tag
@@ -112,6 +116,12 @@ export class Consumer {
     this.tagPrefix = options.tagPrefix ?? `wakame-${++consumerSerial}-`;
     this.accept = serializers.prepareAccept(options.accept);
     this.#autoDeclare = options.autoDeclare ?? true;
+    this.#onCancel = options.onCancel ?? "error";
+    if (this.#onCancel !== "error" && this.#onCancel !== "resume") {
+      throw new ConfigurationError(
+        `Cannot make a consumer with onCancel "${this.#onCancel}": expected "error" or "resume"`,
+      );
+    }
     if (options.prefetchCount) this.#prefetch = { prefetchCount: options.prefetchCount };
   }
 
@@ -187,10 +197,42 @@ export class Consumer {
     }, {
       onDelivery: (delivery) => this.#onDelivery(channel, delivery, this.noAck || queue.noAck),
       onCancel: () => {
+        // A tag we cancelled ourselves is gone from the table already.
+        if (this.#tags.get(queue.name) !== tag) return;
         this.#tags.delete(queue.name);
-        log.warn(`Consumer of queue "${queue.name}" was cancelled by the broker`);
+        void this.#cancelledByBroker(channel, queue, tag);
       },
     });
+  }
+
+  /** The broker cancelled `tag`: resume (declare and consume again) or report it. */
+  async #cancelledByBroker(channel: Channel, queue: Queue, tag: string): Promise<void> {
+    // The queue may be gone: the next declaration must reach the broker.
+    this.#cache?.declaredEntities.delete(queue.declarationKey);
+    let cause: unknown;
+    if (this.#onCancel === "resume" && this.#consuming && channel.isOpen) {
+      log.warn(`Consumer of queue "${queue.name}" was cancelled by the broker; consuming again`);
+      try {
+        await maybeDeclare(queue, channel, this.#cache);
+        if (this.#consuming && !this.#tags.has(queue.name)) {
+          await this.#consumeQueue(channel, queue);
+        }
+        return;
+      } catch (error) {
+        cause = error;
+      }
+    }
+    const error = new ConsumerCancelledError(
+      `Consumer of queue "${queue.name}" was cancelled by the broker (queue deleted or its node ` +
+        `lost)${cause === undefined ? "" : "; consuming again failed"}`,
+      { queue: queue.name, consumerTag: tag, cause },
+    );
+    if (this.#tags.size === 0 && this.#consuming) {
+      this.#consuming = false;
+      this.#internals?.detach(this);
+    }
+    this.#reportError(error, undefined);
+    this.#sink?.fail(error);
   }
 
   /**
@@ -374,6 +416,11 @@ export class Consumer {
   }
 
   #callbackFailed(error: unknown, message: Message): void {
+    this.#reportError(error, message);
+  }
+
+  /** Hands an error to `onError`, or logs it (also when `onError` itself throws). */
+  #reportError(error: unknown, message: Message | undefined): void {
     if (this.onError) {
       try {
         this.onError(error, message);
@@ -382,7 +429,8 @@ export class Consumer {
         error = hookError;
       }
     }
-    log.error(`Callback failed for message ${message.deliveryTag}:`, error);
+    if (message === undefined) log.error("Consumer:", error);
+    else log.error(`Callback failed for message ${message.deliveryTag}:`, error);
   }
 
   async #decodeFailed(message: Message, error: unknown): Promise<void> {
@@ -415,6 +463,7 @@ export class Consumer {
     const buffer: Message[] = [];
     let wake: (() => void) | undefined;
     let ended = false;
+    let failure: Error | undefined;
     this.#sink = {
       push(message) {
         buffer.push(message);
@@ -428,11 +477,17 @@ export class Consumer {
         wake = undefined;
         w?.();
       },
+      fail(error) {
+        failure ??= error;
+        this.end();
+      },
     };
     try {
       await this.consume();
       for (;;) {
-        // cancel() from elsewhere, or the connection closed: the loop ends.
+        // cancel() from elsewhere, or the connection closed: the loop ends; a cancel by the
+        // broker ends it with the error.
+        if (failure !== undefined) throw failure;
         if (ended) return;
         const message = buffer.shift();
         if (!message) {

@@ -59,6 +59,31 @@ export class ConnectionError extends OperationalError {
 /** An operation did not finish in time (Kombu raises `socket.timeout`). */
 export class TimeoutError extends OperationalError {}
 
+/**
+ * The broker cancelled a consumer (its queue was deleted, or the queue's node went away):
+ * py-amqp's `ConsumerCancelled`. The consumer stops taking messages from that queue.
+ */
+export class ConsumerCancelledError extends OperationalError {
+  /** The queue whose consumer was cancelled. */
+  readonly queue: string;
+  /** The cancelled consumer tag. */
+  readonly consumerTag: string;
+  /**
+   * Makes the error for one cancelled consumer tag.
+   *
+   * @param message what happened
+   * @param options the queue and the consumer tag
+   */
+  constructor(
+    message: string,
+    options: KombuErrorOptions & { queue: string; consumerTag: string },
+  ) {
+    super(message, options);
+    this.queue = options.queue;
+    this.consumerTag = options.consumerTag;
+  }
+}
+
 /** Fields of a channel-level failure. */
 export interface ChannelErrorOptions extends KombuErrorOptions {
   /** AMQP reply code (404, 406, 403, ...). */

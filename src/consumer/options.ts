@@ -20,8 +20,19 @@ export interface ConsumerOptions {
    * is logged and rejected without requeue, so a dead-letter policy can keep it.
    */
   onDecodeError?: (message: Message, error: unknown) => unknown;
-  /** Called when a callback throws; without it the error is logged. The loop goes on either way. */
-  onError?: (error: unknown, message: Message) => void;
+  /**
+   * Called when a callback throws (with its message), and when the broker cancels the consumer
+   * of a queue (a `ConsumerCancelledError`, without a message); without it the error is logged.
+   * The loop goes on after a failed callback either way.
+   */
+  onError?: (error: unknown, message: Message | undefined) => void;
+  /**
+   * What to do when the broker cancels the consumer of a queue (the queue was deleted, or its
+   * node went away). `"error"` (the default, as py-amqp): stop consuming that queue and report a
+   * `ConsumerCancelledError` to `onError`, and out of a `for await`. `"resume"` (as a Celery
+   * worker): declare the queue again and consume from it again.
+   */
+  onCancel?: "error" | "resume";
   /** Content types or serializer names to accept (default: json plus Kombu's trusted raw types). */
   accept?: readonly string[];
   /** Most unacknowledged messages at once (basic.qos); 0 or absent = no limit. */
