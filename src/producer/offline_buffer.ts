@@ -46,7 +46,6 @@ export interface HeldPublish {
 
 interface Entry {
   held: HeldPublish;
-  bytes: number;
   /** When it must have been handed to a channel (set when first held). */
   deadline: number;
   timer: ReturnType<typeof setTimeout> | undefined;
@@ -115,6 +114,8 @@ export class OfflineBuffer implements Revivable {
   readonly #options: OfflineBufferOptions;
   readonly #host: OfflineBufferHost;
   readonly #held: Entry[] = [];
+  /** Publishes the buffer owns (held, or sent and not yet settled) and their body bytes. */
+  #count = 0;
   #bytes = 0;
   #flushing: Promise<void> | undefined;
   #attached = false;
@@ -137,9 +138,9 @@ export class OfflineBuffer implements Revivable {
     return this.#held.length > 0 || this.#flushing !== undefined;
   }
 
-  /** Publishes held now. */
+  /** Publishes held now, or sent from the buffer and not yet confirmed. */
   get size(): number {
-    return this.#held.length;
+    return this.#count;
   }
 
   /**
@@ -158,23 +159,47 @@ export class OfflineBuffer implements Revivable {
     const bytes = utf8Length(held.message.body);
     const { maxMessages, maxBytes } = this.#options;
     if (
-      this.#held.length >= maxMessages || (maxBytes !== undefined && this.#bytes + bytes > maxBytes)
+      this.#count >= maxMessages || (maxBytes !== undefined && this.#bytes + bytes > maxBytes)
     ) {
       const limit = maxBytes === undefined
         ? `${maxMessages} messages`
         : `${maxMessages} messages or ${maxBytes} bytes`;
       return Promise.reject(
         new LimitExceededError(
-          `${describe(held)}: the offline buffer is full (${this.#held.length} messages, ` +
+          `${describe(held)}: the offline buffer is full (${this.#count} messages, ` +
             `${this.#bytes} bytes held, limit ${limit}) while the connection to ` +
             `${this.#host.uri()} is down`,
           { cause },
         ),
       );
     }
+    this.#count++;
+    this.#bytes += bytes;
     return new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + this.#options.maxWaitMs;
-      const entry: Entry = { held, bytes, deadline, timer: undefined, cause, resolve, reject };
+      // The buffer stops counting a publish once it settles.
+      let settled = false;
+      const release = () => {
+        if (settled) return false;
+        settled = true;
+        this.#count--;
+        this.#bytes -= bytes;
+        return true;
+      };
+      const entry: Entry = {
+        held,
+        deadline,
+        timer: undefined,
+        cause,
+        resolve: () => {
+          if (release()) resolve();
+          this.#detachIfIdle();
+        },
+        reject: (error) => {
+          if (release()) reject(error);
+          this.#detachIfIdle();
+        },
+      };
       this.#insert(entry);
       this.#kick();
     });
@@ -201,7 +226,6 @@ export class OfflineBuffer implements Revivable {
     let at = held.length;
     while (at > 0 && held[at - 1].held.seq > entry.held.seq) at--;
     held.splice(at, 0, entry);
-    this.#bytes += entry.bytes;
     entry.timer = setTimeout(() => this.#expire(entry), Math.max(0, entry.deadline - Date.now()));
     if (!this.#attached) {
       this.#attached = true;
@@ -213,7 +237,6 @@ export class OfflineBuffer implements Revivable {
     const at = this.#held.indexOf(entry);
     if (at === -1) return false;
     this.#held.splice(at, 1);
-    this.#bytes -= entry.bytes;
     clearTimeout(entry.timer);
     entry.timer = undefined;
     this.#detachIfIdle();
@@ -221,7 +244,7 @@ export class OfflineBuffer implements Revivable {
   }
 
   #detachIfIdle(): void {
-    if (this.#attached && this.#held.length === 0 && this.#flushing === undefined) {
+    if (this.#attached && this.#count === 0 && this.#flushing === undefined) {
       this.#attached = false;
       this.#host.internals.detach(this);
     }
@@ -315,17 +338,15 @@ export class OfflineBuffer implements Revivable {
       }
       // What was not handed to a channel waits again, in order.
       for (const entry of batch.slice(at)) this.#requeue(entry, failure);
-      for (const [entry, promise] of sent) {
-        try {
-          await promise;
-          entry.resolve();
-        } catch (error) {
+      // Each settles as its confirm comes (handled at once: none is left unhandled meanwhile).
+      await Promise.all(sent.map(([entry, promise]) =>
+        promise.then(entry.resolve, (error) => {
           if (isRecoverable(error) && !this.#closed) {
             failure ??= error;
             this.#requeue(entry, error);
           } else entry.reject(error);
-        }
-      }
+        })
+      ));
       if (failure !== undefined) return;
     }
   }
