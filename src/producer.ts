@@ -295,8 +295,25 @@ export class Producer {
   }
 
   /**
-   * Closes the producer (Kombu's `Producer.close`): held publishes of its offline buffer, and
-   * later ones, reject with a `ConnectionError`. The connection stays open.
+   * Closes the producer (Kombu's `Producer.close`): publishes its offline buffer holds reject with
+   * a `ConnectionError`, and so does any later publish it would have held. The connection stays
+   * open; without a buffer this does nothing, as in Kombu.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Connection, Queue } from "@wakame/wakame";
+   * await using conn = new Connection("memory://");
+   * const queue = new Queue("offline-buffer-doc");
+   * const producer = conn.producer({
+   *   routingKey: queue.name,
+   *   offlineBuffer: { maxMessages: 1000, maxWaitMs: 30_000 },
+   * });
+   * await producer.publish({ n: 1 }, { declare: [queue] }); // connected: sent at once
+   * producer.close();
+   * const channel = await conn.channel();
+   * assert.equal((await channel.queueDeclare({ name: queue.name, passive: true })).messageCount, 1);
+   * ```
    */
   close(): void {
     this.#buffer?.close(new ConnectionError("the producer was closed"));
