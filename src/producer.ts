@@ -138,6 +138,7 @@ export class Producer {
         internals,
         channel: () => this.channel(),
         uri: () => connection.asUri(),
+        closed: () => connection.closed,
       });
     }
     const exchange = options.exchange ?? "";

@@ -63,6 +63,8 @@ export interface OfflineBufferHost {
   channel(): Promise<Channel>;
   /** The connection's URL, masked, for error messages. */
   uri(): string;
+  /** True once the connection was closed for good. */
+  closed(): boolean;
 }
 
 function utf8Length(body: string | Uint8Array): number {
@@ -151,6 +153,7 @@ export class OfflineBuffer implements Revivable {
    * @returns settles when the message was sent (and confirmed), or rejects
    */
   hold(held: HeldPublish, cause?: unknown): Promise<void> {
+    if (!this.#closed && this.#host.closed()) this.stop();
     if (this.#closed) {
       return Promise.reject(
         new ConnectionError(`${describe(held)}: ${this.#closed.message}`, { cause: this.#closed }),

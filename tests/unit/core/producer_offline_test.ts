@@ -194,6 +194,10 @@ describe("Producer with an offline buffer (memory://)", () => {
       within(otherHeld, 500, "held on conn.close()"),
       (error: unknown) => error instanceof ConnectionError && /was closed/.test(error.message),
     );
+    // After conn.close(), nothing is held: a publish rejects at once (here from a producer
+    // whose buffer held nothing when the connection closed).
+    const late = conn.producer({ offlineBuffer: { maxMessages: 10, maxWaitMs: 10_000 } });
+    await assert.rejects(within(late.publish(4), 500, "after conn.close()"), ConnectionError);
   });
 
   it("resolves a held publish only once the channel confirms it, and rejects it on a nack", async () => {
