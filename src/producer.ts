@@ -150,6 +150,15 @@ export class Producer {
     this.onReturn = options.onReturn;
   }
 
+  /**
+   * Publishes the offline buffer holds: waiting for the connection, or sent from the buffer and
+   * not yet confirmed (0 without a buffer). For monitoring, like amqp-connection-manager's
+   * `queueLength()`.
+   */
+  get buffered(): number {
+    return this.#buffer?.size ?? 0;
+  }
+
   /** The connection, when made from one. */
   get connection(): ChannelSource | undefined {
     return this.#connection;

@@ -106,10 +106,12 @@ describe("Producer with an offline buffer (memory://)", () => {
     const held = [2, 3, 4, 5, 6].map((n) => track(producer.publish(n)));
     await until(() => transport.attempts.length > 3, "reconnect attempts");
     assert.ok(held.every((h) => !h.settled), "a held publish settled while the broker was down");
+    assert.equal(producer.buffered, 5);
     transport.failures = 0;
     await within(Promise.all(held.map((h) => h.result)), 2000, "held publishes");
     // After the outage the fast path takes over again, behind nothing.
     await producer.publish(7);
+    assert.equal(producer.buffered, 0);
     assert.deepEqual(await drain(conn), [0, 1, 2, 3, 4, 5, 6, 7]);
     await conn.close();
   });
