@@ -120,6 +120,7 @@ export {
   type MessageStateName,
 } from "./src/message.ts";
 export {
+  type OfflineBufferOptions,
   prepareBody,
   Producer,
   type ProducerOptions,

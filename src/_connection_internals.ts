@@ -20,6 +20,13 @@ export interface ConnectionInternals {
   attach(revivable: Revivable): void;
   /** Stops reviving a consumer. */
   detach(revivable: Revivable): void;
+  /** True while the connection is down and a recovery is reconnecting it. */
+  recovering(): boolean;
+  /**
+   * Starts reconnecting in the background, as after a loss, when the connection is down and not
+   * closed; what is attached is revived once it is back. Does nothing while it is up.
+   */
+  recover(): void;
 }
 
 const INTERNALS = new WeakMap<object, ConnectionInternals>();

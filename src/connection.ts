@@ -88,6 +88,10 @@ export class Connection implements ChannelSource {
       activity: this.#drain,
       attach: (revivable) => this.#attached.add(revivable),
       detach: (revivable) => this.#attached.delete(revivable),
+      recovering: () => this.#recovering !== undefined && this.#live === undefined,
+      recover: () => {
+        if (!this.#closed && this.#live === undefined && this.#attached.size > 0) this.#recover();
+      },
     });
   }
 

@@ -6,87 +6,30 @@
 
 import { bodyBytes } from "./body.ts";
 import { compress } from "./compression.ts";
-import { connectionInternals } from "./_connection_internals.ts";
+import { type ConnectionInternals, connectionInternals } from "./_connection_internals.ts";
 import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, Exchange, maybeDeclare, type Queue } from "./entity.ts";
-import { EncodeError, NotBoundError } from "./errors.ts";
+import {
+  ConfigurationError,
+  ConnectionError,
+  EncodeError,
+  isRecoverable,
+  NotBoundError,
+} from "./errors.ts";
+import { type HeldPublish, OfflineBuffer } from "./producer/offline_buffer.ts";
+import type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { type Encoded, serializers } from "./serialization.ts";
 import type {
   BasicPublishOptions,
   Channel,
-  FieldTable,
   MessageProperties,
   OutgoingMessage,
   ReturnedMessage,
 } from "./transport.ts";
 
-/** Options of {@link Producer.publish} (Kombu's keyword arguments in camelCase). */
-export interface PublishOptions {
-  /** Exchange to publish to (default: the producer's). */
-  exchange?: Exchange | string;
-  /** Routing key (default: the producer's). */
-  routingKey?: string;
-  /** Entities to declare first (once per connection). */
-  declare?: ReadonlyArray<Exchange | Queue>;
-  /** Retry on connection failures, reconnecting between attempts. */
-  retry?: boolean;
-  /** How to retry (defaults: 3 retries, 0 ms then +200 ms steps up to 1 s, as Celery). */
-  retryPolicy?: RetryPolicy;
-  /** Serializer name (default: the producer's, else `json`). */
-  serializer?: string;
-  /** Compression method (`zlib`, `gzip`, `brotli`, ... or the MIME type). */
-  compression?: string;
-  /** Content type of a body that is already serialized (bytes or text). */
-  contentType?: string;
-  /** Charset of a raw body (default `utf-8` for text, `binary` for bytes). */
-  contentEncoding?: string;
-  /** Application headers. */
-  headers?: FieldTable;
-  /** Priority (0..255 on AMQP, 0..9 on Redis); default 0. */
-  priority?: number;
-  /** 1 / "transient" or 2 / "persistent" (default: the exchange's, else 2). */
-  deliveryMode?: 1 | 2 | "transient" | "persistent";
-  /**
-   * Message TTL in milliseconds (sent as AMQP's string of whole milliseconds). Kombu's
-   * `expiration` is in seconds: its `expiration=1.5` is `expiration: 1500` here.
-   */
-  expiration?: number;
-  /** Correlation id. */
-  correlationId?: string;
-  /** Where replies go (a queue name or a Queue). */
-  replyTo?: string | Queue;
-  /** Return the message through `onReturn` when no queue takes it. */
-  mandatory?: boolean;
-  /** Message id. */
-  messageId?: string;
-  /** Timestamp: a Date or seconds since the epoch. */
-  timestamp?: Date | number;
-  /** Message type. */
-  type?: string;
-  /** User id (RabbitMQ checks it). */
-  userId?: string;
-  /** Application id. */
-  appId?: string;
-  /** Other AMQP properties to set as they are. */
-  properties?: Partial<MessageProperties>;
-}
-
-/** Options of a {@link Producer}. */
-export interface ProducerOptions {
-  /** Default exchange (default: the default exchange `""`). */
-  exchange?: Exchange | string;
-  /** Default routing key. */
-  routingKey?: string;
-  /** Default serializer (default `json`). */
-  serializer?: string;
-  /** Default compression. */
-  compression?: string;
-  /** Declare the default exchange on first use (default true). */
-  autoDeclare?: boolean;
-  /** Receives messages the broker returned (mandatory without a route). */
-  onReturn?: (message: ReturnedMessage) => void;
-}
+export type { OfflineBufferOptions } from "./producer/offline_buffer.ts";
+export type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 
 const MANDATORY: BasicPublishOptions = Object.freeze({ mandatory: true });
 
@@ -161,6 +104,10 @@ export class Producer {
   /** The connection's declaration cache, looked up once (the hot path reads its set). */
   readonly #cache: DeclarationCache | undefined;
   #channel: Channel | undefined;
+  readonly #internals: ConnectionInternals | undefined;
+  readonly #buffer: OfflineBuffer | undefined;
+  /** Publishes made (numbers the buffered ones, to keep their order). */
+  #seq = 0;
 
   /**
    * Makes a producer on a connection or a channel.
@@ -168,13 +115,31 @@ export class Producer {
    * @param channelOrConnection a Connection (its default channel is used, and `retry` works) or a
    *   channel
    * @param options defaults for every publish
+   * @throws {ConfigurationError} for an `offlineBuffer` without a `Connection`, or with limits
+   *   that are not positive
    */
   constructor(channelOrConnection: ChannelSource | Channel, options: ProducerOptions = {}) {
     if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
     else {
       this.#connection = channelOrConnection;
-      const declared = connectionInternals(channelOrConnection)?.declared;
+      this.#internals = connectionInternals(channelOrConnection);
+      const declared = this.#internals?.declared;
       if (declared !== undefined) this.#cache = { declaredEntities: declared };
+    }
+    if (options.offlineBuffer !== undefined) {
+      const internals = this.#internals;
+      const connection = this.#connection;
+      if (!internals || !connection) {
+        throw new ConfigurationError(
+          "Cannot make a producer with an offline buffer: it needs a Connection to recover",
+        );
+      }
+      this.#buffer = new OfflineBuffer(options.offlineBuffer, {
+        internals,
+        channel: () => this.channel(),
+        uri: () => connection.asUri(),
+        closed: () => connection.closed,
+      });
     }
     const exchange = options.exchange ?? "";
     this.exchange = typeof exchange === "string" ? new Exchange(exchange) : exchange;
@@ -183,6 +148,15 @@ export class Producer {
     this.compression = options.compression;
     this.autoDeclare = options.autoDeclare ?? true;
     this.onReturn = options.onReturn;
+  }
+
+  /**
+   * Publishes the offline buffer holds: waiting for the connection, or sent from the buffer and
+   * not yet confirmed (0 without a buffer). For monitoring, like amqp-connection-manager's
+   * `queueLength()`.
+   */
+  get buffered(): number {
+    return this.#buffer?.size ?? 0;
   }
 
   /** The connection, when made from one. */
@@ -254,21 +228,110 @@ export class Producer {
       // The hot path: nothing to compress, no retry, an open channel and nothing left to
       // declare go straight to the channel, without an async frame of their own.
       const channel = this.#channel;
+      const buffer = this.#buffer;
       if (
         prepared instanceof Promise || (options.retry && this.#connection) ||
-        !channel?.isOpen || this.#needsDeclare(exchange, options.declare)
+        !channel?.isOpen || this.#needsDeclare(exchange, options.declare) ||
+        (buffer !== undefined && buffer.busy)
       ) {
+        if (buffer !== undefined) return this.#publishBuffered(buffer, exchange, prepared, options);
         return this.#publish(exchange, prepared, options);
       }
-      return channel.basicPublish(
-        typeof exchange === "string" ? exchange : exchange.name,
-        options.routingKey ?? this.routingKey,
-        prepared,
-        options.mandatory ? MANDATORY : undefined,
+      const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
+      const routingKey = options.routingKey ?? this.routingKey;
+      const publishOptions = options.mandatory ? MANDATORY : undefined;
+      const sent = channel.basicPublish(exchangeName, routingKey, prepared, publishOptions);
+      if (buffer === undefined) return sent;
+      const seq = ++this.#seq;
+      return buffer.guard(
+        sent,
+        () =>
+          this.#held(seq, exchange, exchangeName, routingKey, prepared, publishOptions, options),
       );
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /** With an offline buffer: held while the connection recovers, else sent (held if it fails). */
+  async #publishBuffered(
+    buffer: OfflineBuffer,
+    exchange: Exchange | string,
+    prepared: OutgoingMessage | Promise<OutgoingMessage>,
+    options: PublishOptions,
+  ): Promise<void> {
+    const seq = ++this.#seq;
+    const message = await prepared;
+    const held = () =>
+      this.#held(
+        seq,
+        exchange,
+        typeof exchange === "string" ? exchange : exchange.name,
+        options.routingKey ?? this.routingKey,
+        message,
+        options.mandatory ? MANDATORY : undefined,
+        options,
+      );
+    // Behind what is held already, or while a recovery runs: no attempt of its own.
+    if (buffer.busy || this.#internals?.recovering()) return await buffer.hold(held());
+    try {
+      await this.#publish(exchange, message, options);
+    } catch (error) {
+      if (!isRecoverable(error)) throw error;
+      return await buffer.hold(held(), error);
+    }
+  }
+
+  #held(
+    seq: number,
+    exchange: Exchange | string,
+    exchangeName: string,
+    routingKey: string,
+    message: OutgoingMessage,
+    publishOptions: BasicPublishOptions | undefined,
+    options: PublishOptions,
+  ): HeldPublish {
+    return {
+      seq,
+      exchange: exchangeName,
+      routingKey,
+      message,
+      options: publishOptions,
+      declare: (channel) =>
+        this.#needsDeclare(exchange, options.declare)
+          ? this.#declareFor(channel, exchange, options.declare)
+          : Promise.resolve(),
+    };
+  }
+
+  /**
+   * Closes the producer (Kombu's `Producer.close`): publishes its offline buffer holds reject with
+   * a `ConnectionError`, and so does any later publish it would have held. The connection stays
+   * open; without a buffer this does nothing, as in Kombu.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { Connection, Queue } from "@wakame/wakame";
+   * await using conn = new Connection("memory://");
+   * const queue = new Queue("offline-buffer-doc");
+   * const producer = conn.producer({
+   *   routingKey: queue.name,
+   *   offlineBuffer: { maxMessages: 1000, maxWaitMs: 30_000 },
+   * });
+   * await producer.publish({ n: 1 }, { declare: [queue] }); // connected: sent at once
+   * producer.close();
+   * const channel = await conn.channel();
+   * assert.equal((await channel.queueDeclare({ name: queue.name, passive: true })).messageCount, 1);
+   * ```
+   */
+  close(): void {
+    this.#buffer?.close(new ConnectionError("the producer was closed"));
+  }
+
+  /** Same as {@link Producer.close} (Kombu's `release`). */
+  release(): void {
+    this.close();
   }
 
   async #publish(
@@ -291,6 +354,14 @@ export class Producer {
         onRevive: (channel: Channel) => this.revive(channel),
       })();
       return;
+    }
+    if (!this.#channel?.isOpen && this.#internals?.recovering()) {
+      // Joining the recovery would wait as long as it takes (forever, by default).
+      throw new ConnectionError(
+        `Cannot publish to exchange "${exchangeName}" with routing key "${routingKey}": the ` +
+          `connection to ${this.#connection?.asUri()} is down and recovering (publish with ` +
+          "retry, or give the producer an offlineBuffer, to wait for it)",
+      );
     }
     const channel = this.#channel?.isOpen ? this.#channel : await this.channel();
     if (this.#needsDeclare(exchange, options.declare)) {
