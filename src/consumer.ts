@@ -11,20 +11,13 @@ import { ConfigurationError, ConsumerCancelledError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
 import { Message } from "./message.ts";
 import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
+import { IteratorSink } from "./consumer/_iterator_sink.ts";
 import { serializers } from "./serialization.ts";
 import type { Channel, Delivery, QosOptions } from "./transport.ts";
 
 const log = getLogger("consumer");
 
 export type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
-
-interface IteratorSink {
-  push(message: Message): void;
-  /** Ends the iteration (cancel, connection closed); buffered messages are requeued. */
-  end(): void;
-  /** Ends the iteration with an error (the broker cancelled the consumer). */
-  fail(error: Error): void;
-}
 
 let consumerSerial = 0;
 
@@ -460,40 +453,15 @@ export class Consumer {
    * Undecodable messages go to `onDecodeError` and are not yielded.
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
-    const buffer: Message[] = [];
-    let wake: (() => void) | undefined;
-    let ended = false;
-    let failure: Error | undefined;
-    this.#sink = {
-      push(message) {
-        buffer.push(message);
-        const w = wake;
-        wake = undefined;
-        w?.();
-      },
-      end() {
-        ended = true;
-        const w = wake;
-        wake = undefined;
-        w?.();
-      },
-      fail(error) {
-        failure ??= error;
-        this.end();
-      },
-    };
+    const sink = new IteratorSink();
+    this.#sink = sink;
     try {
       await this.consume();
       for (;;) {
         // cancel() from elsewhere, or the connection closed: the loop ends; a cancel by the
         // broker ends it with the error.
-        if (failure !== undefined) throw failure;
-        if (ended) return;
-        const message = buffer.shift();
-        if (!message) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          continue;
-        }
+        const message = await sink.next();
+        if (message === undefined) return;
         try {
           await message.decode();
         } catch (error) {
@@ -509,7 +477,7 @@ export class Consumer {
         await this.cancel();
       } finally {
         this.#sink = undefined;
-        for (const message of buffer) {
+        for (const message of sink.drain()) {
           try {
             if (!message.acknowledged && message.channel.isOpen) await message.requeue();
           } catch (error) {

@@ -1,0 +1,59 @@
+/**
+ * The buffer between a consumer's deliveries and its `for await` loop.
+ *
+ * @module
+ */
+
+import type { Message } from "../message.ts";
+
+/** Deliveries waiting for a `for await` loop, and how the loop ends. */
+export class IteratorSink {
+  readonly #buffer: Message[] = [];
+  #wake: (() => void) | undefined;
+  #ended = false;
+  #failure: Error | undefined;
+
+  /** Hands a delivery to the loop. */
+  push(message: Message): void {
+    this.#buffer.push(message);
+    this.#wakeUp();
+  }
+
+  /** Ends the iteration (cancel, connection closed); buffered messages are requeued. */
+  end(): void {
+    this.#ended = true;
+    this.#wakeUp();
+  }
+
+  /** Ends the iteration with an error (the broker cancelled the consumer). */
+  fail(error: Error): void {
+    this.#failure ??= error;
+    this.end();
+  }
+
+  /**
+   * The next delivery, waiting for one; `undefined` once the iteration ended.
+   *
+   * @throws {Error} the error the iteration failed with
+   */
+  async next(): Promise<Message | undefined> {
+    for (;;) {
+      if (this.#failure !== undefined) throw this.#failure;
+      if (this.#ended) return undefined;
+      const message = this.#buffer.shift();
+      if (message !== undefined) return message;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+  }
+
+  /** Takes the deliveries the loop never got (to requeue them). */
+  drain(): Message[] {
+    return this.#buffer.splice(0);
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+}
