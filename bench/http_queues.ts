@@ -17,19 +17,9 @@ import { Connection } from "../src/connection.ts";
 import { AzureStorageQueuesTransport } from "../transports/azure_storage_queues/mod.ts";
 import { SqsTransport } from "../transports/sqs/mod.ts";
 import { AZURITE_KEY, startAzurite, startFauxqs } from "../tests/_support/emulators.ts";
+import { messageCount } from "./_args.ts";
 
-const args: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
-  (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
-const N = Number(args[0] ?? 1000);
-if (!Number.isInteger(N) || N < 1) {
-  console.error(
-    `usage: ${import.meta.url.split("/").pop()} [N]: N messages, a positive integer (got "${
-      args[0]
-    }")`,
-  );
-  (globalThis as { process?: { exit(code: number): never } }).process?.exit(2);
-  throw new Error("bad arguments");
-}
+const N = messageCount(1000, "http_queues.ts");
 const WINDOW = 100;
 const body = { id: 0, name: "wakame", tags: ["a", "b"], ok: true };
 

@@ -18,19 +18,9 @@ import { Connection, Exchange, Queue } from "../mod.ts";
 import { kombuPublishConsume } from "./_kombu_peer.ts";
 import { RespConnection } from "../transports/redis/resp/client.ts";
 import { connectSocket } from "../src/runtime/mod.ts";
+import { messageCount } from "./_args.ts";
 
-const args: string[] = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
-  (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ?? [];
-const N = Number(args[0] ?? 100_000);
-if (!Number.isInteger(N) || N < 1) {
-  console.error(
-    `usage: ${import.meta.url.split("/").pop()} [N]: N messages, a positive integer (got "${
-      args[0]
-    }")`,
-  );
-  (globalThis as { process?: { exit(code: number): never } }).process?.exit(2);
-  throw new Error("bad arguments");
-}
+const N = messageCount(100_000, "redis.ts");
 const WINDOW = 1000;
 const body = { id: 0, name: "wakame", tags: ["a", "b"], ok: true };
 
