@@ -4,6 +4,8 @@
  * folder beside the repository, read-only in CI; see its README). Without Kombu, its SDKs or the
  * shims the tests skip with the reason; in CI (`CI=true`) they fail.
  */
+import assert from "node:assert/strict";
+import type { Message } from "../../src/message.ts";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -121,4 +123,31 @@ function peer(kind: "sqs" | "azure", url: string, env: Record<string, string>): 
       run(queue, "get", String(n), String(timeoutSeconds), mode),
     count: (queue) => run(queue, "count"),
   };
+}
+
+/**
+ * Reads the two messages the peer's `produce` publishes (JSON with headers and properties, then
+ * text) through a SimpleQueue and checks every field crossed intact; acks both.
+ *
+ * @param simple wakame's SimpleQueue on the peer's queue
+ * @param queue the queue's name (the routing key Kombu used)
+ */
+export async function takeKombuProduced(
+  simple: { get(o: { timeout: number }): Promise<Message> },
+  queue: string,
+): Promise<void> {
+  const first = await simple.get({ timeout: 5000 });
+  assert.deepEqual(first.payload, { hello: "wörld", n: 1 });
+  assert.equal(first.contentType, "application/json");
+  assert.equal(first.headers["x-trace"], "t-1");
+  assert.equal(first.correlationId, "corr-1");
+  assert.equal(first.replyTo, "replies");
+  assert.equal(first.properties.messageId, "mid-1");
+  assert.equal(first.deliveryInfo.routingKey, queue);
+  assert.equal(first.deliveryInfo.redelivered, false);
+  await first.ack(); // SimpleQueue's prefetch is 1
+  const second = await simple.get({ timeout: 5000 });
+  assert.equal(second.payload, "plain <&> text");
+  assert.equal(second.contentType, "text/plain");
+  await second.ack();
 }
