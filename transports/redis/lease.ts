@@ -97,6 +97,14 @@ export class RedisLease implements Lease {
     return this.#acks.add("ack", message.tag);
   }
 
+  /**
+   * Removes the records of messages that were never handed out (undecodable ones): ZREM + HDEL
+   * by delivery tag.
+   */
+  forget(tags: readonly string[]): Promise<void> {
+    return this.#ackMany([...tags]);
+  }
+
   async #ackMany(tags: string[]): Promise<void> {
     const link = await this.#links.command();
     const [zrem, hdel] = await Promise.all([
@@ -199,14 +207,23 @@ export class RedisLease implements Lease {
       return false;
     }
     let entry: unknown;
+    let failure: unknown;
     try {
       entry = JSON.parse(raw);
     } catch (error) {
-      this.#warn(`Cannot restore unacked message "${tag}": not JSON`, error);
-      return false;
+      failure = error;
     }
     if (!Array.isArray(entry) || !isRecord(entry[0])) {
-      this.#warn(`Cannot restore unacked message "${tag}": not [envelope, exchange, key]`);
+      // A poison record (Python Kombu's sweep fails on it too): restored, it would fail every
+      // sweep again. It goes, logged once, as a message that cannot be decoded goes at fetch.
+      await this.forget([tag]);
+      const preview = raw.length > 200 ? `${raw.slice(0, 200)}... (${raw.length} chars)` : raw;
+      this.#warn(
+        `Cannot restore unacked message "${tag}": ${
+          failure ? "not JSON" : "not [envelope, exchange, key]"
+        }; removed it: ${JSON.stringify(preview)}`,
+        failure,
+      );
       return false;
     }
     const envelope = markRedeliveredInHeaders(entry[0]);
