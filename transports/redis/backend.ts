@@ -225,7 +225,8 @@ export class RedisBackend implements QueueBackend {
     }
     const link = await this.#links.command();
     const record = this.lease !== undefined;
-    const now = (Date.now() / 1000).toFixed(6);
+    const fetchedAt = Date.now();
+    const now = (fetchedAt / 1000).toFixed(6);
     const args = [max, now, queues.length, record ? "1" : "0", perQueue];
     const reply = await fetchScript.run(link, keys, args);
     if (!Array.isArray(reply)) return [];
@@ -240,6 +241,8 @@ export class RedisBackend implements QueueBackend {
         if (tag !== undefined) poisoned.push(tag);
         continue;
       }
+      // The unacked_index score is the fetch time: lease renewal counts from it.
+      message.leasedAt = fetchedAt;
       const list = byQueue.get(queue) ?? byQueue.set(queue, []).get(queue)!;
       list.push(message);
     }
