@@ -29,6 +29,12 @@
  * publish). A lost connection is reopened by the store (and logged at `warn` level);
  * consumers re-arm by themselves.
  *
+ * Long handlers (kombu#337): while a delivery is unacknowledged its `unacked_index` score is
+ * moved forward at half the `visibilityTimeout`, so neither wakame's visibility sweep nor Python
+ * Kombu's `restore_visible` redelivers a message whose handler runs past the timeout (a handler
+ * that blocks the event loop stops the renewal too). A consumer that dies stops renewing: its
+ * messages come back after one timeout, as in Kombu.
+ *
  * Poison messages: an envelope that cannot be decoded (not JSON, a bad base64 body, an unknown
  * `body_encoding`, not an envelope at all), written by a foreign producer, is rejected without
  * requeue: its `unacked` record is removed at once and it is logged once at `warn` level with the
