@@ -33,6 +33,13 @@ export interface StoredMessage {
   /** Opaque data of the backend (receipt handle, raw text); never put on the wire by the base. */
   backendData?: unknown;
   /**
+   * When the store's lease on this message began (ms since the epoch: Redis's fetch, an SQS or
+   * Azure receive), for a store whose lease can be extended and which may hold a message a while
+   * before the base delivers it (read-ahead, buffered receives). The base renews counting from
+   * it; absent, from the delivery.
+   */
+  leasedAt?: number;
+  /**
    * How often the store has handed this message out, this time included (SQS
    * `ApproximateReceiveCount`, Azure `DequeueCount`); above 1 the base marks it redelivered.
    */

@@ -80,7 +80,8 @@ export class Ledger {
         );
       }
     } else {
-      this.#table.add(deliveryTag, { queue, message, since: this.#renewEvery ? Date.now() : 0 });
+      const since = this.#renewEvery ? message.leasedAt ?? Date.now() : 0;
+      this.#table.add(deliveryTag, { queue, message, since });
       if (this.#renewEvery && this.#renewal === undefined) this.#startRenewal();
     }
     let { properties, redelivered } = message;

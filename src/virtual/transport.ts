@@ -7,10 +7,16 @@
  * `queueOrderStrategy` (Kombu's `queue_order_strategy`): `round_robin` (default), `priority` or
  * `sorted`, the order in which a consumer of several queues visits them.
  *
+ * A failure a store or channel survives (a lost Redis connection being re-opened, a message that
+ * cannot be decoded, a lease that cannot be renewed) is logged at `warn` level through the
+ * logger `transport.<name>` (`setLogger`, `WAKAME_LOG`), and passed to the transport option
+ * `onWarning(message, error)` when one is given.
+ *
  * @module
  */
 
 import { ConfigurationError, ConnectionError } from "../errors.ts";
+import { getLogger, type Logger } from "../logger.ts";
 import type {
   Capabilities,
   Channel,
@@ -127,7 +133,7 @@ class VirtualConnection implements TransportConnection {
   #backend: QueueBackend | undefined;
   #resolveClosed!: (error: Error | undefined) => void;
   #isClosed = false;
-  #warnings: Array<[string, unknown]> = [];
+  readonly #log: Logger;
 
   constructor(spec: VirtualTransportSpec, params: ConnectionParams) {
     this.#spec = spec;
@@ -139,6 +145,7 @@ class VirtualConnection implements TransportConnection {
         `${spec.name}|${params.hostname}:${params.port ?? ""}/${params.virtualHost}`,
     );
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#log = getLogger(`transport.${spec.name}`);
   }
 
   async open(): Promise<void> {
@@ -155,12 +162,20 @@ class VirtualConnection implements TransportConnection {
     });
   }
 
+  /**
+   * A failure the store or a channel survived: to wakame's logger at `warn` level (redacted,
+   * as every line), and to the `onWarning(message, error)` transport option when given.
+   */
   #warn(message: string, error: unknown): void {
-    // Kept for the core's logger; bounded so a noisy store cannot grow memory.
-    this.#warnings.push([message, error]);
-    if (this.#warnings.length > 100) this.#warnings.shift();
-    const log = (this.#params.transportOptions as { onWarning?: unknown }).onWarning;
-    if (typeof log === "function") log(message, error);
+    if (error === undefined) this.#log.warn(message);
+    else this.#log.warn(message, error);
+    const hook = (this.#params.transportOptions as { onWarning?: unknown }).onWarning;
+    if (typeof hook !== "function") return;
+    try {
+      hook(message, error);
+    } catch {
+      // a failing hook must not break messaging
+    }
   }
 
   #fail(error: Error): void {

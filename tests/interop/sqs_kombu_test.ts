@@ -11,7 +11,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { GetQueueAttributesCommand, GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { Connection } from "../../src/connection.ts";
-import { SqsClient, sqsQueueName, SqsTransport } from "../../transports/sqs/mod.ts";
+import type { ConnectionParams } from "../../src/transport.ts";
+import {
+  readSqsSettings,
+  SqsBackend,
+  SqsClient,
+  sqsQueueName,
+  SqsTransport,
+} from "../../transports/sqs/mod.ts";
 import {
   type CloudPeer,
   cloudPeerSkipReason,
@@ -154,28 +161,42 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", () => {
     },
   );
 
-  it("a message wakame took and never acked comes back to Kombu", skip.options(), async () => {
-    const queue = unique("wakame.holds");
-    await kombu.produce(queue); // Kombu creates the queue with its visibility_timeout
-    await using conn = connect();
-    const simple = conn.simpleQueue(queue);
-    // basicGet, which no prefetch limit holds back (SimpleQueue.get's consumer takes one).
-    const held = [await simple.getNowait(), await simple.getNowait()];
-    assert.equal(held.every((m) => !m.deliveryInfo.redelivered), true);
-    assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 2 }, "in flight at wakame");
-    // wakame holds both unacked (no close, no requeue): they show again after the timeout.
-    const back = await kombu.get(queue, 2, VISIBILITY + 5);
-    assert.deepEqual(
-      back.map((m) => JSON.stringify(m.payload)).sort(),
-      [JSON.stringify({ hello: "wörld", n: 1 }), JSON.stringify("plain <&> text")].sort(),
-    );
-    // Kombu 5.2.4 does not ask SQS for ApproximateReceiveCount: no redelivery mark there.
-    assert.deepEqual(back.map((m) => [m.redelivered, m.receive_count]), [
-      [false, null],
-      [false, null],
-    ]);
-    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 }, "Kombu acked: deleted");
-    await simple.close(); // its stale receipts give nothing back
-    assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
-  });
+  it(
+    "a message a wakame consumer took and died with comes back to Kombu",
+    skip.options(),
+    async () => {
+      const queue = unique("wakame.holds");
+      await kombu.produce(queue); // Kombu creates the queue with its visibility_timeout
+      // A live wakame consumer renews what it holds (kombu#337); one that died does not. The store
+      // alone receives as a consumer does and then stops, as a dead process would: no close, no
+      // requeue, no renewal.
+      const dying = new SqsBackend(readSqsSettings({
+        url: `sqs://interop:interop@127.0.0.1:${sqs.port}`,
+        transportOptions: {
+          region: "us-east-1",
+          endpoint: sqs.url,
+          accessKeyId: "interop",
+          secretAccessKey: "interop",
+          visibilityTimeout: VISIBILITY * 1000,
+        },
+      } as unknown as ConnectionParams));
+      const held = [await dying.get(queue), await dying.get(queue)];
+      assert.equal(held.every((m) => m?.deliveryCount === 1), true);
+      assert.deepEqual(await kombu.count(queue), { visible: 0, hidden: 2 }, "in flight at wakame");
+      // They show again after the timeout.
+      const back = await kombu.get(queue, 2, VISIBILITY + 5);
+      assert.deepEqual(
+        back.map((m) => JSON.stringify(m.payload)).sort(),
+        [JSON.stringify({ hello: "wörld", n: 1 }), JSON.stringify("plain <&> text")].sort(),
+      );
+      // Kombu 5.2.4 does not ask SQS for ApproximateReceiveCount: no redelivery mark there.
+      assert.deepEqual(back.map((m) => [m.redelivered, m.receive_count]), [
+        [false, null],
+        [false, null],
+      ]);
+      assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 }, "Kombu acked: deleted");
+        await dying.close();
+      assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
+    },
+  );
 });

@@ -171,6 +171,7 @@ export class AzureBackend implements QueueBackend {
   async #toStored(queue: string, name: string, raw: AzureQueueMessage): Promise<StoredMessage> {
     const [message] = decodeOrWrap(raw.messageText);
     message.deliveryCount = raw.dequeueCount;
+    message.leasedAt = Date.now(); // hidden from now: renewal counts from here, not the delivery
     if (this.#settings.ackMode === "deleteOnReceive") {
       try {
         await this.#client.call(

@@ -190,13 +190,29 @@ export class RedisBackend implements QueueBackend {
     return batches[0]?.messages[0];
   }
 
-  #decode(text: string, queue: string, recorded: boolean): StoredMessage | undefined {
+  /**
+   * Decodes a fetched envelope. One that cannot be decoded (a poison message: not JSON, a bad
+   * body, not an envelope at all) is logged once, with the head of its text, and dropped; the
+   * caller removes its `unacked` record (see {@link RedisBackend.#fetch}).
+   */
+  #decode(
+    text: string,
+    queue: string,
+    recorded: boolean,
+    recordedTag?: string,
+  ): StoredMessage | undefined {
     try {
       const message = decodeEnvelope(text);
       message.backendData = { recorded } satisfies Held;
       return message;
     } catch (error) {
-      this.#context.warn(`Cannot decode a message of queue "${queue}"; dropped`, error);
+      const tag = recordedTag === undefined ? "" : ` (delivery tag "${recordedTag}")`;
+      const preview = text.length > 200 ? `${text.slice(0, 200)}... (${text.length} chars)` : text;
+      this.#context.warn(
+        `Cannot decode a message of queue "${queue}"${tag}; rejected without requeue and ` +
+          `dropped: ${JSON.stringify(preview)}`,
+        error,
+      );
       return undefined;
     }
   }
@@ -209,18 +225,37 @@ export class RedisBackend implements QueueBackend {
     }
     const link = await this.#links.command();
     const record = this.lease !== undefined;
-    const now = (Date.now() / 1000).toFixed(6);
+    const fetchedAt = Date.now();
+    const now = (fetchedAt / 1000).toFixed(6);
     const args = [max, now, queues.length, record ? "1" : "0", perQueue];
     const reply = await fetchScript.run(link, keys, args);
     if (!Array.isArray(reply)) return [];
     const byQueue = new Map<string, StoredMessage[]>();
-    for (let i = 0; i + 1 < reply.length; i += 2) {
+    const poisoned: string[] = [];
+    for (let i = 0; i + 2 < reply.length; i += 3) {
       const queue = queues[Number(reply[i]) % queues.length]!;
       const text = replyText(reply[i + 1]);
-      const message = text === undefined ? undefined : this.#decode(text, queue, record);
-      if (!message) continue;
+      const tag = replyText(reply[i + 2]) || undefined;
+      const message = text === undefined ? undefined : this.#decode(text, queue, record, tag);
+      if (!message) {
+        if (tag !== undefined) poisoned.push(tag);
+        continue;
+      }
+      // The unacked_index score is the fetch time: lease renewal counts from it.
+      message.leasedAt = fetchedAt;
       const list = byQueue.get(queue) ?? byQueue.set(queue, []).get(queue)!;
       list.push(message);
+    }
+    // A poison message is settled once, as a reject without requeue: Kombu's Redis
+    // `reject(requeue=False)` is an ack (there is no dead-letter list), so its record goes and
+    // no sweep brings it back; the log line above is where it ends up.
+    if (poisoned.length > 0) {
+      await this.#unacked.forget(poisoned).catch((error) =>
+        this.#context.warn(
+          `Cannot remove the unacked records of ${poisoned.length} undecodable message(s)`,
+          error,
+        )
+      );
     }
     return [...byQueue].map(([queue, messages]) => ({ queue, messages }));
   }

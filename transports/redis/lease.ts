@@ -5,7 +5,9 @@
  * (LPUSH, the back, for a reject with requeue; RPUSH, the front, for a restore), only if it is
  * still recorded, so an ack, a sweep elsewhere and a release never both win. The visibility
  * sweep gives back what dead consumers held past `visibilityTimeout`, routed by the virtual
- * base (`BackendContext.route`) to the queues its exchange and routing key reach now.
+ * base (`BackendContext.route`) to the queues its exchange and routing key reach now. A held
+ * delivery's lease is extended by moving its `unacked_index` score forward (the base renews it at
+ * half the visibility timeout), so a long handler is not redelivered by any sweep, Kombu's too.
  *
  * @module
  */
@@ -57,6 +59,9 @@ export class RedisLease implements Lease {
   readonly #route: BackendContext["route"];
   readonly #warn: (message: string, error?: unknown) => void;
   readonly #acks = new TickBatcher<string>((_key, tags) => this.#ackMany(tags));
+  readonly #extensions = new TickBatcher<[score: string, tag: string]>((_key, items) =>
+    this.#extendMany(items)
+  );
   #lastSweep = 0;
 
   /**
@@ -95,6 +100,43 @@ export class RedisLease implements Lease {
   settle(_queue: string, message: StoredMessage, _outcome: "ack" | "reject"): Promise<void> {
     if (!this.#recorded(message)) return Promise.resolve();
     return this.#acks.add("ack", message.tag);
+  }
+
+  /**
+   * How long a delivery stays hidden from the visibility sweep without an extension: the
+   * `visibilityTimeout` (ms). The virtual base renews a held delivery at half of it.
+   */
+  get duration(): number {
+    return this.#settings.visibilityTimeout;
+  }
+
+  /**
+   * Keeps the message hidden from the visibility sweep `ms` longer from now, by moving its
+   * `unacked_index` score (the delivery time the sweep compares with the visibility timeout)
+   * forward to `now + ms - visibilityTimeout` (with `ms` = the timeout: to now, as if delivered
+   * again now). Python Kombu's `restore_visible` reads the same score, so it leaves the message
+   * alone too when its `visibility_timeout` is not shorter. `ZADD XX`: a message acked, rejected
+   * or restored meanwhile is not recorded again. The extensions of one tick share one ZADD.
+   */
+  extend(_queue: string, message: StoredMessage, ms: number): Promise<void> {
+    if (!this.#recorded(message)) return Promise.resolve();
+    const score = (Date.now() + ms - this.#settings.visibilityTimeout) / 1000;
+    return this.#extensions.add("extend", [score.toFixed(6), message.tag]);
+  }
+
+  async #extendMany(items: [score: string, tag: string][]): Promise<void> {
+    const link = await this.#links.command();
+    const args: RespArg[] = ["ZADD", this.#layout.unackedIndex, "XX"];
+    for (const [score, tag] of items) args.push(score, tag);
+    check(await link.send(args), `extend the lease of ${items.length} message(s)`);
+  }
+
+  /**
+   * Removes the records of messages that were never handed out (undecodable ones): ZREM + HDEL
+   * by delivery tag.
+   */
+  forget(tags: readonly string[]): Promise<void> {
+    return this.#ackMany([...tags]);
   }
 
   async #ackMany(tags: string[]): Promise<void> {
@@ -199,14 +241,23 @@ export class RedisLease implements Lease {
       return false;
     }
     let entry: unknown;
+    let failure: unknown;
     try {
       entry = JSON.parse(raw);
     } catch (error) {
-      this.#warn(`Cannot restore unacked message "${tag}": not JSON`, error);
-      return false;
+      failure = error;
     }
     if (!Array.isArray(entry) || !isRecord(entry[0])) {
-      this.#warn(`Cannot restore unacked message "${tag}": not [envelope, exchange, key]`);
+      // A poison record (Python Kombu's sweep fails on it too): restored, it would fail every
+      // sweep again. It goes, logged once, as a message that cannot be decoded goes at fetch.
+      await this.forget([tag]);
+      const preview = raw.length > 200 ? `${raw.slice(0, 200)}... (${raw.length} chars)` : raw;
+      this.#warn(
+        `Cannot restore unacked message "${tag}": ${
+          failure ? "not JSON" : "not [envelope, exchange, key]"
+        }; removed it: ${JSON.stringify(preview)}`,
+        failure,
+      );
       return false;
     }
     const envelope = markRedeliveredInHeaders(entry[0]);

@@ -156,13 +156,13 @@ export class RedisLinks {
         throw new ConnectionError("Cannot use the Redis store: it is closed");
       }
       this.#cmd = link;
-      void link.closed.then(() => this.#lost());
+      void link.closed.then((error) => this.#lost("command", error));
     }
     if (!withSubscriber || !this.#needsSubscriber()) return;
     if (!this.#sub?.link.isOpen) {
       this.#tracking = false;
       this.#sub = await this.#openSubscriber();
-      void this.#sub.link.closed.then(() => this.#lost());
+      void this.#sub.link.closed.then((error) => this.#lost("subscriber", error));
     }
     if (this.#wakeup === "tracking" && !this.#tracking) await this.#track(this.#cmd!, this.#sub);
   }
@@ -197,7 +197,10 @@ export class RedisLinks {
     }
   }
 
-  #lost(): void {
+  #lost(which: "command" | "subscriber", error: Error | undefined): void {
+    if (!this.#closed) {
+      this.#events.warn(`Lost the Redis ${which} connection; reopening it when next needed`, error);
+    }
     this.#events.onLost();
     this.wake();
   }

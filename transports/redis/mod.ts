@@ -26,7 +26,23 @@
  * (Redis client tracking reports changes of the list keys on the pub/sub connection), so no
  * message is ever only in the reply of a dead consumer. Each connection uses two Redis
  * connections: commands, and pub/sub (opened on the first consume, fanout bind or routed
- * publish). A lost connection is reopened by the store; consumers re-arm by themselves.
+ * publish). A lost connection is reopened by the store (and logged at `warn` level);
+ * consumers re-arm by themselves.
+ *
+ * Long handlers (kombu#337): while a delivery is unacknowledged its `unacked_index` score is
+ * moved forward at half the `visibilityTimeout`, so neither wakame's visibility sweep nor Python
+ * Kombu's `restore_visible` redelivers a message whose handler runs past the timeout (a handler
+ * that blocks the event loop stops the renewal too). A consumer that dies stops renewing: its
+ * messages come back after one timeout, as in Kombu.
+ *
+ * Poison messages: an envelope that cannot be decoded (not JSON, a bad base64 body, an unknown
+ * `body_encoding`, not an envelope at all), written by a foreign producer, is rejected without
+ * requeue: its `unacked` record is removed at once and it is logged once at `warn` level with the
+ * head of its text (logger `transport.redis`); the consumer goes on. Kombu's Redis transport has
+ * no dead-letter list (its `reject(requeue=False)` is an ack; a message it cannot decode is lost
+ * with the exception that escapes `drain_events`), so the log line is where such a message ends
+ * up. An unreadable `unacked` record met by the visibility sweep is removed and logged the same
+ * way.
  *
  * Capabilities: direct, topic and fanout exchanges; priority in steps (0 is consumed first, the
  * reverse of RabbitMQ); redelivered flag; persistent; cross-process fanout (PUB/SUB, at most

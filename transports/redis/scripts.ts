@@ -27,7 +27,9 @@ import { type RespArg, RespErrorReply, type RespValue } from "./resp/types.ts";
  * queue at the next step...). ARGV: max, now (Unix seconds, float), number of queues, `1` to
  * record (ack emulation) or `0`, and the most to take from one queue (default max). Within a
  * step, queues take turns one message at a time.
- * Returns a flat array: key index (0-based among the list keys), envelope, ...
+ * Returns a flat array of triples: key index (0-based among the list keys), envelope, and the
+ * delivery tag it was recorded under (empty when not recorded), so that the caller can remove the
+ * record of an envelope it cannot decode.
  */
 export const FETCH = `
 local max = tonumber(ARGV[1])
@@ -93,15 +95,18 @@ for s = 0, steps - 1 do
         active = true
         got = got + 1
         taken[q] = (taken[q] or 0) + 1
+        local recorded = ''
         if record then
           local tag, exchange, routing_key = describe(payload)
           if tag then
             redis.call('HSET', KEYS[1], tag, '[' .. payload .. ', ' .. exchange .. ', ' .. routing_key .. ']')
             redis.call('ZADD', KEYS[2], now, tag)
+            recorded = tag
           end
         end
         out[#out + 1] = index - 3
         out[#out + 1] = payload
+        out[#out + 1] = recorded
       end
     end
   end

@@ -123,6 +123,7 @@ export class SqsBackend implements QueueBackend {
       message.possibleDuplicate = true;
     }
     message.backendData = { queue: url, handle: raw.ReceiptHandle ?? "" } satisfies Receipt;
+    message.leasedAt = Date.now(); // hidden from now: renewal counts from here, not the delivery
     return message;
   }
 

@@ -29,6 +29,14 @@
  * "drop"); with `rejectMode: "redrive"` it is left in flight as Kombu does, so the queue's
  * redrive policy moves it to its dead-letter queue after `maxReceiveCount` receives.
  *
+ * Long handlers (kombu#337): while a delivery is unacknowledged its visibility is renewed
+ * (ChangeMessageVisibility to `visibilityTimeout` from now, at half of it), so a handler that runs
+ * past the visibility timeout is not redelivered to another consumer; a consumer that dies stops
+ * renewing and the message comes back after at most one timeout. The renewal assumes the queue's
+ * `VisibilityTimeout` is `visibilityTimeout` (true when wakame or Kombu created it): for a queue
+ * made otherwise, set the option to the queue's value. SQS refuses to extend past 12 hours from
+ * the receive; that failure is logged and the message is delivered again. (Kombu does not renew.)
+ *
  * Reliability: throttling, 5xx answers and network failures are retried with exponential
  * backoff and full jitter (`maxAttempts`, default 5). A `SendMessage` sent again after a failure
  * whose answer was lost carries the message attribute `wakame.possible-duplicate`, which a

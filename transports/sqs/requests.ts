@@ -85,6 +85,11 @@ export class SqsRequests {
       isStale: (error) => isStaleReceiptHandle((error as Error | undefined)?.cause),
     }, {
       deleteOnReject: settings.rejectMode === "delete",
+      // The base renews a held message's visibility at half of it (kombu#337: Kombu lets a
+      // handler that runs past the timeout be redelivered). It is the queue's VisibilityTimeout
+      // when wakame or Kombu created the queue; set `visibilityTimeout` to the queue's own for
+      // a queue made otherwise.
+      duration: settings.visibilityTimeoutSeconds * 1000,
       onStale: (receipt, what) => this.#staleWarning(receipt.queue, what),
     });
   }
