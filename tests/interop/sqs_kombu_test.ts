@@ -195,7 +195,7 @@ describe("SQS interop with Python Kombu 5.2 (live, fauxqs)", () => {
         [false, null],
       ]);
       assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 }, "Kombu acked: deleted");
-        await dying.close();
+      await dying.close();
       assert.deepEqual(await counts(queue), { visible: 0, hidden: 0 });
     },
   );

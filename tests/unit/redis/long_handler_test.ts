@@ -33,8 +33,7 @@ describe("Redis long handlers", () => {
       let kombuSweeps = 0;
       try {
         const outcome = await longHandler({
-          connect: () =>
-            new Connection("redis://127.0.0.1:6379/0", { transportOptions: options }),
+          connect: () => new Connection("redis://127.0.0.1:6379/0", { transportOptions: options }),
           queue: "long",
           handlerMs: 3 * visibilityTimeout,
           settleMs: visibilityTimeout + 500,
