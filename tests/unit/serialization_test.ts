@@ -196,6 +196,26 @@ describe("serializers.loads", () => {
     assert.throws(() => serializers.loads(body, undefined, "no-such-charset"), DecodeError);
   });
 
+  it("reads Python's charset names as Kombu's bytes_to_str does", () => {
+    // Python's codecs.lookup: case, "_" and "-" do not matter; latin-1 is each byte's code point
+    // (WHATWG's "latin1" label would read 0x80 as "€" from windows-1252).
+    const latin = new Uint8Array([0x80, 0xe9]);
+    for (const name of ["latin-1", "latin_1", "Latin1", "ISO-8859-1", "iso8859_1", "l1"]) {
+      assert.equal(serializers.loads(latin, undefined, name), "\u0080é", name);
+    }
+    const utf8 = new TextEncoder().encode("é");
+    for (const name of ["utf_8", "UTF_8", "utf8", "U8", "utf-8"]) {
+      assert.equal(serializers.loads(utf8, undefined, name), "é", name);
+      assert.deepEqual(
+        serializers.loads(new TextEncoder().encode('{"a":"é"}'), "application/json", name),
+        { a: "é" },
+      );
+    }
+    assert.equal(serializers.loads(new Uint8Array([0xe9, 0]), undefined, "utf_16_le"), "é");
+    assert.equal(serializers.loads(new Uint8Array([0x68]), undefined, "us-ascii"), "h");
+    assert.throws(() => serializers.loads(latin, undefined, "ascii"), DecodeError);
+  });
+
   it("raises DecodeError for an accepted type nobody decodes", () => {
     const accept = serializers.prepareAccept(["application/x-custom"]);
     assert.throws(
