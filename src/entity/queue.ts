@@ -123,7 +123,8 @@ export class Queue implements Declarable {
    * @returns the queue
    */
   static fromDict(name: string, options: Record<string, unknown> = {}): Queue {
-    const get = <T>(key: string): T | undefined => options[key] as T | undefined;
+    // Python's None (JSON null) means "not set", as in Kombu: never `x-message-ttl: 0`.
+    const get = <T>(key: string): T | undefined => (options[key] ?? undefined) as T | undefined;
     const seconds = (key: string) => {
       const v = get<number>(key);
       return v === undefined ? undefined : v * 1000;

@@ -162,6 +162,25 @@ describe("Queue", () => {
     assert.deepEqual(q.options.consumerArguments, { "x-priority": 5 });
   });
 
+  it("fromDict: Python's None (null) means not set, never 0", () => {
+    const q = Queue.fromDict("q", {
+      exchange: null,
+      exchange_type: null,
+      message_ttl: null,
+      expires: null,
+      max_length: null,
+      max_priority: null,
+      durable: null,
+      queue_arguments: null,
+    });
+    assert.deepEqual(q.queueArguments, {});
+    assert.equal(q.exchange, undefined);
+    assert.equal(q.durable, true);
+    assert.deepEqual(Queue.fromDict("q", { message_ttl: 0.5 }).queueArguments, {
+      "x-message-ttl": 500,
+    });
+  });
+
   it("fromDict: the routing key defaults to the name, binding_key wins, exchange_* beat the shared keys", () => {
     assert.equal(Queue.fromDict("celery", { exchange: "celery" }).routingKey, "celery");
     assert.equal(Queue.fromDict("q", { binding_key: "b" }).routingKey, "b");
