@@ -17,7 +17,7 @@ import type { Queue } from "./entity.ts";
 import { ConfigurationError, ConnectionError, isRecoverable, KombuError } from "./errors.ts";
 import { getLogger, redact } from "./logger.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { retryOverTime, type RetryPolicy } from "./retry.ts";
+import { retryOverTime, type RetryPolicy, roundDelays } from "./retry.ts";
 import { SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./simple.ts";
 import {
   type Capabilities,
@@ -250,10 +250,12 @@ export class Connection implements ChannelSource {
   async #open(policy: RetryPolicy): Promise<TransportConnection> {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
-    this.#connecting ??= retryOverTime(() => this.#attempt(), {
-      ...policy,
-      signal: eitherSignal(this.#stop.signal, policy.signal),
-    }).finally(() => (this.#connecting = undefined));
+    // Kombu: the next alternate URL at once, the policy's wait after each full round.
+    this.#connecting ??= retryOverTime(
+      () => this.#attempt(),
+      { ...policy, signal: eitherSignal(this.#stop.signal, policy.signal) },
+      roundDelays(policy, this.#urls.length),
+    ).finally(() => (this.#connecting = undefined));
     return await this.#connecting;
   }
 
