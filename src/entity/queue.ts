@@ -6,6 +6,8 @@
 
 import { NotBoundError } from "../errors.ts";
 import type { Channel, Delivery, ExchangeType, FieldTable, QueueDeclareOk } from "../transport.ts";
+import { Message } from "../message.ts";
+import { serializers } from "../serialization.ts";
 import { canonicalJson } from "../utils/canonical_json.ts";
 import { nameOf } from "./_name_of.ts";
 import type { BindingSpec } from "./binding.ts";
@@ -279,11 +281,32 @@ export class Queue implements Declarable {
     await this.#bound("unbind").queueUnbind(this.name, nameOf(exchange), routingKey, args);
   }
 
-  /** Takes one message, or `undefined` when empty (Kombu's `Queue.get`). */
-  async get(options?: { noAck?: boolean }): Promise<Delivery | undefined> {
-    return await this.#bound("get from").basicGet(this.name, {
-      noAck: options?.noAck ?? this.noAck,
-    });
+  /**
+   * Takes one message, decoded, or `undefined` when the queue is empty (Kombu's `Queue.get`,
+   * which returns a `Message`). A body that cannot be decoded, or whose content type is not
+   * accepted, still comes back: its `decode()` throws the error, and it waits for your ack or
+   * reject as any other.
+   *
+   * @param options `noAck` (default the queue's); `accept`: content types or serializer names
+   *   (default: json and Kombu's trusted raw types, as for a consumer)
+   * @returns the message, or `undefined`
+   * @throws {NotBoundError} when the queue is not bound to a channel
+   */
+  async get(
+    options?: { noAck?: boolean; accept?: readonly string[] },
+  ): Promise<Message | undefined> {
+    const channel = this.#bound("get from");
+    const noAck = options?.noAck ?? this.noAck;
+    const delivery = await channel.basicGet(this.name, { noAck });
+    if (delivery === undefined) return undefined;
+    const accept = serializers.prepareAccept(options?.accept);
+    const message = new Message(channel, delivery, { accept, noAck });
+    try {
+      await message.decode();
+    } catch {
+      // Kombu decodes lazily: the error is the caller's, on decode(); the message is theirs.
+    }
+    return message;
   }
 
   /**
