@@ -54,3 +54,56 @@ describe("Queue.get (Kombu's Queue.get returns a Message)", () => {
     await assert.rejects(new Queue("q").get(), NotBoundError);
   });
 });
+
+describe("Consumer.consumingFrom, purge and flow (Kombu's)", () => {
+  it("consumingFrom says which queues are consumed", async () => {
+    await using conn = memory();
+    const a = new Queue("from-a");
+    await using consumer = conn.consumer([a]);
+    assert.equal(consumer.consumingFrom(a), false);
+    await consumer.consume();
+    assert.equal(consumer.consumingFrom(a), true);
+    assert.equal(consumer.consumingFrom("from-a"), true);
+    assert.equal(consumer.consumingFrom("from-b"), false);
+    await consumer.addQueue("from-b");
+    assert.equal(consumer.consumingFrom("from-b"), true);
+    await consumer.cancelByQueue("from-a");
+    assert.equal(consumer.consumingFrom(a), false);
+  });
+
+  it("purge removes the ready messages of every queue and counts them", async () => {
+    await using conn = memory();
+    const a = new Queue("purge-a");
+    const b = new Queue("purge-b");
+    const producer = conn.producer();
+    await producer.publish(1, { routingKey: a.name, declare: [a, b] });
+    await producer.publish(2, { routingKey: a.name });
+    await producer.publish(3, { routingKey: b.name });
+    await using consumer = conn.consumer([a, b]);
+    assert.equal(await consumer.purge(), 3);
+    assert.equal(await consumer.purge(), 0);
+  });
+
+  it("flow(false) pauses deliveries and flow(true) resumes them", async () => {
+    await using conn = memory();
+    const queue = new Queue("flow-q");
+    const seen: unknown[] = [];
+    await using consumer = conn.consumer([queue], {
+      callbacks: [async (body, message) => {
+        seen.push(body);
+        await message.ack();
+      }],
+    });
+    await consumer.consume();
+    await consumer.flow(false);
+    assert.equal(consumer.consumingFrom(queue), true);
+    await conn.producer().publish("held", { routingKey: queue.name });
+    const channel = await conn.defaultChannel();
+    // Not delivered: still ready in the queue (asked, not slept on).
+    assert.equal((await channel.queueDeclare({ name: queue.name, passive: true })).messageCount, 1);
+    await consumer.flow(true);
+    await conn.drainEvents({ timeout: 1000 });
+    await consumer.idle();
+    assert.deepEqual(seen, ["held"]);
+  });
+});
