@@ -89,11 +89,12 @@ export {
   type TransportLoader,
   transportNames,
 } from "./src/registry.ts";
-export { maskUrl, parseUrl, splitUrls, type UrlParts } from "./src/url.ts";
+export { asUrl, maskUrl, parseUrl, splitUrls, type UrlParts } from "./src/url.ts";
 export { retryDelays, retryOverTime, type RetryPolicy } from "./src/retry.ts";
 
 // Kombu's model: connection, entities, producer, consumer, message, simple queues.
 export { Connection, type ConnectionOptions, type FailoverStrategy } from "./src/connection.ts";
+export type { ConnectionInfo } from "./src/connection/info.ts";
 export {
   type ChannelSource,
   type EnsureOptions,

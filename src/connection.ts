@@ -10,6 +10,7 @@ import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.t
 import { eitherSignal, withTimeout } from "./connection/_async.ts";
 import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
+import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
 import { resolveParams } from "./connection/params.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
@@ -138,6 +139,14 @@ export class Connection implements ChannelSource {
   /** The current URL with its password masked (Kombu's `as_uri()`). */
   asUri(options: { includePassword?: boolean } = {}): string {
     return options.includePassword ? this.#url : maskUrl(this.#url);
+  }
+
+  /**
+   * The parameters the current URL connects with, password masked (Kombu's `info()`).
+   * @returns host, port (or the transport's default), user, vhost, TLS, timeouts, options
+   */
+  async info(): Promise<ConnectionInfo> {
+    return await connectionInfo(this.#url, this.#urls, this.#options, this.#stop.signal);
   }
 
   /** The current URL, masked. */

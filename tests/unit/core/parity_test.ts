@@ -8,6 +8,7 @@ import { Connection } from "../../../src/connection.ts";
 import { Queue } from "../../../src/entity.ts";
 import { ContentDisallowedError, NotBoundError } from "../../../src/errors.ts";
 import { Message } from "../../../src/message.ts";
+import { asUrl, parseUrl } from "../../../src/url.ts";
 import { uniqueVhost } from "./_fakes.ts";
 
 function memory(): Connection {
@@ -105,5 +106,67 @@ describe("Consumer.consumingFrom, purge and flow (Kombu's)", () => {
     await conn.drainEvents({ timeout: 1000 });
     await consumer.idle();
     assert.deepEqual(seen, ["held"]);
+  });
+});
+
+describe("Connection.info and asUrl (Kombu's info() and as_url)", () => {
+  it("info() resolves the current URL, the password masked, the default port filled in", async () => {
+    const conn = new Connection("amqp://user:s3cret@broker.example//;amqp://other:x@b2:5673/v", {
+      heartbeat: 10_000,
+      transportOptions: { confirmPublish: true },
+    });
+    const info = await conn.info();
+    assert.equal(info.transport, "amqp");
+    assert.equal(info.hostname, "broker.example");
+    assert.equal(info.port, 5672);
+    assert.equal(info.userid, "user");
+    assert.equal(info.password, "**");
+    assert.equal(info.virtualHost, "/");
+    assert.equal(info.heartbeat, 10_000);
+    assert.equal(info.ssl, false);
+    assert.equal(info.failoverStrategy, "round-robin");
+    assert.deepEqual(info.transportOptions, { confirmPublish: true });
+    assert.deepEqual(info.alternates, [
+      "amqp://user:**@broker.example//",
+      "amqp://other:**@b2:5673/v",
+    ]);
+    assert.ok(!JSON.stringify(info).includes("s3cret"));
+    assert.equal(conn.connected, false);
+    await conn.close();
+  });
+
+  it("info() on memory:// names the transport and no password", async () => {
+    await using conn = memory();
+    const info = await conn.info();
+    assert.equal(info.transport, "memory");
+    assert.equal(info.password, undefined);
+    assert.equal(info.hostname, "localhost");
+  });
+
+  it("asUrl builds what parseUrl reads, and masks with sanitize", () => {
+    const parts = {
+      scheme: "amqp",
+      hostname: "h",
+      port: 5672,
+      userid: "us er",
+      password: "p@s/s:w",
+      virtualHost: "/",
+      query: {},
+    };
+    const url = asUrl(parts);
+    assert.equal(url, "amqp://us%20er:p%40s%2Fs%3Aw@h:5672//");
+    assert.deepEqual(parseUrl(url), parts);
+    assert.equal(asUrl(parts, { sanitize: true }), "amqp://us%20er:**@h:5672//");
+    assert.equal(asUrl(parts, { sanitize: true, mask: "" }), "amqp://us%20er:@h:5672//");
+    // Kombu's as_url: no user info without a user or password, no port 0, the path as given.
+    assert.equal(asUrl({ scheme: "redis", hostname: "localhost" }), "redis://localhost/");
+    assert.equal(
+      asUrl({ scheme: "redis", hostname: "::1", port: 6379, virtualHost: "0" }),
+      "redis://[::1]:6379/0",
+    );
+    assert.equal(
+      asUrl({ scheme: "amqp", hostname: "h", query: { heartbeat: "10" } }),
+      "amqp://h/?heartbeat=10",
+    );
   });
 });
