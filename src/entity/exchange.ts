@@ -207,6 +207,30 @@ export class Exchange implements Declarable {
     await channel.exchangeUnbind(this.name, nameOf(source), routingKey, args);
   }
 
+  /**
+   * True for an exchange with the same name, type, arguments, durability, auto-delete and
+   * delivery mode (Kombu's `Exchange.__eq__`); the channel does not count.
+   *
+   * @param other another exchange
+   * @returns whether they describe the same exchange
+   */
+  equals(other: Exchange | undefined): boolean {
+    return other instanceof Exchange && this.name === other.name && this.type === other.type &&
+      this.durable === other.durable && this.autoDelete === other.autoDelete &&
+      this.deliveryMode === other.deliveryMode &&
+      canonicalJson(this.arguments) === canonicalJson(other.arguments);
+  }
+
+  /**
+   * The exchange as a plain object (Kombu's `as_dict`, in wakame's names):
+   * `new Exchange(d.name, d)` makes an equal one.
+   *
+   * @returns name and options
+   */
+  asDict(): ExchangeOptions & { name: string } {
+    return { name: this.name, ...this.options };
+  }
+
   /** Kombu-style text, e.g. `<Exchange media(direct)>`. */
   toString(): string {
     return `<Exchange ${this.name || "''"}(${this.type})>`;

@@ -12,7 +12,7 @@ import { canonicalJson } from "../utils/canonical_json.ts";
 import { nameOf } from "./_name_of.ts";
 import type { BindingSpec } from "./binding.ts";
 import type { Declarable } from "./declare.ts";
-import { Exchange } from "./exchange.ts";
+import { Exchange, type ExchangeOptions } from "./exchange.ts";
 
 /** Options of a {@link Queue} (Kombu's keyword arguments in camelCase; durations in ms). */
 export interface QueueOptions {
@@ -342,6 +342,54 @@ export class Queue implements Declarable {
   /** Deletes the queue. */
   async delete(options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number> {
     return await this.#bound("delete").queueDelete(this.name, options);
+  }
+
+  /**
+   * True for a queue with the same name, exchange, binding key, x-arguments, binding and
+   * consumer arguments and flags (Kombu's `Queue.__eq__`; the x-arguments made from
+   * `messageTtl`, `expires` and the limits count too).
+   *
+   * @param other another queue
+   * @returns whether they describe the same queue
+   */
+  equals(other: Queue | undefined): boolean {
+    if (!(other instanceof Queue)) return false;
+    const same = (a: unknown, b: unknown) => canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+    return this.name === other.name && this.routingKey === other.routingKey &&
+      (this.exchange === undefined
+        ? other.exchange === undefined
+        : this.exchange.equals(other.exchange)) &&
+      this.durable === other.durable && this.exclusive === other.exclusive &&
+      this.autoDelete === other.autoDelete &&
+      same(this.queueArguments, other.queueArguments) &&
+      same(this.options.bindingArguments, other.options.bindingArguments) &&
+      same(this.options.consumerArguments, other.options.consumerArguments);
+  }
+
+  /**
+   * The queue as a plain object (Kombu's `as_dict(recurse)`, in wakame's names and ms):
+   * `new Queue(d.name, d)` makes an equal one (without `recurse`).
+   *
+   * @param recurse also turn the exchange into a plain object
+   * @returns name and options
+   */
+  asDict(recurse = false): Omit<QueueOptions, "exchange"> & {
+    name: string;
+    exchange?: Exchange | (ExchangeOptions & { name: string });
+  } {
+    const { onDeclared: _, ...options } = this.options;
+    return {
+      ...options,
+      name: this.name,
+      exchange: recurse ? this.exchange?.asDict() : this.exchange,
+      routingKey: this.routingKey,
+      durable: this.durable,
+      exclusive: this.exclusive,
+      autoDelete: this.autoDelete,
+      noAck: this.noAck,
+      noDeclare: this.noDeclare,
+      bindings: [...this.bindings],
+    };
   }
 
   /** Kombu-style text, e.g. `<Queue video -> <Exchange media(direct)> -> video>`. */

@@ -5,11 +5,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../../src/connection.ts";
-import { Queue } from "../../../src/entity.ts";
+import { Exchange, Queue } from "../../../src/entity.ts";
 import { ContentDisallowedError, NotBoundError } from "../../../src/errors.ts";
 import { Message } from "../../../src/message.ts";
 import { asUrl, parseUrl } from "../../../src/url.ts";
-import { uniqueVhost } from "./_fakes.ts";
+import { RecordingChannel, uniqueVhost } from "./_fakes.ts";
 
 function memory(): Connection {
   return new Connection(`memory:///${uniqueVhost("parity")}`);
@@ -168,5 +168,68 @@ describe("Connection.info and asUrl (Kombu's info() and as_url)", () => {
       asUrl({ scheme: "amqp", hostname: "h", query: { heartbeat: "10" } }),
       "amqp://h/?heartbeat=10",
     );
+  });
+});
+
+describe("Exchange / Queue equals and asDict (Kombu's __eq__ and as_dict)", () => {
+  it("Exchange.equals compares name, type, arguments, flags and delivery mode", () => {
+    const e = new Exchange("e", { type: "topic", arguments: { a: 1, b: 2 } });
+    assert.ok(e.equals(new Exchange("e", { type: "topic", arguments: { b: 2, a: 1 } })));
+    assert.ok(e.equals(e.bind(new RecordingChannel())));
+    assert.ok(!e.equals(new Exchange("e", { type: "direct", arguments: { a: 1, b: 2 } })));
+    assert.ok(!e.equals(new Exchange("e", { type: "topic", arguments: { a: 1 } })));
+    assert.ok(
+      !e.equals(new Exchange("e", { type: "topic", arguments: { a: 1, b: 2 }, durable: false })),
+    );
+    assert.ok(
+      !e.equals(new Exchange("e", { type: "topic", arguments: { a: 1, b: 2 }, deliveryMode: 1 })),
+    );
+    assert.ok(!e.equals(undefined));
+    const d = e.asDict();
+    assert.equal(d.name, "e");
+    assert.equal(d.type, "topic");
+    assert.ok(new Exchange(d.name, d).equals(e));
+  });
+
+  it("Queue.equals compares name, exchange, key, arguments and flags", () => {
+    const make = (o: ConstructorParameters<typeof Queue>[1] = {}) =>
+      new Queue("q", { exchange: new Exchange("e"), routingKey: "rk", messageTtl: 1500, ...o });
+    const q = make();
+    assert.ok(q.equals(make()));
+    assert.ok(q.equals(q.bind(new RecordingChannel())));
+    assert.ok(!q.equals(make({ routingKey: "other" })));
+    assert.ok(!q.equals(make({ exchange: new Exchange("e", { type: "fanout" }) })));
+    assert.ok(!q.equals(make({ exchange: undefined })));
+    assert.ok(!q.equals(make({ messageTtl: 1000 })));
+    assert.ok(!q.equals(make({ autoDelete: true })));
+    assert.ok(!q.equals(make({ consumerArguments: { "x-priority": 1 } })));
+    assert.ok(!q.equals(new Queue("other", q.options)));
+  });
+
+  it("Queue.asDict gives the options back, recursing into the exchange on request", () => {
+    const q = new Queue("q", {
+      exchange: new Exchange("e", { type: "topic" }),
+      routingKey: "a.#",
+      messageTtl: 1500,
+      queueArguments: { "x-queue-type": "classic" },
+    });
+    const d = q.asDict();
+    assert.equal(d.name, "q");
+    assert.equal(d.routingKey, "a.#");
+    assert.equal(d.messageTtl, 1500);
+    assert.equal(d.durable, true);
+    assert.ok(d.exchange instanceof Exchange);
+    assert.ok(new Queue(d.name, { ...d, exchange: q.exchange }).equals(q));
+    assert.deepEqual(q.asDict(true).exchange, {
+      name: "e",
+      type: "topic",
+      durable: true,
+      autoDelete: false,
+      internal: false,
+      passive: false,
+      noDeclare: false,
+      arguments: {},
+      deliveryMode: 2,
+    });
   });
 });
