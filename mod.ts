@@ -110,6 +110,7 @@ export {
   type ExchangeOptions,
   isReservedExchange,
   maybeDeclare,
+  type MaybeDeclareOptions,
   Queue,
   type QueueOptions,
 } from "./src/entity.ts";

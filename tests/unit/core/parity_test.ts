@@ -5,11 +5,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../../src/connection.ts";
-import { Exchange, Queue } from "../../../src/entity.ts";
-import { ContentDisallowedError, NotBoundError } from "../../../src/errors.ts";
+import { Exchange, maybeDeclare, Queue } from "../../../src/entity.ts";
+import {
+  ConfigurationError,
+  ConnectionError,
+  ContentDisallowedError,
+  NotBoundError,
+} from "../../../src/errors.ts";
 import { Message } from "../../../src/message.ts";
 import { asUrl, parseUrl } from "../../../src/url.ts";
-import { RecordingChannel, uniqueVhost } from "./_fakes.ts";
+import type { Channel } from "../../../src/transport.ts";
+import { FlakyTransport, RecordingChannel, uniqueVhost } from "./_fakes.ts";
 
 function memory(): Connection {
   return new Connection(`memory:///${uniqueVhost("parity")}`);
@@ -231,5 +237,50 @@ describe("Exchange / Queue equals and asDict (Kombu's __eq__ and as_dict)", () =
       arguments: {},
       deliveryMode: 2,
     });
+  });
+});
+
+describe("maybeDeclare({ retry }) (Kombu's maybe_declare(retry=True))", () => {
+  it("reconnects and declares again on the new default channel", async () => {
+    const conn = new Connection(`flaky://h/${uniqueVhost("declare")}`, {
+      transport: new FlakyTransport(),
+    });
+    const first = await conn.defaultChannel();
+    const channels: Channel[] = [];
+    const entity = {
+      declarationKey: "queue:retry-q:[]",
+      declareOn(channel: Channel): Promise<void> {
+        channels.push(channel);
+        return channels.length === 1
+          ? Promise.reject(new ConnectionError("broken pipe"))
+          : Promise.resolve();
+      },
+    };
+    const policy = { intervalStart: 0, intervalStep: 0, intervalMax: 0 };
+    assert.equal(
+      await maybeDeclare(entity, first, conn, { retry: true, retryPolicy: policy }),
+      true,
+    );
+    assert.equal(channels.length, 2);
+    assert.equal(channels[0], first);
+    assert.notEqual(channels[1], first);
+    assert.equal(channels[1], await conn.defaultChannel());
+    // Cached on the new connection.
+    assert.equal(await maybeDeclare(entity, channels[1], conn, { retry: true }), false);
+    // Retrying needs the connection: a plain cache cannot reconnect.
+    await assert.rejects(
+      maybeDeclare(entity, first, { declaredEntities: new Set() }, { retry: true }),
+      ConfigurationError,
+    );
+    await conn.close();
+  });
+
+  it("without retry, a failure is the caller's", async () => {
+    await using conn = memory();
+    const entity = {
+      declarationKey: "queue:fails:[]",
+      declareOn: () => Promise.reject(new ConnectionError("broken pipe")),
+    };
+    await assert.rejects(maybeDeclare(entity, await conn.defaultChannel(), conn), ConnectionError);
   });
 });
