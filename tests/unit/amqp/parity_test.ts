@@ -16,49 +16,58 @@ const unique = (what: string) => `wakame-parity-${what}-${run}-${++counter}`;
 const url = "amqp://guest:guest@127.0.0.1:5672//";
 
 describe("Kombu's API on RabbitMQ", () => {
-  it("Queue.get, Consumer.purge and Consumer.flow", skip.options(), async () => {
-    // Confirms: a publish resolves once the queue holds the message, so the counts below hold.
-    await using conn = new Connection(url, { transportOptions: { confirmPublish: true } });
-    const queue = new Queue(unique("q"), { autoDelete: false, durable: false });
-    const producer = conn.producer();
-    await producer.publish({ n: 1 }, { routingKey: queue.name, declare: [queue] });
-    const channel = await conn.defaultChannel();
-    const bound = queue.bind(channel);
-    try {
-      const got = await bound.get();
-      assert.deepEqual(got?.payload, { n: 1 });
-      await got?.ack();
-      assert.equal(await bound.get(), undefined);
-
-      await producer.publish(2, { routingKey: queue.name });
-      await producer.publish(3, { routingKey: queue.name });
-      const seen: unknown[] = [];
-      await using consumer = conn.consumer([queue], {
-        callbacks: [async (body, message) => {
-          seen.push(body);
-          await message.ack();
-        }],
+  it(
+    "publish within timeout / confirmTimeout, Queue.get, Consumer.purge and Consumer.flow",
+    skip.options(),
+    async () => {
+      // Confirms: a publish resolves once the queue holds the message, so the counts below hold.
+      await using conn = new Connection(url, { transportOptions: { confirmPublish: true } });
+      const queue = new Queue(unique("q"), { autoDelete: false, durable: false });
+      const producer = conn.producer();
+      await producer.publish({ n: 1 }, {
+        routingKey: queue.name,
+        declare: [queue],
+        timeout: 5000,
+        confirmTimeout: 5000,
       });
-      // Ask the broker, not a clock: both are ready.
-      assert.equal(
-        (await channel.queueDeclare({ name: queue.name, passive: true })).messageCount,
-        2,
-      );
-      assert.equal(await consumer.purge(), 2);
-      await consumer.consume();
-      await consumer.flow(false);
-      assert.equal(consumer.consumingFrom(queue), true);
-      await producer.publish(4, { routingKey: queue.name });
-      assert.equal(
-        (await channel.queueDeclare({ name: queue.name, passive: true })).messageCount,
-        1,
-      );
-      await consumer.flow(true);
-      await conn.drainEvents({ timeout: 2000 });
-      await consumer.idle();
-      assert.deepEqual(seen, [4]);
-    } finally {
-      await bound.delete();
-    }
-  });
+      const channel = await conn.defaultChannel();
+      const bound = queue.bind(channel);
+      try {
+        const got = await bound.get();
+        assert.deepEqual(got?.payload, { n: 1 });
+        await got?.ack();
+        assert.equal(await bound.get(), undefined);
+
+        await producer.publish(2, { routingKey: queue.name });
+        await producer.publish(3, { routingKey: queue.name });
+        const seen: unknown[] = [];
+        await using consumer = conn.consumer([queue], {
+          callbacks: [async (body, message) => {
+            seen.push(body);
+            await message.ack();
+          }],
+        });
+        // Ask the broker, not a clock: both are ready.
+        assert.equal(
+          (await channel.queueDeclare({ name: queue.name, passive: true })).messageCount,
+          2,
+        );
+        assert.equal(await consumer.purge(), 2);
+        await consumer.consume();
+        await consumer.flow(false);
+        assert.equal(consumer.consumingFrom(queue), true);
+        await producer.publish(4, { routingKey: queue.name });
+        assert.equal(
+          (await channel.queueDeclare({ name: queue.name, passive: true })).messageCount,
+          1,
+        );
+        await consumer.flow(true);
+        await conn.drainEvents({ timeout: 2000 });
+        await consumer.idle();
+        assert.deepEqual(seen, [4]);
+      } finally {
+        await bound.delete();
+      }
+    },
+  );
 });

@@ -11,7 +11,9 @@ import {
   ConnectionError,
   ContentDisallowedError,
   NotBoundError,
+  TimeoutError,
 } from "../../../src/errors.ts";
+import { Producer } from "../../../src/producer.ts";
 import { Message } from "../../../src/message.ts";
 import { asUrl, parseUrl } from "../../../src/url.ts";
 import type { Channel } from "../../../src/transport.ts";
@@ -282,5 +284,52 @@ describe("maybeDeclare({ retry }) (Kombu's maybe_declare(retry=True))", () => {
       declareOn: () => Promise.reject(new ConnectionError("broken pipe")),
     };
     await assert.rejects(maybeDeclare(entity, await conn.defaultChannel(), conn), ConnectionError);
+  });
+});
+
+/** A channel that takes messages but never confirms them (a broker that went quiet). */
+class SilentChannel extends RecordingChannel {
+  override basicPublish(): Promise<void> {
+    return new Promise<void>(() => {});
+  }
+}
+
+describe("publish({ timeout, confirmTimeout }) (Kombu's timeout and confirm_timeout)", () => {
+  it("rejects with TimeoutError when the channel does not confirm in time", async () => {
+    const producer = new Producer(new SilentChannel());
+    const started = Date.now();
+    await assert.rejects(
+      producer.publish({ a: 1 }, { routingKey: "q", confirmTimeout: 30 }),
+      (error: unknown) => {
+        assert.ok(error instanceof TimeoutError);
+        assert.match((error as Error).message, /not confirmed within 30 ms/);
+        return true;
+      },
+    );
+    await assert.rejects(
+      producer.publish({ a: 1 }, { routingKey: "q", timeout: 30 }),
+      /no answer within 30 ms/,
+    );
+    assert.ok(Date.now() - started < 2000);
+  });
+
+  it("timeout covers retries too; a prompt publish is not affected", async () => {
+    const channel = new RecordingChannel();
+    const producer = new Producer(channel);
+    await producer.publish("fast", { routingKey: "q", timeout: 1000, confirmTimeout: 1000 });
+    assert.equal(channel.published.length, 1);
+    const conn = new Connection(`flaky://h/${uniqueVhost("timeout")}`, {
+      transport: new FlakyTransport(1_000_000),
+    });
+    await assert.rejects(
+      conn.producer().publish("never", {
+        routingKey: "q",
+        retry: true,
+        retryPolicy: { maxRetries: Infinity, intervalStart: 5, intervalStep: 0, intervalMax: 5 },
+        timeout: 50,
+      }),
+      TimeoutError,
+    );
+    await conn.close();
   });
 });
