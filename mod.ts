@@ -56,6 +56,7 @@ export {
 
 // The seam to transports.
 export {
+  type AnyExchangeType,
   type BasicPublishOptions,
   type Body,
   type Capabilities,

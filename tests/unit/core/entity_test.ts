@@ -19,11 +19,12 @@ describe("Exchange", () => {
     assert.equal(String(new Exchange("")), "<Exchange ''(direct)>");
   });
 
-  it("refuses an unknown type", () => {
+  it("refuses an unknown type that is not a broker extension (x-...)", () => {
     assert.throws(
-      () => new Exchange("x", { type: "x-delayed" as ExchangeType }),
+      () => new Exchange("x", { type: "delayed" as ExchangeType }),
       ConfigurationError,
     );
+    assert.equal(new Exchange("x", { type: "x-delayed-message" }).type, "x-delayed-message");
   });
 
   it("declares only when bound, on a copy", async () => {

@@ -333,3 +333,31 @@ describe("publish({ timeout, confirmTimeout }) (Kombu's timeout and confirm_time
     await conn.close();
   });
 });
+
+describe("exchange types beyond the four", () => {
+  it("takes x-... types; refuses a typo at once and an x- type on a transport without them", async () => {
+    const delayed = new Exchange("delayed", {
+      type: "x-delayed-message",
+      arguments: { "x-delayed-type": "direct" },
+    });
+    assert.equal(delayed.type, "x-delayed-message");
+    assert.throws(
+      () => new Exchange("e", { type: "topics" as "topic" }),
+      /unknown type "topics"/,
+    );
+    // A channel without anyExchangeType: refused before the channel is asked.
+    const channel = new RecordingChannel();
+    await assert.rejects(delayed.declareOn(channel), (error: unknown) => {
+      assert.ok(error instanceof ConfigurationError);
+      assert.match((error as Error).message, /exchange "delayed" of type "x-delayed-message"/);
+      return true;
+    });
+    assert.deepEqual(channel.calls, []);
+    await using conn = memory();
+    const queue = new Queue("delayed-q", { exchange: delayed, routingKey: "k" });
+    await assert.rejects(
+      conn.producer().publish(1, { exchange: delayed, routingKey: "k", declare: [queue] }),
+      ConfigurationError,
+    );
+  });
+});
