@@ -140,10 +140,14 @@ export {
   type Encoded,
   type JsonSerializerOptions,
   jsonTaggedSerializer,
+  MicrosecondDate,
   type RegisterOptions,
+  registerType,
   type Serializer,
   SerializerRegistry,
   serializers,
+  type TaggedClass,
+  unregisterType,
 } from "./src/serialization.ts";
 export {
   availableCompressors,

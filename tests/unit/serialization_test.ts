@@ -15,6 +15,7 @@ import {
   DecodeError,
   EncodeError,
 } from "../../src/errors.ts";
+import { MicrosecondDate } from "../../src/serialization.ts";
 import { bodyBytes, bodyText } from "../../src/body.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
@@ -345,7 +346,8 @@ describe("JSON tagged types (Kombu >= 5.3)", () => {
       "utf-8",
     );
     assert.deepEqual(value, {
-      dt_utc: new Date(Date.UTC(2024, 4, 1, 12, 30, 45, 123)),
+      // Its microseconds are kept (a MicrosecondDate), not cut to milliseconds.
+      dt_utc: new MicrosecondDate(Date.UTC(2024, 4, 1, 12, 30, 45), 123456),
       dt_naive: new Date(Date.UTC(2024, 4, 1, 12, 30, 45)),
       dt_offset: new Date(Date.UTC(2024, 4, 1, 12, 30, 45)),
       date: "2024-05-01",
