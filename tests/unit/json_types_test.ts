@@ -42,8 +42,14 @@ describe("microsecond datetimes in tagged JSON", () => {
 });
 
 describe("registerType (Kombu 5.3's register_type)", () => {
+  // No parameter properties: Node's type stripping cannot erase them.
   class Money {
-    constructor(readonly cents: number, readonly currency: string) {}
+    readonly cents: number;
+    readonly currency: string;
+    constructor(cents: number, currency: string) {
+      this.cents = cents;
+      this.currency = currency;
+    }
   }
 
   it("writes and reads a registered class, nested, and forgets it again", () => {
@@ -67,7 +73,10 @@ describe("registerType (Kombu 5.3's register_type)", () => {
 
   it("replaces a built-in marker while registered (decimal as a number)", () => {
     class Decimal {
-      constructor(readonly text: string) {}
+      readonly text: string;
+      constructor(text: string) {
+        this.text = text;
+      }
     }
     registerType(Decimal, "decimal", (d) => d.text, (v) => new Decimal(v as string));
     try {
