@@ -76,25 +76,31 @@ describe("exchange types beyond the four on RabbitMQ", () => {
   // rabbitmq_delayed_message_exchange and rabbitmq_consistent_hash_exchange are not enabled on
   // the local broker (rabbitmq-plugins list): the type reaches the broker, whose refusal is
   // surfaced. With a plugin enabled the same declaration succeeds.
-  it("sends an x-... type as it is and surfaces the broker's refusal", skip.options(), async () => {
-    await using conn = new Connection(url);
-    const exchange = new Exchange(unique("x"), {
-      type: "x-wakame-no-such-type",
-      autoDelete: true,
-    });
-    const channel = await conn.defaultChannel();
-    await assert.rejects(exchange.declareOn(channel), (error: unknown) => {
-      assert.ok(error instanceof KombuError, String(error));
-      assert.match((error as Error).message, /x-wakame-no-such-type/);
-      assert.match((error as Error).message, /503|COMMAND_INVALID|invalid exchange type/i);
-      return true;
-    });
-    // The refusal closes the connection (503 is a connection error); the next use reconnects.
-    const fanout = new Exchange(unique("f"), { type: "fanout", autoDelete: true });
-    await conn.ensure(async () => await fanout.declareOn(await conn.defaultChannel()), {
-      maxRetries: 3,
-      intervalStart: 0,
-    })();
-    await fanout.bind(await conn.defaultChannel()).delete();
-  });
+  for (const driver of ["amqp", "amqplib"]) {
+    it(
+      `${driver}:// sends an x-... type as it is and surfaces the broker's refusal`,
+      skip.options(),
+      async () => {
+        await using conn = new Connection(url.replace(/^amqp:/, `${driver}:`));
+        const exchange = new Exchange(unique("x"), {
+          type: "x-wakame-no-such-type",
+          autoDelete: true,
+        });
+        const channel = await conn.defaultChannel();
+        await assert.rejects(exchange.declareOn(channel), (error: unknown) => {
+          assert.ok(error instanceof KombuError, String(error));
+          assert.match((error as Error).message, /x-wakame-no-such-type/);
+          assert.match((error as Error).message, /COMMAND_INVALID/);
+          return true;
+        });
+        // The refusal closes the connection (503 is a connection error); ensure reconnects.
+        const fanout = new Exchange(unique("f"), { type: "fanout", autoDelete: true });
+        await conn.ensure(async () => await fanout.declareOn(await conn.defaultChannel()), {
+          maxRetries: 3,
+          intervalStart: 0,
+        })();
+        await fanout.bind(await conn.defaultChannel()).delete();
+      },
+    );
+  }
 });
