@@ -611,4 +611,20 @@ print(json.dumps(yaml.safe_load(json.load(sys.stdin))))
     );
     assert.deepEqual(out, { a: "yes", b: "on", c: "no", d: "~" });
   });
+
+  it('a "<<" key stays a key, not YAML 1.1\'s merge key, both ways', skipPython.options(), () => {
+    // fast-check found [{"<<": false}]: written plain, "<<" merged and decoding failed.
+    const value = [{ "<<": false, a: { "<<": 1, b: 2 } }];
+    const e = serializers.dumps(value, "yaml");
+    const yaml = serializers.prepareAccept(["yaml"]);
+    assert.deepEqual(serializers.loads(e.body, e.contentType, e.contentEncoding, yaml), value);
+    const out = runPython(
+      `
+import json, sys, yaml
+print(json.dumps(yaml.safe_load(json.load(sys.stdin))))
+`,
+      bodyText(e.body),
+    );
+    assert.deepEqual(out, value);
+  });
 });
