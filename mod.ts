@@ -56,6 +56,7 @@ export {
 
 // The seam to transports.
 export {
+  type AnyExchangeType,
   type BasicPublishOptions,
   type Body,
   type Capabilities,
@@ -89,11 +90,12 @@ export {
   type TransportLoader,
   transportNames,
 } from "./src/registry.ts";
-export { maskUrl, parseUrl, splitUrls, type UrlParts } from "./src/url.ts";
+export { asUrl, maskUrl, parseUrl, splitUrls, type UrlParts } from "./src/url.ts";
 export { retryDelays, retryOverTime, type RetryPolicy } from "./src/retry.ts";
 
 // Kombu's model: connection, entities, producer, consumer, message, simple queues.
 export { Connection, type ConnectionOptions, type FailoverStrategy } from "./src/connection.ts";
+export type { ConnectionInfo } from "./src/connection/info.ts";
 export {
   type ChannelSource,
   type EnsureOptions,
@@ -109,6 +111,7 @@ export {
   type ExchangeOptions,
   isReservedExchange,
   maybeDeclare,
+  type MaybeDeclareOptions,
   Queue,
   type QueueOptions,
 } from "./src/entity.ts";
@@ -137,10 +140,14 @@ export {
   type Encoded,
   type JsonSerializerOptions,
   jsonTaggedSerializer,
+  MicrosecondDate,
   type RegisterOptions,
+  registerType,
   type Serializer,
   SerializerRegistry,
   serializers,
+  type TaggedClass,
+  unregisterType,
 } from "./src/serialization.ts";
 export {
   availableCompressors,

@@ -10,6 +10,7 @@ import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.t
 import { eitherSignal, withTimeout } from "./connection/_async.ts";
 import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
+import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
 import { resolveParams } from "./connection/params.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
@@ -17,7 +18,7 @@ import type { Queue } from "./entity.ts";
 import { ConfigurationError, ConnectionError, isRecoverable, KombuError } from "./errors.ts";
 import { getLogger, redact } from "./logger.ts";
 import { Producer, type ProducerOptions } from "./producer.ts";
-import { retryOverTime, type RetryPolicy } from "./retry.ts";
+import { retryOverTime, type RetryPolicy, roundDelays } from "./retry.ts";
 import { SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./simple.ts";
 import {
   type Capabilities,
@@ -140,6 +141,14 @@ export class Connection implements ChannelSource {
     return options.includePassword ? this.#url : maskUrl(this.#url);
   }
 
+  /**
+   * The parameters the current URL connects with, password masked (Kombu's `info()`).
+   * @returns host, port (or the transport's default), user, vhost, TLS, timeouts, options
+   */
+  async info(): Promise<ConnectionInfo> {
+    return await connectionInfo(this.#url, this.#urls, this.#options, this.#stop.signal);
+  }
+
   /** The current URL, masked. */
   toString(): string {
     return `<Connection: ${this.asUri()}>`;
@@ -250,10 +259,12 @@ export class Connection implements ChannelSource {
   async #open(policy: RetryPolicy): Promise<TransportConnection> {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
-    this.#connecting ??= retryOverTime(() => this.#attempt(), {
-      ...policy,
-      signal: eitherSignal(this.#stop.signal, policy.signal),
-    }).finally(() => (this.#connecting = undefined));
+    // Kombu: the next alternate URL at once, the policy's wait after each full round.
+    this.#connecting ??= retryOverTime(
+      () => this.#attempt(),
+      { ...policy, signal: eitherSignal(this.#stop.signal, policy.signal) },
+      roundDelays(policy, this.#urls.length),
+    ).finally(() => (this.#connecting = undefined));
     return await this.#connecting;
   }
 

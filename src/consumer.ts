@@ -9,11 +9,13 @@ import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, maybeDeclare, Queue } from "./entity.ts";
 import { ConfigurationError, ConsumerCancelledError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
+import { decodeFailed, reportError } from "./consumer/_report.ts";
 import { Message } from "./message.ts";
 import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
 import { IteratorSink } from "./consumer/_iterator_sink.ts";
 import { serializers } from "./serialization.ts";
 import type { Channel, Delivery, QosOptions } from "./transport.ts";
+import { isThenable } from "./utils/thenable.ts";
 
 const log = getLogger("consumer");
 
@@ -72,6 +74,7 @@ export class Consumer {
   readonly #tags = new Map<string, string>(); // queue name -> consumer tag
   #tagSerial = 0; // never reused: a cancelled queue's tag number must not come back
   #consuming = false;
+  #paused = false; // flow(false): consuming, but no broker consumers
   readonly #pending: Message[] = [];
   #dispatching = false;
   #sink: IteratorSink | undefined;
@@ -170,7 +173,9 @@ export class Consumer {
       const channel = await this.#getChannel();
       if (this.#autoDeclare) await this.declare();
       if (this.#prefetch) await channel.basicQos(this.#prefetch);
-      for (const queue of this.queues) await this.#consumeQueue(channel, queue);
+      if (!this.#paused) {
+        for (const queue of this.queues) await this.#consumeQueue(channel, queue);
+      }
       this.#internals?.attach(this);
     } catch (error) {
       this.#consuming = false;
@@ -224,7 +229,7 @@ export class Consumer {
       this.#consuming = false;
       this.#internals?.detach(this);
     }
-    this.#reportError(error, undefined);
+    reportError(this, error, undefined);
     this.#sink?.fail(error);
   }
 
@@ -239,7 +244,7 @@ export class Consumer {
     if (this.#consuming) {
       const channel = await this.#getChannel();
       if (this.#autoDeclare) await maybeDeclare(q, channel, this.#cache);
-      await this.#consumeQueue(channel, q);
+      if (!this.#paused) await this.#consumeQueue(channel, q);
     }
     return q;
   }
@@ -256,6 +261,48 @@ export class Consumer {
     if (tag === undefined) return;
     this.#tags.delete(name);
     if (this.#channel?.isOpen) await this.#channel.basicCancel(tag);
+  }
+
+  /**
+   * True while consuming from the queue, paused by `flow(false)` or not (Kombu's
+   * `consuming_from`).
+   * @param queue a queue or its name
+   * @returns whether it is consumed
+   */
+  consumingFrom(queue: Queue | string): boolean {
+    const name = typeof queue === "string" ? queue : queue.name;
+    if (this.#tags.has(name)) return true;
+    return this.#paused && this.#consuming && this.queues.some((q) => q.name === name);
+  }
+
+  /**
+   * Removes the ready messages of every queue (Kombu's `Consumer.purge`); unacked ones stay.
+   * @returns how many messages were removed
+   */
+  async purge(): Promise<number> {
+    const channel = await this.#getChannel();
+    let removed = 0;
+    for (const queue of this.queues) removed += await channel.queuePurge(queue.name);
+    return removed;
+  }
+
+  /**
+   * Pauses (`false`) or resumes (`true`) deliveries (Kombu's `Consumer.flow`). Kombu sends AMQP's
+   * `channel.flow`, which RabbitMQ refuses; here the broker consumers are cancelled and started
+   * again, on every transport. Messages received before the pause still reach the callbacks.
+   * @param active false to pause, true to resume
+   */
+  async flow(active: boolean): Promise<void> {
+    this.#paused = !active;
+    if (!this.#consuming) return;
+    const channel = await this.#getChannel();
+    if (active) {
+      for (const queue of this.queues) await this.#consumeQueue(channel, queue);
+      return;
+    }
+    const tags = [...this.#tags.values()];
+    this.#tags.clear();
+    if (channel.isOpen) { for (const tag of tags) await channel.basicCancel(tag); }
   }
 
   /** Stops consuming from every queue. Messages already delivered stay unacknowledged. */
@@ -297,14 +344,8 @@ export class Consumer {
    */
   async revive(channel?: Channel): Promise<void> {
     // Deliveries of the dead channel cannot be acked; the broker redelivers them.
-    const stale = this.#pending.filter((m) => !m.channel.isOpen);
-    if (stale.length) {
-      this.#pending.splice(
-        0,
-        this.#pending.length,
-        ...this.#pending.filter((m) => m.channel.isOpen),
-      );
-    }
+    const live = this.#pending.filter((m) => m.channel.isOpen);
+    if (live.length < this.#pending.length) this.#pending.splice(0, Infinity, ...live);
     this.#channel = channel;
     if (!this.#consuming) return;
     this.#tags.clear();
@@ -409,42 +450,11 @@ export class Consumer {
   }
 
   #callbackFailed(error: unknown, message: Message): void {
-    this.#reportError(error, message);
+    reportError(this, error, message);
   }
 
-  /** Hands an error to `onError`, or logs it (also when `onError` itself throws). */
-  #reportError(error: unknown, message: Message | undefined): void {
-    if (this.onError) {
-      try {
-        this.onError(error, message);
-        return;
-      } catch (hookError) {
-        error = hookError;
-      }
-    }
-    if (message === undefined) log.error("Consumer:", error);
-    else log.error(`Callback failed for message ${message.deliveryTag}:`, error);
-  }
-
-  async #decodeFailed(message: Message, error: unknown): Promise<void> {
-    if (this.onDecodeError) {
-      try {
-        await this.onDecodeError(message, error);
-      } catch (hookError) {
-        this.#callbackFailed(hookError, message);
-      }
-      return;
-    }
-    log.error(
-      `Cannot decode message ${message.deliveryTag} (content type "${message.contentType}"); ` +
-        "rejecting it without requeue:",
-      error,
-    );
-    try {
-      if (!message.acknowledged) await message.reject({ requeue: false });
-    } catch (rejectError) {
-      log.warn("Cannot reject an undecodable message:", rejectError);
-    }
+  #decodeFailed(message: Message, error: unknown): Promise<void> {
+    return decodeFailed(this, message, error);
   }
 
   /**
@@ -477,13 +487,7 @@ export class Consumer {
         await this.cancel();
       } finally {
         this.#sink = undefined;
-        for (const message of sink.drain()) {
-          try {
-            if (!message.acknowledged && message.channel.isOpen) await message.requeue();
-          } catch (error) {
-            log.warn("Cannot requeue a buffered message:", error);
-          }
-        }
+        await sink.requeueRest();
       }
     }
   }
@@ -492,9 +496,4 @@ export class Consumer {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.cancel();
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }

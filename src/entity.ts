@@ -8,6 +8,11 @@
  */
 
 export { binding, type BindingSpec } from "./entity/binding.ts";
-export { type Declarable, type DeclarationCache, maybeDeclare } from "./entity/declare.ts";
+export {
+  type Declarable,
+  type DeclarationCache,
+  maybeDeclare,
+  type MaybeDeclareOptions,
+} from "./entity/declare.ts";
 export { Exchange, type ExchangeOptions, isReservedExchange } from "./entity/exchange.ts";
 export { Queue, type QueueOptions } from "./entity/queue.ts";

@@ -16,7 +16,9 @@ import {
   isRecoverable,
   NotBoundError,
 } from "./errors.ts";
+import { nameOf } from "./entity/_name_of.ts";
 import { type HeldPublish, OfflineBuffer } from "./producer/offline_buffer.ts";
+import { timeLimit } from "./producer/_time_limit.ts";
 import type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { type Encoded, serializers } from "./serialization.ts";
@@ -231,11 +233,19 @@ export class Producer {
       const buffer = this.#buffer;
       if (
         prepared instanceof Promise || (options.retry && this.#connection) ||
+        options.timeout !== undefined || options.confirmTimeout !== undefined ||
         !channel?.isOpen || this.#needsDeclare(exchange, options.declare) ||
         (buffer !== undefined && buffer.busy)
       ) {
-        if (buffer !== undefined) return this.#publishBuffered(buffer, exchange, prepared, options);
-        return this.#publish(exchange, prepared, options);
+        const slow = buffer !== undefined
+          ? this.#publishBuffered(buffer, exchange, prepared, options)
+          : this.#publish(exchange, prepared, options);
+        return options.timeout === undefined
+          ? slow
+          : timeLimit(slow, options.timeout, () =>
+            `Cannot publish to exchange "${
+              nameOf(exchange)
+            }": no answer within ${options.timeout} ms`);
       }
       const exchangeName = typeof exchange === "string" ? exchange : exchange.name;
       const routingKey = options.routingKey ?? this.routingKey;
@@ -347,7 +357,7 @@ export class Producer {
       await this.#connection.ensure(async () => {
         const channel = await this.channel();
         await this.#declareFor(channel, exchange, options.declare);
-        await channel.basicPublish(exchangeName, routingKey, message, publishOptions);
+        await this.#send(channel, exchangeName, routingKey, message, publishOptions, options);
       }, {
         ...CELERY_RETRY_POLICY,
         ...options.retryPolicy,
@@ -367,7 +377,26 @@ export class Producer {
     if (this.#needsDeclare(exchange, options.declare)) {
       await this.#declareFor(channel, exchange, options.declare);
     }
-    await channel.basicPublish(exchangeName, routingKey, message, publishOptions);
+    await this.#send(channel, exchangeName, routingKey, message, publishOptions, options);
+  }
+
+  /** The channel's publish, within `confirmTimeout`. */
+  #send(
+    channel: Channel,
+    exchangeName: string,
+    routingKey: string,
+    message: OutgoingMessage,
+    publishOptions: BasicPublishOptions | undefined,
+    options: PublishOptions,
+  ): Promise<void> {
+    const sent = channel.basicPublish(exchangeName, routingKey, message, publishOptions);
+    return timeLimit(
+      sent,
+      options.confirmTimeout,
+      () =>
+        `Cannot publish to exchange "${exchangeName}" with routing key "${routingKey}": not ` +
+        `confirmed within ${options.confirmTimeout} ms`,
+    );
   }
 
   /** False when every entity to declare is in the connection's cache already (the hot path). */

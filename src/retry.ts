@@ -43,6 +43,25 @@ export function* retryDelays(policy: RetryPolicy): Generator<number, void, undef
   }
 }
 
+/**
+ * The waits of a policy over `roundLength` alternate URLs (Kombu's `ensure_connection`): the next
+ * URL is tried at once, and the policy's wait comes after each full round.
+ *
+ * @param policy the retry policy (`maxRetries` counts every attempt, as in Kombu)
+ * @param roundLength how many URLs one round visits
+ * @returns the waits, in ms, one per retry
+ */
+export function* roundDelays(
+  policy: RetryPolicy,
+  roundLength: number,
+): Generator<number, void, undefined> {
+  const max = policy.maxRetries ?? Infinity;
+  const waits = retryDelays({ ...policy, maxRetries: Infinity });
+  for (let retry = 1; retry <= max; retry++) {
+    yield retry % roundLength === 0 ? waits.next().value ?? 0 : 0;
+  }
+}
+
 function abortError(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
 }
@@ -67,6 +86,7 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
  *
  * @param fn the operation; receives the attempt number (0 first)
  * @param policy the retry policy
+ * @param delays the waits between attempts (default: the policy's, {@link retryDelays})
  * @returns what `fn` resolved to
  * @throws the last error when retries run out or an error is not retryable; the signal's reason
  *   when aborted; {@link TimeoutError} when `timeout` passes first
@@ -85,10 +105,10 @@ function wait(ms: number, signal: AbortSignal | undefined): Promise<void> {
 export async function retryOverTime<T>(
   fn: (attempt: number) => Promise<T>,
   policy: RetryPolicy = {},
+  delays: Iterator<number, void, undefined> = retryDelays(policy),
 ): Promise<T> {
   const retryOn = policy.retryOn ?? isRecoverable;
   const deadline = policy.timeout === undefined ? Infinity : Date.now() + policy.timeout;
-  const delays = retryDelays(policy);
   for (let attempt = 0;; attempt++) {
     if (policy.signal?.aborted) throw abortError(policy.signal);
     try {

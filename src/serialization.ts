@@ -25,6 +25,8 @@ export {
   tagBytes,
 } from "./serializers/tagged_json.ts";
 export { rawSerializer, textSerializer } from "./serializers/text.ts";
+export { registerType, type TaggedClass, unregisterType } from "./serializers/json_types.ts";
+export { MicrosecondDate } from "./serializers/microsecond_date.ts";
 export { msgpackSerializer } from "./serializers/msgpack.ts";
 export { yamlSerializer } from "./serializers/yaml.ts";
 export {

@@ -15,6 +15,13 @@ export type { Body } from "./body.ts";
 /** The exchange types of AMQP 0-9-1. */
 export type ExchangeType = "direct" | "topic" | "fanout" | "headers";
 
+/**
+ * An exchange type: AMQP's four, or a broker extension named `x-...` (RabbitMQ's plugins:
+ * `x-delayed-message`, `x-consistent-hash`, `x-random`, ...), which only a channel with
+ * `anyExchangeType` declares.
+ */
+export type AnyExchangeType = ExchangeType | `x-${string}`;
+
 /** Field values allowed in headers and x-arguments. */
 export type FieldValue =
   | string
@@ -114,7 +121,7 @@ export interface ReturnedMessage {
 export interface ExchangeDeclaration {
   /** Exchange name. */
   name: string;
-  /** Exchange type. */
+  /** Exchange type (an `x-...` type reaches only a channel with `anyExchangeType`). */
   type: ExchangeType;
   /** Survives a broker restart. */
   durable?: boolean;
@@ -201,6 +208,12 @@ export interface QosOptions {
 export interface Channel {
   /** Becomes false when the channel or its connection is closed. */
   readonly isOpen: boolean;
+  /**
+   * True when the broker decides which exchange types exist (AMQP: any `x-...` type its plugins
+   * define); absent means only direct, topic, fanout and headers, and `Exchange.declare` refuses
+   * other types before asking.
+   */
+  readonly anyExchangeType?: boolean;
   /** Declares an exchange. */
   exchangeDeclare(exchange: ExchangeDeclaration): Promise<void>;
   /** Deletes an exchange. */

@@ -143,6 +143,47 @@ export function maskUrl(url: string): string {
 }
 
 /**
+ * Builds a broker URL from its parts (Kombu's `kombu.utils.url.as_url`), optionally with the
+ * password masked. User, password and host are percent-encoded; the virtual host keeps its `/`
+ * (`amqp://h//` is vhost `/`), so {@link parseUrl} reads back the same parts.
+ *
+ * @param parts the scheme and any of host, port, user, password, virtual host and query
+ * @param options `sanitize`: write `mask` (default `**`) instead of the password
+ * @returns the URL
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { asUrl } from "@wakame/wakame";
+ * const parts = { scheme: "amqp", hostname: "h", port: 5672, userid: "u", password: "p@ss", virtualHost: "/" };
+ * assert.equal(asUrl(parts), "amqp://u:p%40ss@h:5672//");
+ * assert.equal(asUrl(parts, { sanitize: true }), "amqp://u:**@h:5672//");
+ * ```
+ */
+export function asUrl(
+  parts: Partial<UrlParts> & { scheme: string },
+  options: { sanitize?: boolean; mask?: string } = {},
+): string {
+  const enc = encodeURIComponent;
+  let url = `${parts.scheme}://`;
+  if (parts.userid || parts.password) {
+    if (parts.userid) url += enc(parts.userid);
+    if (parts.password) {
+      const mask = options.mask ?? "**";
+      url += options.sanitize ? (mask ? `:${mask}` : ":") : `:${enc(parts.password)}`;
+    }
+    url += "@";
+  }
+  const host = parts.hostname ?? "";
+  url += host.includes(":") ? `[${host}]` : enc(host);
+  if (parts.port) url += `:${parts.port}`;
+  url += "/";
+  if (parts.virtualHost) url += enc(parts.virtualHost).replace(/%2F/g, "/");
+  const query = Object.entries(parts.query ?? {});
+  if (query.length > 0) url += `?${new URLSearchParams(query)}`;
+  return url;
+}
+
+/**
  * Splits a `;`-separated list of URLs (Kombu's failover form). A part without a scheme continues
  * the URL before it, so a URL that holds `;` itself (an Azure connection string:
  * `azurestoragequeues://AccountName=a;AccountKey=k`) stays whole.

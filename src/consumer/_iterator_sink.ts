@@ -4,7 +4,10 @@
  * @module
  */
 
+import { getLogger } from "../logger.ts";
 import type { Message } from "../message.ts";
+
+const log = getLogger("consumer");
 
 /** Deliveries waiting for a `for await` loop, and how the loop ends. */
 export class IteratorSink {
@@ -46,9 +49,15 @@ export class IteratorSink {
     }
   }
 
-  /** Takes the deliveries the loop never got (to requeue them). */
-  drain(): Message[] {
-    return this.#buffer.splice(0);
+  /** Requeues the deliveries the loop never got (those still on an open channel). */
+  async requeueRest(): Promise<void> {
+    for (const message of this.#buffer.splice(0)) {
+      try {
+        if (!message.acknowledged && message.channel.isOpen) await message.requeue();
+      } catch (error) {
+        log.warn("Cannot requeue a buffered message:", error);
+      }
+    }
   }
 
   #wakeUp(): void {

@@ -5,15 +5,18 @@
  */
 
 import { ConfigurationError, NotBoundError } from "../errors.ts";
-import type { Channel, ExchangeType, FieldTable } from "../transport.ts";
+import type { AnyExchangeType, Channel, ExchangeType, FieldTable } from "../transport.ts";
 import { canonicalJson } from "../utils/canonical_json.ts";
 import type { Declarable } from "./declare.ts";
 import { nameOf } from "./_name_of.ts";
 
 /** Options of an {@link Exchange} (Kombu's keyword arguments in camelCase). */
 export interface ExchangeOptions {
-  /** `direct` (default), `topic`, `fanout` or `headers`. */
-  type?: ExchangeType;
+  /**
+   * `direct` (default), `topic`, `fanout` or `headers`; on AMQP also a broker extension named
+   * `x-...` (RabbitMQ's `x-delayed-message`, `x-consistent-hash`, ...).
+   */
+  type?: AnyExchangeType;
   /** Survives a broker restart (default true, as in Kombu). */
   durable?: boolean;
   /** Deleted when the last queue is unbound. */
@@ -28,6 +31,12 @@ export interface ExchangeOptions {
   arguments?: FieldTable;
   /** Default delivery mode of messages published to it: 1 transient, 2 persistent. */
   deliveryMode?: 1 | 2 | "transient" | "persistent";
+}
+
+const AMQP_TYPES: ReadonlySet<string> = new Set(["direct", "topic", "fanout", "headers"]);
+
+function isAmqpType(type: string): type is ExchangeType {
+  return AMQP_TYPES.has(type);
 }
 
 /** True for exchanges that must never be declared: the default `""` and `amq.*`. */
@@ -50,7 +59,7 @@ export class Exchange implements Declarable {
   /** Name; `""` is the default exchange. */
   readonly name: string;
   /** Type. */
-  readonly type: ExchangeType;
+  readonly type: AnyExchangeType;
   /** Survives a broker restart. */
   readonly durable: boolean;
   /** Deleted when unused. */
@@ -72,13 +81,14 @@ export class Exchange implements Declarable {
    *
    * @param name the exchange name (`""` for the default exchange)
    * @param options type, durability and the rest
-   * @throws {ConfigurationError} for an unknown type
+   * @throws {ConfigurationError} for a type that is neither one of AMQP's four nor `x-...`
    */
   constructor(name = "", options: ExchangeOptions = {}, channel?: Channel) {
     const type = options.type ?? "direct";
-    if (!["direct", "topic", "fanout", "headers"].includes(type)) {
+    if (!isAmqpType(type) && !/^x-./.test(type)) {
       throw new ConfigurationError(
-        `Cannot make exchange "${name}": unknown type "${type}" (direct, topic, fanout, headers)`,
+        `Cannot make exchange "${name}": unknown type "${type}" (direct, topic, fanout, headers, ` +
+          "or a broker extension named x-...)",
       );
     }
     this.name = name;
@@ -154,9 +164,18 @@ export class Exchange implements Declarable {
   /** Declares on the given channel (skipped for `""`, `amq.*` and `noDeclare`). */
   async declareOn(channel: Channel, options?: { passive?: boolean }): Promise<void> {
     if (isReservedExchange(this.name) || this.noDeclare) return;
+    const type = this.type;
+    if (!isAmqpType(type) && !channel.anyExchangeType) {
+      throw new ConfigurationError(
+        `Cannot declare exchange "${this.name}" of type "${type}": this transport routes only ` +
+          "direct, topic, fanout and headers (types beyond them need a broker that has them, " +
+          "such as RabbitMQ with its plugin)",
+      );
+    }
     await channel.exchangeDeclare({
       name: this.name,
-      type: this.type,
+      // A channel with anyExchangeType passes the type to the broker as it is.
+      type: type as ExchangeType,
       durable: this.durable,
       autoDelete: this.autoDelete,
       internal: this.internal,
@@ -205,6 +224,30 @@ export class Exchange implements Declarable {
       );
     }
     await channel.exchangeUnbind(this.name, nameOf(source), routingKey, args);
+  }
+
+  /**
+   * True for an exchange with the same name, type, arguments, durability, auto-delete and
+   * delivery mode (Kombu's `Exchange.__eq__`); the channel does not count.
+   *
+   * @param other another exchange
+   * @returns whether they describe the same exchange
+   */
+  equals(other: Exchange | undefined): boolean {
+    return other instanceof Exchange && this.name === other.name && this.type === other.type &&
+      this.durable === other.durable && this.autoDelete === other.autoDelete &&
+      this.deliveryMode === other.deliveryMode &&
+      canonicalJson(this.arguments) === canonicalJson(other.arguments);
+  }
+
+  /**
+   * The exchange as a plain object (Kombu's `as_dict`, in wakame's names):
+   * `new Exchange(d.name, d)` makes an equal one.
+   *
+   * @returns name and options
+   */
+  asDict(): ExchangeOptions & { name: string } {
+    return { name: this.name, ...this.options };
   }
 
   /** Kombu-style text, e.g. `<Exchange media(direct)>`. */

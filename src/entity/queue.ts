@@ -6,11 +6,13 @@
 
 import { NotBoundError } from "../errors.ts";
 import type { Channel, Delivery, ExchangeType, FieldTable, QueueDeclareOk } from "../transport.ts";
+import { Message } from "../message.ts";
+import { serializers } from "../serialization.ts";
 import { canonicalJson } from "../utils/canonical_json.ts";
 import { nameOf } from "./_name_of.ts";
 import type { BindingSpec } from "./binding.ts";
 import type { Declarable } from "./declare.ts";
-import { Exchange } from "./exchange.ts";
+import { Exchange, type ExchangeOptions } from "./exchange.ts";
 
 /** Options of a {@link Queue} (Kombu's keyword arguments in camelCase; durations in ms). */
 export interface QueueOptions {
@@ -123,7 +125,8 @@ export class Queue implements Declarable {
    * @returns the queue
    */
   static fromDict(name: string, options: Record<string, unknown> = {}): Queue {
-    const get = <T>(key: string): T | undefined => options[key] as T | undefined;
+    // Python's None (JSON null) means "not set", as in Kombu: never `x-message-ttl: 0`.
+    const get = <T>(key: string): T | undefined => (options[key] ?? undefined) as T | undefined;
     const seconds = (key: string) => {
       const v = get<number>(key);
       return v === undefined ? undefined : v * 1000;
@@ -278,11 +281,32 @@ export class Queue implements Declarable {
     await this.#bound("unbind").queueUnbind(this.name, nameOf(exchange), routingKey, args);
   }
 
-  /** Takes one message, or `undefined` when empty (Kombu's `Queue.get`). */
-  async get(options?: { noAck?: boolean }): Promise<Delivery | undefined> {
-    return await this.#bound("get from").basicGet(this.name, {
-      noAck: options?.noAck ?? this.noAck,
-    });
+  /**
+   * Takes one message, decoded, or `undefined` when the queue is empty (Kombu's `Queue.get`,
+   * which returns a `Message`). A body that cannot be decoded, or whose content type is not
+   * accepted, still comes back: its `decode()` throws the error, and it waits for your ack or
+   * reject as any other.
+   *
+   * @param options `noAck` (default the queue's); `accept`: content types or serializer names
+   *   (default: json and Kombu's trusted raw types, as for a consumer)
+   * @returns the message, or `undefined`
+   * @throws {NotBoundError} when the queue is not bound to a channel
+   */
+  async get(
+    options?: { noAck?: boolean; accept?: readonly string[] },
+  ): Promise<Message | undefined> {
+    const channel = this.#bound("get from");
+    const noAck = options?.noAck ?? this.noAck;
+    const delivery = await channel.basicGet(this.name, { noAck });
+    if (delivery === undefined) return undefined;
+    const accept = serializers.prepareAccept(options?.accept);
+    const message = new Message(channel, delivery, { accept, noAck });
+    try {
+      await message.decode();
+    } catch {
+      // Kombu decodes lazily: the error is the caller's, on decode(); the message is theirs.
+    }
+    return message;
   }
 
   /**
@@ -318,6 +342,54 @@ export class Queue implements Declarable {
   /** Deletes the queue. */
   async delete(options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number> {
     return await this.#bound("delete").queueDelete(this.name, options);
+  }
+
+  /**
+   * True for a queue with the same name, exchange, binding key, x-arguments, binding and
+   * consumer arguments and flags (Kombu's `Queue.__eq__`; the x-arguments made from
+   * `messageTtl`, `expires` and the limits count too).
+   *
+   * @param other another queue
+   * @returns whether they describe the same queue
+   */
+  equals(other: Queue | undefined): boolean {
+    if (!(other instanceof Queue)) return false;
+    const same = (a: unknown, b: unknown) => canonicalJson(a ?? {}) === canonicalJson(b ?? {});
+    return this.name === other.name && this.routingKey === other.routingKey &&
+      (this.exchange === undefined
+        ? other.exchange === undefined
+        : this.exchange.equals(other.exchange)) &&
+      this.durable === other.durable && this.exclusive === other.exclusive &&
+      this.autoDelete === other.autoDelete &&
+      same(this.queueArguments, other.queueArguments) &&
+      same(this.options.bindingArguments, other.options.bindingArguments) &&
+      same(this.options.consumerArguments, other.options.consumerArguments);
+  }
+
+  /**
+   * The queue as a plain object (Kombu's `as_dict(recurse)`, in wakame's names and ms):
+   * `new Queue(d.name, d)` makes an equal one (without `recurse`).
+   *
+   * @param recurse also turn the exchange into a plain object
+   * @returns name and options
+   */
+  asDict(recurse = false): Omit<QueueOptions, "exchange"> & {
+    name: string;
+    exchange?: Exchange | (ExchangeOptions & { name: string });
+  } {
+    const { onDeclared: _, ...options } = this.options;
+    return {
+      ...options,
+      name: this.name,
+      exchange: recurse ? this.exchange?.asDict() : this.exchange,
+      routingKey: this.routingKey,
+      durable: this.durable,
+      exclusive: this.exclusive,
+      autoDelete: this.autoDelete,
+      noAck: this.noAck,
+      noDeclare: this.noDeclare,
+      bindings: [...this.bindings],
+    };
   }
 
   /** Kombu-style text, e.g. `<Queue video -> <Exchange media(direct)> -> video>`. */

@@ -46,6 +46,18 @@ export interface PublishOptions {
   replyTo?: string | Queue;
   /** Return the message through `onReturn` when no queue takes it. */
   mandatory?: boolean;
+  /**
+   * Most ms the whole publish may take: connecting, declaring, sending, retries and the confirm
+   * (Kombu's `timeout`, in seconds there); then it rejects with `TimeoutError`. The message may
+   * still reach the broker: a publish cannot be taken back.
+   */
+  timeout?: number;
+  /**
+   * Most ms to wait for the channel to take the message, with publisher confirms
+   * (`confirmPublish` on AMQP) for the broker's confirm (Kombu's `confirm_timeout`, seconds
+   * there); then it rejects with `TimeoutError` (recoverable: `retry` publishes again).
+   */
+  confirmTimeout?: number;
   /** Message id. */
   messageId?: string;
   /** Timestamp: a Date or seconds since the epoch. */

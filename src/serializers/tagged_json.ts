@@ -9,6 +9,8 @@ import { decodeBase64, encodeBase64 } from "../_base64.ts";
 import { decodeUtf8Strict } from "../body.ts";
 import { DecodeError, EncodeError } from "../errors.ts";
 import { errorText } from "./_error_text.ts";
+import { encodeRegistered, registeredDecoder } from "./json_types.ts";
+import { MicrosecondDate } from "./microsecond_date.ts";
 import type { Serializer } from "./types.ts";
 
 const utf8Encoder = new TextEncoder();
@@ -22,10 +24,11 @@ const ISO_DATETIME =
 
 /**
  * Parses the ISO 8601 text Python's `datetime.isoformat()` writes. A naive time (no offset) is
- * taken as UTC, as Celery writes UTC. Precision beyond milliseconds is dropped.
+ * taken as UTC, as Celery writes UTC. Microseconds are kept: a time with sub-millisecond digits
+ * comes back as a {@link MicrosecondDate}; digits beyond the sixth are dropped, as Python does.
  *
  * @param text e.g. `2024-05-01T12:00:00.123456+02:00`
- * @returns the instant
+ * @returns the instant (a `MicrosecondDate` when it has sub-millisecond digits)
  * @throws {DecodeError} when the text is not such a date-time
  */
 export function parseIsoDateTime(text: string): Date {
@@ -51,7 +54,9 @@ export function parseIsoDateTime(text: string): Date {
     const os = digits.length > 4 ? Number(digits.slice(4)) : 0;
     offsetMs = (zone[0] === "-" ? -1 : 1) * ((oh * 60 + om) * 60 + os) * 1000;
   }
-  return new Date(date.getTime() - offsetMs);
+  const instant = date.getTime() - offsetMs;
+  const micro = frac.length > 3 ? Number(frac.padEnd(6, "0").slice(0, 6)) : 0;
+  return micro % 1000 === 0 ? new Date(instant) : new MicrosecondDate(instant, micro);
 }
 
 function formatUuid(value: unknown): string {
@@ -79,8 +84,8 @@ function taggedString(type: string, value: unknown): string {
 }
 
 /**
- * Turns one Kombu tagged value (`{"__type__": T, "__value__": V}`) into its JavaScript form:
- * `datetime` to `Date`, `date`/`time`/`decimal`/`uuid` to strings, `bytes`/`base64` to
+ * Turns one Kombu tagged value (`{"__type__": T, "__value__": V}`) into its JavaScript form: a
+ * type registered with `registerType` by its decoder, `datetime` to `Date`, `date`/`time`/`decimal`/`uuid` to strings, `bytes`/`base64` to
  * `Uint8Array`.
  *
  * @param type the `__type__`
@@ -89,6 +94,8 @@ function taggedString(type: string, value: unknown): string {
  * @throws {DecodeError} for an unknown type or a malformed value
  */
 export function decodeTaggedValue(type: unknown, value: unknown): unknown {
+  const custom = registeredDecoder(type);
+  if (custom !== undefined) return custom(value);
   switch (type) {
     case "datetime":
       return parseIsoDateTime(taggedString(type, value));
@@ -173,11 +180,14 @@ function isoForPython(date: Date): string {
     throw new EncodeError(`Cannot serialize Date of year ${year}: Python's datetime needs 1..9999`);
   }
   // Python before 3.11 cannot read "Z" in fromisoformat; "+00:00" works everywhere.
+  if (date instanceof MicrosecondDate) return date.toPythonIso();
   return date.toISOString().replace(/Z$/, "+00:00");
 }
 
 function taggedReplacer(this: unknown, key: string, value: unknown): unknown {
   const original = (this as Record<string, unknown>)[key];
+  const custom = encodeRegistered(original);
+  if (custom !== undefined) return custom;
   if (original instanceof Date) {
     return { [TYPE_KEY]: "datetime", [VALUE_KEY]: isoForPython(original) };
   }

@@ -25,7 +25,21 @@ export const yamlSerializer: LazySerializer = lazySerializer<typeof Yaml>({
   contentEncoding: "utf-8",
   package: { name: "yaml", range: "^2", feature: "the yaml serializer" },
   make(module) {
-    const { parseDocument, stringify } = module;
+    const { Document, isScalar, parseDocument, stringify, visit } = module;
+    // A "<<" key is YAML 1.1's merge key: written as `!!str '<<'` it stays a string key, for
+    // PyYAML's safe_load and for this parser (PyYAML's safe_dump quotes it).
+    const quoteMergeKeys = (value: unknown): string => {
+      const doc = new Document(value, { version: "1.1" });
+      visit(doc, {
+        Pair(_key, pair) {
+          if (isScalar(pair.key) && pair.key.value === "<<") {
+            pair.key.type = "QUOTE_SINGLE";
+            pair.key.tag = "tag:yaml.org,2002:str";
+          }
+        },
+      });
+      return doc.toString();
+    };
     const parse = (text: string): unknown => {
       const doc = parseDocument(text, { version: "1.1", logLevel: "silent" });
       const problem = doc.errors[0] ?? doc.warnings[0];
@@ -38,7 +52,8 @@ export const yamlSerializer: LazySerializer = lazySerializer<typeof Yaml>({
     };
     return {
       encode(value) {
-        const text = stringify(value, { version: "1.1" });
+        let text = stringify(value, { version: "1.1" });
+        if (text !== undefined && /(^|[\s{,-])<<:/m.test(text)) text = quoteMergeKeys(value);
         if (text === undefined) {
           throw new EncodeError(`Cannot serialize a value of type "${typeof value}" as YAML`);
         }

@@ -15,6 +15,7 @@ import {
   DecodeError,
   EncodeError,
 } from "../../src/errors.ts";
+import { MicrosecondDate } from "../../src/serialization.ts";
 import { bodyBytes, bodyText } from "../../src/body.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
@@ -196,6 +197,26 @@ describe("serializers.loads", () => {
     assert.throws(() => serializers.loads(body, undefined, "no-such-charset"), DecodeError);
   });
 
+  it("reads Python's charset names as Kombu's bytes_to_str does", () => {
+    // Python's codecs.lookup: case, "_" and "-" do not matter; latin-1 is each byte's code point
+    // (WHATWG's "latin1" label would read 0x80 as "€" from windows-1252).
+    const latin = new Uint8Array([0x80, 0xe9]);
+    for (const name of ["latin-1", "latin_1", "Latin1", "ISO-8859-1", "iso8859_1", "l1"]) {
+      assert.equal(serializers.loads(latin, undefined, name), "\u0080é", name);
+    }
+    const utf8 = new TextEncoder().encode("é");
+    for (const name of ["utf_8", "UTF_8", "utf8", "U8", "utf-8"]) {
+      assert.equal(serializers.loads(utf8, undefined, name), "é", name);
+      assert.deepEqual(
+        serializers.loads(new TextEncoder().encode('{"a":"é"}'), "application/json", name),
+        { a: "é" },
+      );
+    }
+    assert.equal(serializers.loads(new Uint8Array([0xe9, 0]), undefined, "utf_16_le"), "é");
+    assert.equal(serializers.loads(new Uint8Array([0x68]), undefined, "us-ascii"), "h");
+    assert.throws(() => serializers.loads(latin, undefined, "ascii"), DecodeError);
+  });
+
   it("raises DecodeError for an accepted type nobody decodes", () => {
     const accept = serializers.prepareAccept(["application/x-custom"]);
     assert.throws(
@@ -325,7 +346,8 @@ describe("JSON tagged types (Kombu >= 5.3)", () => {
       "utf-8",
     );
     assert.deepEqual(value, {
-      dt_utc: new Date(Date.UTC(2024, 4, 1, 12, 30, 45, 123)),
+      // Its microseconds are kept (a MicrosecondDate), not cut to milliseconds.
+      dt_utc: new MicrosecondDate(Date.UTC(2024, 4, 1, 12, 30, 45), 123456),
       dt_naive: new Date(Date.UTC(2024, 4, 1, 12, 30, 45)),
       dt_offset: new Date(Date.UTC(2024, 4, 1, 12, 30, 45)),
       date: "2024-05-01",
@@ -588,5 +610,21 @@ print(json.dumps(yaml.safe_load(json.load(sys.stdin))))
       bodyText(e.body),
     );
     assert.deepEqual(out, { a: "yes", b: "on", c: "no", d: "~" });
+  });
+
+  it('a "<<" key stays a key, not YAML 1.1\'s merge key, both ways', skipPython.options(), () => {
+    // fast-check found [{"<<": false}]: written plain, "<<" merged and decoding failed.
+    const value = [{ "<<": false, a: { "<<": 1, b: 2 } }];
+    const e = serializers.dumps(value, "yaml");
+    const yaml = serializers.prepareAccept(["yaml"]);
+    assert.deepEqual(serializers.loads(e.body, e.contentType, e.contentEncoding, yaml), value);
+    const out = runPython(
+      `
+import json, sys, yaml
+print(json.dumps(yaml.safe_load(json.load(sys.stdin))))
+`,
+      bodyText(e.body),
+    );
+    assert.deepEqual(out, value);
   });
 });

@@ -86,6 +86,8 @@ export class AmqpChannel implements Channel {
     this.id = core.id;
   }
 
+  /** The broker decides which exchange types exist (RabbitMQ's plugins add `x-...` types). */
+  readonly anyExchangeType = true;
   /** Receives messages the broker returned (mandatory publish without a route). */
   get onReturn(): ((message: ReturnedMessage) => void) | undefined {
     return this.#core.onReturn;

@@ -138,8 +138,9 @@ export function amqpOptions(
     throw new ConfigurationError('Cannot use transport option "socketFactory": not a function');
   }
   return {
-    username: params.userid ?? "guest",
-    password: params.password ?? "guest",
+    // Kombu: an empty user or password (`amqp://:@host//`) falls back to guest too.
+    username: params.userid || "guest",
+    password: params.password || "guest",
     virtualHost: params.virtualHost === "" || params.virtualHost === undefined
       ? "/"
       : params.virtualHost,

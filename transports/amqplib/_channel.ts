@@ -51,6 +51,8 @@ export interface ChannelOwner extends RawOwner {
  * transport option `confirmPublish: true` opens every channel in confirm mode from the start.
  */
 export class AmqplibChannel implements Channel {
+  /** The broker decides which exchange types exist (RabbitMQ's plugins add `x-...` types). */
+  readonly anyExchangeType = true;
   /** Receives messages the broker returned (mandatory publish without a route). */
   onReturn: ((message: ReturnedMessage) => void) | undefined = undefined;
   #raw: RawChannel;

@@ -145,9 +145,12 @@ export class RawChannel {
    */
   closedError(action: string): Error {
     if (this.#owner.isGone) {
-      return new ConnectionError(`${action}: the connection is closed`, {
-        cause: this.#owner.failure,
-      });
+      const cause = this.#owner.failure;
+      // The broker's reason (503 COMMAND_INVALID - unknown exchange type ...) goes in the text.
+      return new ConnectionError(
+        `${action}: the connection is closed${cause ? ` (${cause.message})` : ""}`,
+        { cause },
+      );
     }
     const failure = this.#failure;
     if (failure instanceof ChannelError) {

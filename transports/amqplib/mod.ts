@@ -120,8 +120,9 @@ async function connect(params: ConnectionParams): Promise<TransportConnection> {
       protocol: tls === undefined ? "amqp" : "amqps",
       hostname: params.hostname,
       port,
-      username: params.userid ?? "guest",
-      password: params.password ?? "guest",
+      // Kombu: an empty user or password (`amqp://:@host//`) falls back to guest too.
+      username: params.userid || "guest",
+      password: params.password || "guest",
       // amqplib unescapes the vhost, so "/" travels as "%2F".
       vhost: encodeURIComponent(virtualHost),
       heartbeat: Math.max(0, Math.round(params.heartbeat)),

@@ -22,7 +22,7 @@ import {
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { rabbitmqctl } from "../../_support/rabbitmq.ts";
 import { params } from "./_params.ts";
-import { bodyText } from "../../../mod.ts";
+import { bodyText, Connection } from "../../../mod.ts";
 import { envSkip } from "../../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672));
@@ -76,6 +76,20 @@ describe("AMQP transport on RabbitMQ", () => {
     if (skip.reason) return;
     await conn?.close();
   });
+
+  it(
+    "logs in with guest/guest from amqp://:@127.0.0.1// as Kombu does",
+    skip.options(),
+    async () => {
+      const conn = new Connection("amqp://:@127.0.0.1//");
+      try {
+        await conn.connect();
+        assert.equal(conn.connected, true);
+      } finally {
+        await conn.close();
+      }
+    },
+  );
 
   it("maps 404 to NotFoundError and closes only that channel", skip.options(), async () => {
     const bad = await conn.createChannel();

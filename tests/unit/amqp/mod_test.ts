@@ -6,6 +6,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Connection } from "../../../mod.ts";
 import { ConfigurationError, ConnectionError } from "../../../src/errors.ts";
+import { parseUrl } from "../../../src/url.ts";
 import { connectSocket } from "../../../src/runtime/mod.ts";
 import type { SocketOptions } from "../../../src/socket.ts";
 import {
@@ -45,6 +46,15 @@ describe("AMQP transport parameters", () => {
     assert.equal(o.authMechanism, "AMQPLAIN");
     assert.equal(o.connectionName, "app");
     assert.equal(o.tls, false);
+  });
+
+  it("logs in as guest/guest for amqp://:@host// (an empty user or password, as in Kombu)", () => {
+    const parts = parseUrl("amqp://:@127.0.0.1//");
+    const o = amqpOptions(params({ userid: parts.userid, password: parts.password }));
+    assert.equal(o.username, "guest");
+    assert.equal(o.password, "guest");
+    const empty = amqpOptions(params({ userid: "", password: "" }));
+    assert.deepEqual([empty.username, empty.password], ["guest", "guest"]);
   });
 
   it("takes Kombu's login_method for the SASL mechanism", () => {

@@ -96,6 +96,31 @@ describe("Connection: connecting", () => {
     await conn.close();
   });
 
+  it("ensureConnection tries the next URL at once and waits after each full round (Kombu)", async () => {
+    const { conn, transport } = flaky(["h1", "h2", "h3"]);
+    transport.failures = 7;
+    const waits: number[] = [];
+    await conn.ensureConnection({
+      intervalStart: 1,
+      intervalStep: 2,
+      intervalMax: 10,
+      onRetry: (_e, _n, delay) => void waits.push(delay),
+    });
+    assert.deepEqual(waits, [0, 0, 1, 0, 0, 3, 0]);
+    assert.equal(transport.attempts.length, 8);
+    await conn.close();
+    const one = flaky(["h1"]);
+    one.transport.failures = 2;
+    const single: number[] = [];
+    await one.conn.ensureConnection({
+      intervalStart: 1,
+      intervalStep: 2,
+      onRetry: (_e, _n, delay) => void single.push(delay),
+    });
+    assert.deepEqual(single, [1, 3]);
+    await one.conn.close();
+  });
+
   it("visits every URL once per round with the shuffle strategy", async () => {
     const hosts = ["h1", "h2", "h3", "h4"];
     const { conn, transport } = flaky(hosts, { failoverStrategy: "shuffle" });

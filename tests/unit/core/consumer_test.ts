@@ -92,7 +92,7 @@ describe("Consumer on a recording channel", () => {
     const consumer = new Consumer(channel, ["q"], {
       autoDeclare: false,
       onError: (error, message) =>
-        errors.push(`${(error as Error).message} @${message.deliveryTag}`),
+        errors.push(`${(error as Error).message} @${message?.deliveryTag}`),
       callbacks: [
         (body) => {
           if ((body as { n: number }).n === 1) throw new Error("sync boom");

@@ -19,11 +19,12 @@ describe("Exchange", () => {
     assert.equal(String(new Exchange("")), "<Exchange ''(direct)>");
   });
 
-  it("refuses an unknown type", () => {
+  it("refuses an unknown type that is not a broker extension (x-...)", () => {
     assert.throws(
-      () => new Exchange("x", { type: "x-delayed" as ExchangeType }),
+      () => new Exchange("x", { type: "delayed" as ExchangeType }),
       ConfigurationError,
     );
+    assert.equal(new Exchange("x", { type: "x-delayed-message" }).type, "x-delayed-message");
   });
 
   it("declares only when bound, on a copy", async () => {
@@ -160,6 +161,25 @@ describe("Queue", () => {
     });
     assert.deepEqual(q.options.bindingArguments, { b: 1 });
     assert.deepEqual(q.options.consumerArguments, { "x-priority": 5 });
+  });
+
+  it("fromDict: Python's None (null) means not set, never 0", () => {
+    const q = Queue.fromDict("q", {
+      exchange: null,
+      exchange_type: null,
+      message_ttl: null,
+      expires: null,
+      max_length: null,
+      max_priority: null,
+      durable: null,
+      queue_arguments: null,
+    });
+    assert.deepEqual(q.queueArguments, {});
+    assert.equal(q.exchange, undefined);
+    assert.equal(q.durable, true);
+    assert.deepEqual(Queue.fromDict("q", { message_ttl: 0.5 }).queueArguments, {
+      "x-message-ttl": 500,
+    });
   });
 
   it("fromDict: the routing key defaults to the name, binding_key wins, exchange_* beat the shared keys", () => {
