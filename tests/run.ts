@@ -181,7 +181,7 @@ async function run(
   clearTimeout(limit);
   clearInterval(idle);
   // A process the child left behind may still hold the pipes: give the output a moment, no more.
-  let grace: number | undefined;
+  let grace: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([pumps, new Promise((done) => grace = setTimeout(done, 2000))]);
   clearTimeout(grace);
   // deno-lint-ignore no-control-regex
@@ -318,7 +318,17 @@ if (options.staticChecks && !options.filters.length) {
     failed: code === 0 ? 0 : 1,
     skipped: 0,
   });
-  outcomes.push(await run("deno check", deno, ["check", "mod.ts", ...relative], quiet));
+  outcomes.push(
+    await run("deno check", deno, [
+      "check",
+      "mod.ts",
+      "tests/run.ts",
+      "tools",
+      "bench",
+      "examples",
+      ...relative,
+    ], quiet),
+  );
   outcomes.push(await run("deno lint", deno, ["lint"], quiet));
   outcomes.push(await run("deno fmt --check", deno, ["fmt", "--check"], quiet));
   // Every export of deno.json, as JSR documents them.

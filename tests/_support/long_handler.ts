@@ -4,7 +4,7 @@
  * queue never receives it, and it is settled once at the end. Shared by the Redis, SQS and Azure
  * tests.
  */
-import { Connection, Queue } from "../../mod.ts";
+import { type Connection, Queue } from "../../mod.ts";
 
 /** What happened. */
 export interface LongHandlerOutcome {
