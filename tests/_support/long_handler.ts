@@ -4,6 +4,7 @@
  * queue never receives it, and it is settled once at the end. Shared by the Redis, SQS and Azure
  * tests.
  */
+import assert from "node:assert/strict";
 import { type Connection, Queue } from "../../mod.ts";
 
 /** What happened. */
@@ -85,4 +86,44 @@ export async function longHandler(options: LongHandlerOptions): Promise<LongHand
     await Promise.allSettled([slowConn.close(), otherConn.close()]);
   }
   return outcome;
+}
+
+/** The part of a store the HTTP-queue case asks once the handler is done. */
+interface AskedStore {
+  get(queue: string): Promise<unknown>;
+  size(queue: string): Promise<number>;
+  close?(): Promise<void>;
+}
+
+/**
+ * The case the SQS and Azure tests share: a handler of three visibility timeouts is not
+ * redelivered, and the message is deleted once (a fresh store sees it neither visible nor in
+ * flight).
+ *
+ * @param connect opens a connection with `visibilityTimeout` as given
+ * @param openStore opens a store of the same account to ask
+ * @param visibilityTimeout the timeout `connect` uses, ms
+ */
+export async function expectLongHandlerSettledOnce(
+  connect: () => Connection,
+  openStore: () => AskedStore,
+  visibilityTimeout: number,
+): Promise<void> {
+  const queue = `long-${crypto.randomUUID().slice(0, 8)}`;
+  const outcome = await longHandler({
+    connect,
+    queue,
+    handlerMs: 3 * visibilityTimeout,
+    settleMs: visibilityTimeout + 500,
+  });
+  assert.deepEqual(outcome.slow, [{ job: "long" }], "delivered once to the slow consumer");
+  assert.deepEqual(outcome.other, [], "never redelivered to the other consumer");
+  assert.ok(outcome.acked);
+  const store = openStore();
+  try {
+    assert.equal(await store.get(queue), undefined, "deleted: nothing visible");
+    assert.equal(await store.size(queue), 0, "deleted: nothing in flight either");
+  } finally {
+    await store.close?.();
+  }
 }

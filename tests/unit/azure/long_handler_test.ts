@@ -3,7 +3,6 @@
  * redelivered to another consumer, because the virtual base renews the message's visibility with
  * its pop receipt while the handler runs; the message is deleted once, at the ack.
  */
-import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Connection } from "../../../src/connection.ts";
 import type { ConnectionParams } from "../../../src/transport.ts";
@@ -18,7 +17,7 @@ import {
   emulatorSkipReason,
   startAzurite,
 } from "../../_support/emulators.ts";
-import { longHandler } from "../../_support/long_handler.ts";
+import { expectLongHandlerSettledOnce } from "../../_support/long_handler.ts";
 import { envSkip } from "../../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, await emulatorSkipReason("azurite"));
@@ -46,34 +45,21 @@ describe("Azure long handlers", () => {
   it(
     "a handler of 3x the visibility timeout is not redelivered; the message is deleted once",
     skip.options(),
-    async () => {
-      const queue = `long-${crypto.randomUUID().slice(0, 8)}`;
-      const visibilityTimeout = 1000;
-      const outcome = await longHandler({
-        connect: () =>
+    () =>
+      expectLongHandlerSettledOnce(
+        () =>
           new Connection("azurestoragequeues://", {
             transport: AzureStorageQueuesTransport,
-            transportOptions: transportOptions({ visibilityTimeout }),
+            transportOptions: transportOptions({ visibilityTimeout: 1000 }),
           }),
-        queue,
-        handlerMs: 3 * visibilityTimeout,
-        settleMs: visibilityTimeout + 500,
-      });
-      assert.deepEqual(outcome.slow, [{ job: "long" }], "delivered once to the slow consumer");
-      assert.deepEqual(outcome.other, [], "never redelivered to the other consumer");
-      assert.ok(outcome.acked);
-      const store = new AzureBackend(
-        readAzureSettings({
-          url: "azurestoragequeues://",
-          transportOptions: transportOptions(),
-        } as unknown as ConnectionParams),
-      );
-      try {
-        assert.equal(await store.get(queue), undefined, "deleted: nothing visible");
-        assert.equal(await store.size(queue), 0, "deleted: nothing hidden either");
-      } finally {
-        await store.close();
-      }
-    },
+        () =>
+          new AzureBackend(
+            readAzureSettings({
+              url: "azurestoragequeues://",
+              transportOptions: transportOptions(),
+            } as unknown as ConnectionParams),
+          ),
+        1000,
+      ),
   );
 });

@@ -3,13 +3,12 @@
  * consumer, because the virtual base renews the receipt's visibility (ChangeMessageVisibility)
  * while the handler runs; the message is deleted once, at the ack.
  */
-import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Connection } from "../../../src/connection.ts";
 import type { ConnectionParams } from "../../../src/transport.ts";
 import { readSqsSettings, SqsBackend, SqsTransport } from "../../../transports/sqs/mod.ts";
 import { type Emulator, emulatorSkipReason, startFauxqs } from "../../_support/emulators.ts";
-import { longHandler } from "../../_support/long_handler.ts";
+import { expectLongHandlerSettledOnce } from "../../_support/long_handler.ts";
 import { envSkip } from "../../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, await emulatorSkipReason("fauxqs"));
@@ -37,35 +36,21 @@ describe("SQS long handlers", () => {
   it(
     "a handler of 3x the visibility timeout is not redelivered; the message is deleted once",
     skip.options(),
-    async () => {
-      const queue = `long-${crypto.randomUUID().slice(0, 8)}`;
-      const visibilityTimeout = 1000;
-      const outcome = await longHandler({
-        connect: () =>
+    () =>
+      expectLongHandlerSettledOnce(
+        () =>
           new Connection("sqs://", {
             transport: SqsTransport,
-            transportOptions: transportOptions({ visibilityTimeout }),
+            transportOptions: transportOptions({ visibilityTimeout: 1000 }),
           }),
-        queue,
-        handlerMs: 3 * visibilityTimeout,
-        settleMs: visibilityTimeout + 500,
-      });
-      assert.deepEqual(outcome.slow, [{ job: "long" }], "delivered once to the slow consumer");
-      assert.deepEqual(outcome.other, [], "never redelivered to the other consumer");
-      assert.ok(outcome.acked);
-      // Deleted: nothing visible, nothing in flight.
-      const store = new SqsBackend(
-        readSqsSettings({
-          url: "sqs://",
-          transportOptions: transportOptions(),
-        } as unknown as ConnectionParams),
-      );
-      try {
-        assert.equal(await store.get(queue), undefined);
-        assert.equal(await store.size(queue), 0);
-      } finally {
-        await store.close();
-      }
-    },
+        () =>
+          new SqsBackend(
+            readSqsSettings({
+              url: "sqs://",
+              transportOptions: transportOptions(),
+            } as unknown as ConnectionParams),
+          ),
+        1000,
+      ),
   );
 });
