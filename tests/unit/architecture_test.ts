@@ -65,4 +65,9 @@ describe("house rules", () => {
       .filter((file) => readFileSync(join(root, file), "utf8").split("\n").length - 1 > 500);
     assert.deepEqual(long, []);
   });
+
+  it("the Redis backend reads as a store (under 350 lines; links, fanout, lease apart)", () => {
+    const lines = readFileSync(join(root, "transports/redis/backend.ts"), "utf8").split("\n");
+    assert.ok(lines.length - 1 < 350, `transports/redis/backend.ts has ${lines.length - 1} lines`);
+  });
 });

@@ -17,7 +17,7 @@
  */
 
 import { ChannelError } from "../../src/errors.ts";
-import { decodeEnvelope, encodeEnvelope } from "../../src/envelope.ts";
+import { encodeEnvelope } from "../../src/envelope.ts";
 import type { FieldTable } from "../../src/transport.ts";
 import type {
   GetManyOptions,
@@ -31,8 +31,9 @@ import { RedisBindingStore } from "./bindings.ts";
 import type { RedisConnector } from "./connector.ts";
 import { type RedisLink, replyText } from "./driver.ts";
 import { RedisFanout } from "./fanout.ts";
+import { decodeFetched, readFetchReply } from "./fetched.ts";
 import { KeyLayout, priorityStep } from "./keys.ts";
-import { type Held, isConnectionLoss, RedisLease } from "./lease.ts";
+import { isConnectionLoss, RedisLease } from "./lease.ts";
 import { INVALIDATE_CHANNEL, RedisLinks } from "./links.ts";
 import type { RedisSettings } from "./options.ts";
 import { ReadAhead } from "./read_ahead.ts";
@@ -69,6 +70,8 @@ export class RedisBackend implements QueueBackend {
   readonly #settings: RedisSettings;
   readonly #layout: KeyLayout;
   readonly #context: RedisBackendContext;
+  /** Reports what could not be read (poison messages); the context's `warn`. */
+  readonly #warn = (message: string, error?: unknown): void => this.#context.warn(message, error);
   readonly #links: RedisLinks;
   readonly #fanout: RedisFanout;
   readonly #unacked: RedisLease;
@@ -185,36 +188,14 @@ export class RedisBackend implements QueueBackend {
 
   /** Takes the oldest message of the queue (highest priority step first), recorded as unacked. */
   async get(queue: string): Promise<StoredMessage | undefined> {
-    const batches = this.#fanout.take([queue], 1, 1, (text) => this.#decode(text, queue, false));
+    const batches = this.#fanout.take(
+      [queue],
+      1,
+      1,
+      (text) => decodeFetched(text, queue, false, this.#warn),
+    );
     if (batches.length === 0) batches.push(...await this.#fetch([queue], 1, 1));
     return batches[0]?.messages[0];
-  }
-
-  /**
-   * Decodes a fetched envelope. One that cannot be decoded (a poison message: not JSON, a bad
-   * body, not an envelope at all) is logged once, with the head of its text, and dropped; the
-   * caller removes its `unacked` record (see {@link RedisBackend.#fetch}).
-   */
-  #decode(
-    text: string,
-    queue: string,
-    recorded: boolean,
-    recordedTag?: string,
-  ): StoredMessage | undefined {
-    try {
-      const message = decodeEnvelope(text);
-      message.backendData = { recorded } satisfies Held;
-      return message;
-    } catch (error) {
-      const tag = recordedTag === undefined ? "" : ` (delivery tag "${recordedTag}")`;
-      const preview = text.length > 200 ? `${text.slice(0, 200)}... (${text.length} chars)` : text;
-      this.#context.warn(
-        `Cannot decode a message of queue "${queue}"${tag}; rejected without requeue and ` +
-          `dropped: ${JSON.stringify(preview)}`,
-        error,
-      );
-      return undefined;
-    }
   }
 
   /** One round of the fetch script, in the order of the queues given. */
@@ -229,35 +210,19 @@ export class RedisBackend implements QueueBackend {
     const now = (fetchedAt / 1000).toFixed(6);
     const args = [max, now, queues.length, record ? "1" : "0", perQueue];
     const reply = await fetchScript.run(link, keys, args);
-    if (!Array.isArray(reply)) return [];
-    const byQueue = new Map<string, StoredMessage[]>();
-    const poisoned: string[] = [];
-    for (let i = 0; i + 2 < reply.length; i += 3) {
-      const queue = queues[Number(reply[i]) % queues.length]!;
-      const text = replyText(reply[i + 1]);
-      const tag = replyText(reply[i + 2]) || undefined;
-      const message = text === undefined ? undefined : this.#decode(text, queue, record, tag);
-      if (!message) {
-        if (tag !== undefined) poisoned.push(tag);
-        continue;
-      }
-      // The unacked_index score is the fetch time: lease renewal counts from it.
-      message.leasedAt = fetchedAt;
-      const list = byQueue.get(queue) ?? byQueue.set(queue, []).get(queue)!;
-      list.push(message);
-    }
-    // A poison message is settled once, as a reject without requeue: Kombu's Redis
-    // `reject(requeue=False)` is an ack (there is no dead-letter list), so its record goes and
-    // no sweep brings it back; the log line above is where it ends up.
+    const warn = this.#warn;
+    const { batches, poisoned } = readFetchReply(reply, queues, record, fetchedAt, warn);
+    // A poison message is settled once, as a reject without requeue: its record goes, so no
+    // sweep brings it back; the log line is where it ends up.
     if (poisoned.length > 0) {
       await this.#unacked.forget(poisoned).catch((error) =>
-        this.#context.warn(
+        warn(
           `Cannot remove the unacked records of ${poisoned.length} undecodable message(s)`,
           error,
         )
       );
     }
-    return [...byQueue].map(([queue, messages]) => ({ queue, messages }));
+    return batches;
   }
 
   /**
@@ -273,7 +238,8 @@ export class RedisBackend implements QueueBackend {
         await this.#links.ensure(true);
         if (this.lease) await this.#unacked.maybeSweep();
         this.#links.checkHealth();
-        const decode = (text: string, queue: string) => this.#decode(text, queue, false);
+        const decode = (text: string, queue: string) =>
+          decodeFetched(text, queue, false, this.#warn);
         const fanout = this.#fanout.take(queues, max, perQueue, decode);
         if (fanout.length > 0) return fanout;
         const generation = this.#links.generation;
