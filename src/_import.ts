@@ -60,7 +60,9 @@ async function importPackage(pkg: OptionalPackage): Promise<unknown> {
   try {
     return await importHidden(pkg.name);
   } catch (error) {
-    if (!isNotFound(error)) {
+    // Only a failure that names the package means it is missing: an error thrown while the
+    // package itself loads (one of its own imports, its initialisation) is reported as such.
+    if (!isModuleNotFound(error, pkg.name)) {
       throw new ConfigurationError(
         `Cannot load the package "${pkg.name}" for ${pkg.feature}: ${
           error instanceof Error ? error.message : String(error)

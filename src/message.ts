@@ -164,9 +164,10 @@ export class Message {
     let body = this.#body;
     const compression = this.compression;
     if (compression) body = await decompress(this.body, compression);
-    if (this.contentType !== undefined) {
-      await serializers.loadAccepted(this.contentType, this.#accept);
-    }
+    const loading = this.contentType === undefined
+      ? undefined
+      : serializers.loadAccepted(this.contentType, this.#accept);
+    if (loading !== undefined) await loading;
     this.#payload = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
     this.#decoded = true;
     return this.#payload;

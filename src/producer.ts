@@ -108,6 +108,8 @@ export class Producer {
   #channel: Channel | undefined;
   readonly #internals: ConnectionInternals | undefined;
   readonly #buffer: OfflineBuffer | undefined;
+  /** The last serializer name found ready (no package left to load). */
+  #readySerializer: string | undefined;
   /** Publishes made (numbers the buffered ones, to keep their order). */
   #seq = 0;
 
@@ -221,9 +223,13 @@ export class Producer {
   publish(body: unknown, options: PublishOptions = {}): Promise<void> {
     try {
       const serializer = options.serializer ?? this.serializer;
-      if (serializer !== undefined && serializers.needsLoad(serializer)) {
-        // msgpack / yaml load their package on first use.
-        return serializers.load(serializer).then(() => this.publish(body, options));
+      // msgpack / yaml load their package on first use; asked once per serializer name, not on
+      // every publish.
+      if (serializer !== undefined && serializer !== this.#readySerializer) {
+        if (serializers.needsLoad(serializer)) {
+          return serializers.load(serializer).then(() => this.publish(body, options));
+        }
+        this.#readySerializer = serializer;
       }
       const exchange = options.exchange ?? this.exchange;
       const prepared = this.#prepare(body, options, exchange);

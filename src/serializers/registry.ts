@@ -203,17 +203,20 @@ export class SerializerRegistry {
    *
    * @param contentType the message's `content-type`
    * @param accept MIME types to accept; default {@link DEFAULT_ACCEPT}
+   * @returns a promise while something loads; `undefined` when nothing needs loading (the common
+   *   case: decoding a message then costs no promise)
    * @throws {ConfigurationError} when the serializer's package is not installed (naming it)
    */
-  async loadAccepted(contentType: string, accept?: ReadonlySet<string>): Promise<void> {
+  loadAccepted(contentType: string, accept?: ReadonlySet<string>): Promise<void> | undefined {
     const type = normalizeType(contentType);
     const serializer = this.#byType.get(type);
     if (
       serializer?.load !== undefined && serializer.ready === false && !this.#disabled.has(type) &&
       (accept ?? this.#defaultAccept).has(type)
     ) {
-      await serializer.load();
+      return serializer.load();
     }
+    return undefined;
   }
 
   /**
