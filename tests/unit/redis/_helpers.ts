@@ -130,3 +130,16 @@ export async function dropPrefix(raw: RespConnection, prefix: string): Promise<v
     if (cursor === "0") return;
   }
 }
+
+/** Kills the connections that carry `name` (CLIENT SETNAME), and only those. */
+export async function killClientsNamed(raw: RespConnection, name: string): Promise<number> {
+  const list = text(await raw.send(["CLIENT", "LIST", "TYPE", "normal"])) +
+    text(await raw.send(["CLIENT", "LIST", "TYPE", "pubsub"]));
+  let killed = 0;
+  for (const line of list.split("\n")) {
+    if (!line.includes(` name=${name} `)) continue;
+    const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
+    if (id && (await raw.send(["CLIENT", "KILL", "ID", id])) === 1) killed++;
+  }
+  return killed;
+}

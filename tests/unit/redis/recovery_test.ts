@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { Connection, Queue } from "../../../mod.ts";
-import type { RespConnection } from "../../../transports/redis/resp/client.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
-import { dropPrefix, randomPrefix, rawRedis, text } from "./_helpers.ts";
+import { dropPrefix, killClientsNamed, randomPrefix, rawRedis } from "./_helpers.ts";
 import { haveBinary, PrivateRedis } from "./_server.ts";
 import { envSkip } from "../../_support/skips.ts";
 
@@ -15,19 +14,6 @@ const skipRestart = envSkip(
       ? false
       : "redis-server is not installed (apt-get install redis-server)"),
 );
-
-/** Kills the connections that carry `name` (CLIENT SETNAME), and only those. */
-async function killClientsNamed(raw: RespConnection, name: string): Promise<number> {
-  const list = text(await raw.send(["CLIENT", "LIST", "TYPE", "normal"])) +
-    text(await raw.send(["CLIENT", "LIST", "TYPE", "pubsub"]));
-  let killed = 0;
-  for (const line of list.split("\n")) {
-    if (!line.includes(` name=${name} `)) continue;
-    const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-    if (id && (await raw.send(["CLIENT", "KILL", "ID", id])) === 1) killed++;
-  }
-  return killed;
-}
 
 /** Collects bodies until every expected one arrived (bounded). */
 class Collector {

@@ -8,23 +8,9 @@ import { Connection, Queue } from "../../../mod.ts";
 import { setLogger } from "../../../src/logger.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { envSkip } from "../../_support/skips.ts";
-import { dropPrefix, randomPrefix, rawRedis, text } from "./_helpers.ts";
-import type { RespConnection } from "../../../transports/redis/resp/client.ts";
+import { dropPrefix, killClientsNamed, randomPrefix, rawRedis } from "./_helpers.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
-
-/** Kills the connections that carry `name` (CLIENT SETNAME), and only those. */
-async function killClientsNamed(raw: RespConnection, name: string): Promise<number> {
-  const list = text(await raw.send(["CLIENT", "LIST", "TYPE", "normal"])) +
-    text(await raw.send(["CLIENT", "LIST", "TYPE", "pubsub"]));
-  let killed = 0;
-  for (const line of list.split("\n")) {
-    if (!line.includes(` name=${name} `)) continue;
-    const id = /(?:^|\s)id=(\d+)/.exec(line)?.[1];
-    if (id && (await raw.send(["CLIENT", "KILL", "ID", id])) === 1) killed++;
-  }
-  return killed;
-}
 
 async function until(check: () => boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
