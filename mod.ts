@@ -96,6 +96,7 @@ export { retryDelays, retryOverTime, type RetryPolicy } from "./src/retry.ts";
 // Kombu's model: connection, entities, producer, consumer, message, simple queues.
 export { Connection, type ConnectionOptions, type FailoverStrategy } from "./src/connection.ts";
 export type { ConnectionInfo } from "./src/connection/info.ts";
+export type { PasswordProvider } from "./src/connection/credentials.ts";
 export {
   type ChannelSource,
   type EnsureOptions,

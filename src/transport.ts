@@ -292,6 +292,12 @@ export interface ConnectionParams {
   userid: string | undefined;
   /** Password, if any: never log it. */
   password: string | undefined;
+  /**
+   * Set when the password comes from a function (the `password` option): the password of this
+   * moment. A transport that opens another socket after the first (Redis's subscriber link)
+   * asks it again, so a rotated password or a fresh token is used.
+   */
+  passwordProvider?: () => Promise<string>;
   /** Virtual host (AMQP), database number (Redis), folder or prefix elsewhere; `""` = default. */
   virtualHost: string;
   /** The URL as given. It holds the password: never log it or put it in an error. */

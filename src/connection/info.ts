@@ -59,7 +59,7 @@ export async function connectionInfo(
     hostname: params.hostname,
     port: params.port ?? (transport as Transport).defaultPort,
     userid: params.userid,
-    password: params.password ? "**" : undefined,
+    password: params.password || typeof options.password === "function" ? "**" : undefined,
     virtualHost: params.virtualHost,
     ssl: params.ssl,
     heartbeat: params.heartbeat * 1000,

@@ -6,6 +6,7 @@
 
 import type { RetryPolicy } from "../retry.ts";
 import type { TlsOptions, Transport } from "../transport.ts";
+import type { PasswordProvider } from "./credentials.ts";
 
 /** Picks the order in which failover URLs are tried. */
 export type FailoverStrategy = (urls: readonly string[]) => Iterator<string>;
@@ -28,8 +29,11 @@ export interface ConnectionOptions {
   ssl?: boolean | TlsOptions;
   /** Overrides the URL's user name. */
   userid?: string;
-  /** Overrides the URL's password. */
-  password?: string;
+  /**
+   * Overrides the URL's password; a function is called at every connect (a rotating password,
+   * a short-lived token) and its value never shown (see {@link PasswordProvider}).
+   */
+  password?: string | PasswordProvider;
   /** Overrides the URL's host. */
   hostname?: string;
   /** Overrides the URL's port. */

@@ -80,7 +80,8 @@ export async function resolveParams(
     // Left undefined when not given, so a transport can pick its TLS port (5671, ...).
     port: o.port ?? parts.port,
     userid: o.userid ?? parts.userid,
-    password: o.password ?? parts.password,
+    // A password function is called at connect (withCurrentPassword), never here.
+    password: typeof o.password === "function" ? undefined : o.password ?? parts.password,
     virtualHost: o.virtualHost ?? parts.virtualHost ?? "",
     url,
     ssl,

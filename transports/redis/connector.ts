@@ -19,6 +19,7 @@ import {
 import type { RedisSettings } from "./options.ts";
 import { RespErrorReply } from "./resp/types.ts";
 import { importSibling } from "../../src/_import.ts";
+import { currentPassword } from "../../src/connection/credentials.ts";
 
 /** How the URL names the server. */
 export type RedisMode = "tcp" | "tls" | "socket" | "sentinel";
@@ -90,7 +91,8 @@ export class RedisConnector {
    */
   async open(subscriber = false): Promise<RedisLink> {
     const driver = await this.#driver;
-    const base = { ...this.#base(), subscriber };
+    // A password function is asked again for each link: a later one may need a fresh token.
+    const base = { ...this.#base(), password: await currentPassword(this.#params), subscriber };
     if (this.#mode === "socket") {
       return await driver.connect({
         ...base,
