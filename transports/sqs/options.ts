@@ -44,7 +44,10 @@ export interface SqsTransportOptions {
   secretAccessKey?: string;
   /** Session token of temporary credentials (Kombu `session_token`; `AWS_SESSION_TOKEN`). */
   sessionToken?: string;
-  /** Credentials or a provider, for other sources (STS, SSO, a secrets store). */
+  /**
+   * Credentials or a provider, for other sources (STS, SSO, a secrets store); a provider is
+   * asked again 5 minutes before the `expiration` of its answer and after `ExpiredToken`.
+   */
   credentials?: AwsCredentialSource;
   /** Prefixed to every queue name (Kombu `queue_name_prefix`). */
   queueNamePrefix?: string;
