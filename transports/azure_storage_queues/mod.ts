@@ -10,7 +10,14 @@
  * - `azurestoragequeues://<key>@http://127.0.0.1:10001/devstoreaccount1` (Azurite)
  * - `azurestoragequeues://DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...`, or
  *   `UseDevelopmentStorage=true`, or `transportOptions.connectionString`
- * - a token credential (such as `@azure/identity`'s) in `transportOptions.credential`
+ * - `azurestoragequeues://DefaultAzureCredential@https://<account>.queue.core.windows.net` and
+ *   `azurestoragequeues://ManagedIdentityCredential@...` (Kombu 5.3): with the credential itself
+ *   in `transportOptions.credential` (wakame has no Azure SDK; without it a
+ *   `ConfigurationError` says so)
+ * - a token credential (`@azure/core-auth`'s `TokenCredential` shape, such as
+ *   `new DefaultAzureCredential()` from `@azure/identity`) in `transportOptions.credential`:
+ *   tokens for `https://storage.azure.com/.default`, kept until 2 minutes before they expire,
+ *   asked for again then and after a 401
  *
  * Options (`transportOptions`, see {@link AzureTransportOptions}): `queueNamePrefix`,
  * `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
@@ -57,6 +64,11 @@ export {
   sharedKeyStringToSign,
   type SignableRequest,
 } from "./auth.ts";
+export {
+  AZURE_STORAGE_SCOPE,
+  type AzureAccessToken,
+  TOKEN_REFRESH_BEFORE_EXPIRY_MS,
+} from "./credential.ts";
 export type { AttemptInfo, BackoffPolicy, FailureKind } from "../_http/backoff.ts";
 export { AzureBackend, type AzureReceipt } from "./backend.ts";
 export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";

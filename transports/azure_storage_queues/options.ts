@@ -15,6 +15,7 @@ import { ConfigurationError } from "../../src/errors.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { BackoffPolicy } from "../_http/backoff.ts";
 import type { AzureAuth, AzureTokenCredential } from "./auth.ts";
+import { identityCredentialMissing, identityCredentialName } from "./credential.ts";
 
 /** A `fetch` function (the global one, or a test double). */
 export type FetchFunction = (input: Request) => Promise<Response>;
@@ -38,7 +39,10 @@ export interface AzureTransportOptions {
   queueNamePrefix?: string;
   /** A connection string, instead of the URL's. */
   connectionString?: string;
-  /** A token credential (such as `@azure/identity`'s) instead of a key or SAS. */
+  /**
+   * A token credential (`@azure/identity`'s `DefaultAzureCredential`, ...) instead of a key or
+   * SAS; required by the URL forms `DefaultAzureCredential@...` / `ManagedIdentityCredential@...`.
+   */
   credential?: AzureTokenCredential;
   /** `visibility` (default, at least once) or `deleteOnReceive` (Kombu's at most once). */
   ackMode?: AzureAckMode;
@@ -94,6 +98,8 @@ export interface AzureEndpoint {
   accountName: string;
   /** The credential found, if any. */
   auth: AzureAuth | undefined;
+  /** The identity credential the URL names (`DefaultAzureCredential@...`), to be handed in. */
+  identity?: string;
 }
 
 const USAGE = "expected azurestoragequeues://<key or SAS>@<account URL>, " +
@@ -199,11 +205,11 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   let credential = rest.slice(0, at);
   const target = rest.slice(at + 1).replace(/\/$/, "");
   if (!target) throw new ConfigurationError(`Cannot parse the Azure URL: ${USAGE}`);
-  if (/^(DefaultAzureCredential|ManagedIdentityCredential)$/i.test(credential)) {
-    throw new ConfigurationError(
-      `Cannot use "${credential}" in an Azure URL: pass a token credential in ` +
-        "`transportOptions.credential` (for example `new DefaultAzureCredential()`)",
-    );
+  const identity = identityCredentialName(credential);
+  if (identity !== undefined) {
+    // Kombu 5.3's forms: the token comes from `transportOptions.credential` (credential.ts).
+    const accountUrl = target.includes("://") ? target : `https://${target}`;
+    return { accountUrl, accountName: accountNameOf(accountUrl), auth: undefined, identity };
   }
   let accountUrl: string;
   if (target.includes("://")) {
@@ -250,6 +256,9 @@ export function readAzureSettings(params: ConnectionParams): AzureSettings {
   const auth: AzureAuth | undefined = o.credential
     ? { kind: "token", credential: o.credential }
     : endpoint.auth;
+  if (!auth && endpoint.identity !== undefined) {
+    throw identityCredentialMissing(endpoint.identity, endpoint.accountName);
+  }
   if (!auth) {
     throw new ConfigurationError(
       `Cannot connect to Azure account "${endpoint.accountName}": give a key, a SAS token or ` +
