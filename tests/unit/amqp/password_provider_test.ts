@@ -30,7 +30,7 @@ describe("AMQP: a password function", () => {
       assert.deepEqual(asked, ["not-the-password", "guest"]);
       const channel = await conn.channel();
       const { queue } = await channel.queueDeclare({
-        queue: "",
+        name: "",
         exclusive: true,
         autoDelete: true,
       });

@@ -52,7 +52,7 @@ describe("Redis: a password function", () => {
     assert.equal(first.payload, "before the change");
     await first.ack();
     await simple.close(); // no consumer left to race the get below
-    assert.ok(asked.length >= 1 && asked.every((p) => p === "pw-1"), asked.join());
+    assert.deepEqual(new Set(asked), new Set(["pw-1"]));
 
     // The server's password changes; the links already open stay authenticated until killed.
     const admin = await RespConnection.connect({
@@ -76,7 +76,7 @@ describe("Redis: a password function", () => {
       const fetched = await queue.bind(await conn.channel()).get();
       assert.equal(fetched?.payload, "after the kill");
       assert.ok(asked.length > before, asked.join());
-      assert.ok(asked.slice(before).every((p) => p === "pw-2"), asked.join());
+      assert.deepEqual(new Set(asked.slice(before)), new Set(["pw-2"]));
     } finally {
       await admin.close();
     }
