@@ -237,6 +237,61 @@ const PYTHON_CODECS: Record<string, string> = {
   zstd: "python3-zstandard",
 };
 
+describe("lzma formats Python writes (live)", () => {
+  it(
+    "reads xz at every preset and check, and the legacy .lzma format",
+    skipPython.options(),
+    async () => {
+      const out = runPython(
+        `
+import base64, json, lzma
+data = ("wörld " * 300).encode()
+bodies = [lzma.compress(data, preset=p, check=c) for p in (0, 6, 9)
+          for c in (lzma.CHECK_NONE, lzma.CHECK_CRC32, lzma.CHECK_CRC64, lzma.CHECK_SHA256)]
+bodies.append(lzma.compress(data, format=lzma.FORMAT_ALONE))
+print(json.dumps({"data": base64.b64encode(data).decode(),
+                  "bodies": [base64.b64encode(b).decode() for b in bodies]}))
+`,
+        null,
+      ) as { data: string; bodies: string[] };
+      const data = decodeBase64(out.data);
+      assert.equal(out.bodies.length, 13);
+      for (const body of out.bodies) {
+        assert.deepEqual(await decompress(decodeBase64(body), "application/x-lzma"), data);
+      }
+    },
+  );
+});
+
+describe("bzip2 blocks across Python and wakame (live)", () => {
+  it(
+    "reads Python's two-block body and writes a one-block body Python reads",
+    skipPython.options(),
+    async () => {
+      const out = runPython(
+        `
+import base64, bz2, json, sys
+ours = base64.b64decode(json.load(sys.stdin))
+data = bytes((i * 7919 >> 3) % 251 for i in range(1_000_000))  # over one 900 kB block
+print(json.dumps({"data": base64.b64encode(data).decode(),
+                  "body": base64.b64encode(bz2.compress(data)).decode(),
+                  "ours": base64.b64encode(bz2.decompress(ours)).decode()}))
+`,
+        encodeBase64(
+          (await compress(new TextEncoder().encode("x".repeat(150_000) + "y"), "bzip2")).body,
+        ),
+      ) as { data: string; body: string; ours: string };
+      assert.deepEqual(
+        await decompress(decodeBase64(out.body), "application/x-bz2"),
+        decodeBase64(out.data),
+      );
+      assert.equal(new TextDecoder().decode(decodeBase64(out.ours)), "x".repeat(150_000) + "y");
+      const ours = await compress(new Uint8Array(150_000), "bzip2");
+      assert.equal(new TextDecoder().decode(ours.body.subarray(0, 4)), "BZh2", "a 200 kB block");
+    },
+  );
+});
+
 describe("Python Kombu decompresses our bodies (live)", () => {
   it(
     "with kombu.compression.decompress for every codec both sides have",
