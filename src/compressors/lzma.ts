@@ -1,7 +1,8 @@
 /**
  * Kombu's `lzma` codec (`application/x-lzma`, aliases `lzma` and `xz`; Python's `lzma` module)
  * through the optional package `node-liblzma`, whose WebAssembly build of liblzma runs on every
- * runtime that has WebAssembly and can read the package's `.wasm` file. It writes the xz
+ * runtime that has WebAssembly and can read the package's `.wasm` file (Deno: `--allow-read`;
+ * not in a Worker bundle, which does not hold it: the error names the package). It writes the xz
  * container with a CRC64 check at preset 6, as `lzma.compress` does, and reads what
  * `lzma.decompress` reads: xz or the legacy `.lzma` format, checks verified.
  *

@@ -208,7 +208,11 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   const identity = identityCredentialName(credential);
   if (identity !== undefined) {
     // Kombu 5.3's forms: the token comes from `transportOptions.credential` (credential.ts).
-    const accountUrl = target.includes("://") ? target : `https://${target}`;
+    const accountUrl = target.includes("://")
+      ? target
+      : target.includes(".")
+      ? `https://${target}`
+      : `https://${target}.queue.core.windows.net`;
     return { accountUrl, accountName: accountNameOf(accountUrl), auth: undefined, identity };
   }
   let accountUrl: string;

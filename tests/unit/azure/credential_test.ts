@@ -96,6 +96,11 @@ describe("Azure: Kombu's identity URL forms", () => {
     );
     assert.deepEqual(s.auth, { kind: "token", credential });
     assert.equal(s.accountUrl, ACCOUNT);
+    // An account name alone means its public endpoint, as with a key (Kombu 5.2's form).
+    assert.equal(
+      parseAzureUrl("azurestoragequeues://DefaultAzureCredential@acct").accountUrl,
+      ACCOUNT,
+    );
   });
 });
 
