@@ -367,6 +367,13 @@ export interface Capabilities {
   readonly crossProcess: boolean;
   /** A queue keeps its messages in order of publication (SQS standard queues do not). */
   readonly fifo: boolean;
+  /**
+   * The store knows every queue declaration: redeclaring a queue with other flags or `x-`
+   * arguments fails with `PreconditionFailedError` (406), binding a missing queue with
+   * `NotFoundError` (404). False where declarations live in each process's memory (Kombu's
+   * virtual transports over a shared store).
+   */
+  readonly queueEquivalence: boolean;
 }
 
 /** A named transport feature, as asked by `Connection.supports()`. */
@@ -386,7 +393,8 @@ export type Feature =
   | "exclusive"
   | "exchangeBindings"
   | "crossProcess"
-  | "fifo";
+  | "fifo"
+  | "queueEquivalence";
 
 /** Answers one feature question from a capabilities object. */
 export function hasFeature(capabilities: Capabilities, feature: Feature): boolean {

@@ -22,4 +22,5 @@ export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   exchangeBindings: true,
   crossProcess: true,
   fifo: true,
+  queueEquivalence: true,
 });

@@ -87,7 +87,7 @@ export interface VirtualTransportSpec {
  *     exchangeTypes: ["direct", "topic", "fanout", "headers"], priority: "none",
  *     messageTtl: false, queueArguments: false, redeliveredFlag: true, confirms: false,
  *     mandatory: true, heartbeats: false, persistent: false, exclusive: false,
- *     exchangeBindings: false, crossProcess: false, fifo: true,
+ *     exchangeBindings: false, crossProcess: false, fifo: true, queueEquivalence: true,
  *   },
  *   openBackend: () => Promise.resolve(new MemoryBackend()),
  * });
@@ -193,6 +193,7 @@ class VirtualConnection implements TransportConnection {
       batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
       topicRules: this.#topicRules,
       queueOrder: this.#queueOrder,
+      queueEquivalence: this.#spec.capabilities.queueEquivalence,
       onFatal: (error) => this.#fail(error),
       onWarning: (message, error) => this.#warn(message, error),
       onClose: () => this.#channels.delete(channel),

@@ -52,6 +52,7 @@ export const filesystemCapabilities: Capabilities = {
   exchangeBindings: false,
   crossProcess: true,
   fifo: true,
+  queueEquivalence: false,
 };
 
 /** Folders and behaviour of a filesystem broker. */

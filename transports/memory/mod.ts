@@ -44,6 +44,7 @@ export const memoryCapabilities: Capabilities = {
   exchangeBindings: false,
   crossProcess: false,
   fifo: true,
+  queueEquivalence: true,
 };
 
 /** A FIFO with O(1) shift. */

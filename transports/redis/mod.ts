@@ -98,6 +98,7 @@ export const redisCapabilities: Capabilities = {
   exchangeBindings: false,
   crossProcess: true,
   fifo: true,
+  queueEquivalence: false,
 };
 
 /**
