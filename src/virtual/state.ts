@@ -59,7 +59,11 @@ export class MemoryBindingStore implements BindingStore {
 }
 
 /** The binding row of a `queue.bind` (arguments only when there are some). */
-export function bindingOf(queue: string, routingKey: string, args: FieldTable | undefined): Binding {
+export function bindingOf(
+  queue: string,
+  routingKey: string,
+  args: FieldTable | undefined,
+): Binding {
   return args && Object.keys(args).length > 0
     ? { queue, routingKey, arguments: args as Record<string, unknown> }
     : { queue, routingKey };
