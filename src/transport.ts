@@ -417,6 +417,15 @@ export interface Transport {
   readonly name: string;
   /** Port used when the URL names none. */
   readonly defaultPort?: number;
+  /**
+   * The user, password and virtual host it uses when the URL gives none or an empty one
+   * (Kombu's `default_connection_params`), as `Connection.info()` shows them.
+   */
+  readonly defaultConnectionParams?: {
+    readonly userid?: string;
+    readonly password?: string;
+    readonly virtualHost?: string;
+  };
   /** What it can do. */
   readonly capabilities: Capabilities;
   /** Opens a connection. */

@@ -54,13 +54,15 @@ export async function connectionInfo(
 ): Promise<ConnectionInfo> {
   const { transport, params } = await resolveParams(url, options, signal);
   const strategy = options.failoverStrategy ?? "round-robin";
+  const defaults = (transport as Transport).defaultConnectionParams ?? {};
+  const userid = params.userid || defaults.userid || params.userid;
   return {
     transport: params.transport,
     hostname: params.hostname,
     port: params.port ?? (transport as Transport).defaultPort,
-    userid: params.userid,
-    password: params.password ? "**" : undefined,
-    virtualHost: params.virtualHost,
+    userid,
+    password: params.password || defaults.password ? "**" : undefined,
+    virtualHost: params.virtualHost || defaults.virtualHost || params.virtualHost,
     ssl: params.ssl,
     heartbeat: params.heartbeat * 1000,
     connectTimeout: params.connectTimeout,

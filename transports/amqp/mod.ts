@@ -87,7 +87,7 @@ export type {
   TransportConnection,
   TransportEvent,
 } from "../../src/transport.ts";
-import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
+import { RABBITMQ_CAPABILITIES, RABBITMQ_DEFAULT_PARAMS } from "../_rabbitmq.ts";
 import { registerTransport } from "../../src/registry.ts";
 export type { Socket, SocketFactory, SocketOptions } from "../../src/socket.ts";
 export type { Body } from "../../src/body.ts";
@@ -173,6 +173,7 @@ export function amqpOptions(
 export const AmqpTransport: Transport = {
   name: "amqp",
   defaultPort: AMQP_PORT,
+  defaultConnectionParams: RABBITMQ_DEFAULT_PARAMS,
   capabilities: AMQP_CAPABILITIES,
   async connect(params: ConnectionParams): Promise<AmqpConnection> {
     const options = amqpOptions(params);

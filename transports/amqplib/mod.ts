@@ -54,7 +54,7 @@ import type {
 } from "../../src/transport.ts";
 import { AmqplibConnection } from "./_connection.ts";
 import { replyText } from "./_convert.ts";
-import { RABBITMQ_CAPABILITIES } from "../_rabbitmq.ts";
+import { RABBITMQ_CAPABILITIES, RABBITMQ_DEFAULT_PARAMS } from "../_rabbitmq.ts";
 import { registerTransport } from "../../src/registry.ts";
 import { importOptional } from "../../src/_import.ts";
 
@@ -163,6 +163,7 @@ async function connect(params: ConnectionParams): Promise<TransportConnection> {
 export const AmqplibTransport: Transport = Object.freeze({
   name: "amqplib",
   defaultPort: 5672,
+  defaultConnectionParams: RABBITMQ_DEFAULT_PARAMS,
   capabilities: amqplibCapabilities,
   connect,
 });
