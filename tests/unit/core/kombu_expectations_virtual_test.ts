@@ -214,6 +214,24 @@ describe("Kombu test_base.py: test_Channel", () => {
     assert.equal(await channel.queueDelete("if-empty", { ifEmpty: true }), 0);
   });
 
+  it("delivery tags: a counter per channel (Kombu: the message's uuid4)", async () => {
+    // Difference: Kombu's test_basic_publish_unique_delivery_tags; wakame counts as AMQP does.
+    await using conn = memory();
+    const n = "test_uniq_tag";
+    const exchange = new Exchange(n);
+    const [c1, c2] = [await conn.channel(), await conn.channel()];
+    await new Queue(n, { exchange, routingKey: n }).bind(c1).declare();
+    for (const body of ["George Costanza", "Elaine Marie Benes", "Kramer"]) {
+      await conn.producer({ exchange }).publish(body, { routingKey: n });
+    }
+    const tags = [
+      (await new Queue(n).bind(c1).get())?.deliveryTag,
+      (await new Queue(n).bind(c1).get())?.deliveryTag,
+      (await new Queue(n).bind(c2).get())?.deliveryTag,
+    ];
+    assert.deepEqual(tags.map(Number), [1, 2, 1]);
+  });
+
   it("queue_delete of an unknown queue and basic_cancel of an unknown tag do nothing", async () => {
     await using conn = memory();
     const channel = await conn.channel();
