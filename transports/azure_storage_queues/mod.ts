@@ -49,7 +49,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { AzureBackend } from "./backend.ts";
-import { readAzureSettings } from "./options.ts";
+import { AZURE_OPTIONS, readAzureSettings } from "./options.ts";
 
 export {
   type AzureAuth,
@@ -115,6 +115,7 @@ export const AzureStorageQueuesTransport: Transport = virtualTransport({
   name: "azurestoragequeues",
   capabilities: azureStorageQueuesCapabilities,
   openBackend: openAzureBackend,
+  options: AZURE_OPTIONS,
   scopeKey: (params) => {
     const settings = readAzureSettings(params);
     return `azurestoragequeues|${settings.accountUrl}|${params.virtualHost}`;

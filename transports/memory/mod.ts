@@ -28,6 +28,8 @@ import type {
   StoredMessage,
 } from "../../src/virtual/backend.ts";
 import { virtualTransport } from "../../src/virtual/transport.ts";
+import { declareOptions, type OptionsDeclaration } from "../../src/options/declare.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 
 /** What `memory://` can do. */
 export const memoryCapabilities: Capabilities = {
@@ -213,10 +215,14 @@ export type {
 
 const backends = new Map<string, MemoryBackend>();
 
+/** The options of `memory://`: the virtual base's, declared once. */
+const MEMORY_OPTIONS: OptionsDeclaration = declareOptions("memory", VIRTUAL_OPTIONS);
+
 /** The `memory://` transport. */
 export const MemoryTransport: Transport = virtualTransport({
   name: "memory",
   capabilities: memoryCapabilities,
+  options: MEMORY_OPTIONS,
   scopeKey: (params) => `memory|${params.virtualHost}`,
   openBackend(params) {
     let backend = backends.get(params.virtualHost);

@@ -68,7 +68,7 @@ import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { RedisBackend } from "./backend.ts";
 import { RedisConnector, type RedisMode } from "./connector.ts";
-import { readSettings } from "./options.ts";
+import { readSettings, REDIS_OPTIONS } from "./options.ts";
 import { registerTransport } from "../../src/registry.ts";
 
 export { RedisBackend, type RedisBackendContext } from "./backend.ts";
@@ -115,7 +115,7 @@ export async function openRedisBackend(
   context: Pick<BackendContext, "warn" | "route">,
   mode: RedisMode = "tcp",
 ): Promise<RedisBackend> {
-  const settings = readSettings(params.transportOptions);
+  const settings = readSettings(params.transportOptions, params.queryOptions);
   const connector = new RedisConnector(params, settings, mode);
   const backend = new RedisBackend(connector, settings, context);
   await backend.open();
@@ -128,6 +128,7 @@ function makeTransport(name: string, mode: RedisMode, defaultPort: number): Tran
     capabilities: redisCapabilities,
     defaultPort,
     batchSize: 100,
+    options: REDIS_OPTIONS,
     openBackend: (params, context): Promise<QueueBackend> =>
       openRedisBackend(params, context, mode),
   });

@@ -69,7 +69,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { SqsBackend } from "./backend.ts";
-import { readSqsSettings } from "./options.ts";
+import { readSqsSettings, SQS_OPTIONS } from "./options.ts";
 
 export { POSSIBLE_DUPLICATE_ATTRIBUTE, SqsBackend } from "./backend.ts";
 export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
@@ -121,10 +121,7 @@ export function openSqsBackend(
   context?: Pick<BackendContext, "warn">,
 ): Promise<QueueBackend> {
   const settings = readSqsSettings(params);
-  const interval = Number(params.transportOptions.pollingInterval ?? 1000);
-  return Promise.resolve(
-    new SqsBackend(settings, context, Number.isFinite(interval) ? interval : 1000),
-  );
+  return Promise.resolve(new SqsBackend(settings, context, settings.pollingInterval));
 }
 
 /** The `sqs://` transport. */
@@ -132,6 +129,7 @@ export const SqsTransport: Transport = virtualTransport({
   name: "sqs",
   capabilities: sqsCapabilities,
   openBackend: openSqsBackend,
+  options: SQS_OPTIONS,
   scopeKey: (params) => `sqs|${params.hostname}:${params.port ?? ""}|${params.virtualHost}`,
 });
 
