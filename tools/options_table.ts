@@ -3,7 +3,7 @@
  * options are written). `tests/unit/options/readme_options_test.ts` checks that README.md holds
  * exactly these tables.
  *
- * Usage: `deno run -A tools/options_table.ts`
+ * Usage: `deno run -A tools/options_table.ts` prints them; `--write` puts them into README.md.
  */
 import { CONNECT_RETRY_OPTIONS } from "../src/options/common.ts";
 import {
@@ -65,7 +65,7 @@ function inherited(name: string, spec: OptionSpec): boolean {
 
 function unit(spec: OptionSpec): string {
   if (spec.kind !== "duration") return "";
-  return (spec.unit ?? "s") === "s" ? "ms (Kombu: s)" : "ms";
+  return (spec.unit ?? "s") === "s" ? "ms / s" : "ms / ms";
 }
 
 function defaultText(spec: OptionSpec): string {
@@ -90,6 +90,19 @@ function escape(text: string): string {
 }
 
 /**
+ * The options a section's table shows: those not inherited from the virtual base (shown once)
+ * when `omitVirtual` is set; ignored ones included.
+ *
+ * @param section the section
+ * @returns `[name, spec]` pairs in declaration order
+ */
+export function shownOptions(section: OptionsSection): [string, OptionSpec][] {
+  return Object.entries(section.declaration.options).filter(([name, spec]) =>
+    !(section.omitVirtual && inherited(name, spec))
+  );
+}
+
+/**
  * One section's markdown: a table of the options, then the ignored Kombu options in a line.
  *
  * @param section the section
@@ -98,8 +111,7 @@ function escape(text: string): string {
 export function optionsTable(section: OptionsSection): string {
   const rows: string[] = [];
   const ignored: string[] = [];
-  for (const [name, spec] of Object.entries(section.declaration.options)) {
-    if (section.omitVirtual && inherited(name, spec)) continue;
+  for (const [name, spec] of shownOptions(section)) {
     const kombu = kombuName(name, spec);
     if (spec.ignored) {
       ignored.push(`\`${kombu}\``);
@@ -136,4 +148,22 @@ export async function optionsTables(): Promise<string> {
   return (await optionSections()).map(optionsTable).join("\n\n");
 }
 
-if (import.meta.main) console.log(await optionsTables());
+/**
+ * README.md with its `options` block replaced by the generated tables.
+ *
+ * @param readme the README's text
+ * @returns the new text
+ */
+export async function withOptionsTables(readme: string): Promise<string> {
+  const block = /<!-- options:start -->\n[\s\S]*?<!-- options:end -->/;
+  if (!block.test(readme)) throw new Error("README has no options markers");
+  const tables = await optionsTables();
+  return readme.replace(block, () => `<!-- options:start -->\n${tables}\n<!-- options:end -->`);
+}
+
+if (import.meta.main) {
+  if (Deno.args.includes("--write")) {
+    const readme = await Deno.readTextFile("README.md");
+    await Deno.writeTextFile("README.md", await withOptionsTables(readme));
+  } else console.log(await optionsTables());
+}

@@ -1,9 +1,12 @@
 /**
  * From a broker URL and a connection's options to the parameters its transport connects with:
- * Kombu's URL forms; the URL's own query options (`ssl`, `ssl_*`, `heartbeat`, `connect_timeout`,
- * in Kombu's units: `src/connection/url_options.ts`); every other query key is handed to the
- * transport as written (`queryOptions`: Kombu's names and units). TLS by scheme, `?ssl=true` or
- * `ssl_*`; the heartbeat in seconds (Kombu's unit on the wire; the option is in ms).
+ * Kombu's URL forms; the URL's own query options, in Kombu's names and units
+ * (`src/connection/url_options.ts`): `ssl`, `heartbeat` and `connect_timeout` (seconds), and
+ * Kombu's TLS keys `ssl_cert_reqs` (`required`, `optional`, `none`, or `CERT_*`),
+ * `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` (files read when connecting) and
+ * `ssl_check_hostname`, mapped onto `TlsOptions`; every other query key is handed to the
+ * transport as written (`queryOptions`). TLS by scheme, `?ssl=true` or `ssl_*`; the heartbeat
+ * in seconds (Kombu's unit on the wire; the option is in ms).
  *
  * @module
  */

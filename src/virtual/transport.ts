@@ -13,7 +13,7 @@
  * A failure a store or channel survives (a lost Redis connection being re-opened, a message that
  * cannot be decoded, a lease that cannot be renewed) is logged at `warn` level through the
  * logger `transport.<name>` (`setLogger`, `WAKAME_LOG`), and passed to the transport option
- * `onWarning(message, error)` when one is given.
+ * `onWarning` (called with `(message, error)`) when one is given.
  *
  * @module
  */

@@ -12,8 +12,9 @@
  *   `UseDevelopmentStorage=true`, or `transportOptions.connectionString`
  * - a token credential (such as `@azure/identity`'s) in `transportOptions.credential`
  *
- * Options (`transportOptions`, see {@link AzureTransportOptions}): `queueNamePrefix`,
- * `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
+ * Options (declared once in `AZURE_OPTIONS`; camelCase with durations in ms, or Kombu's
+ * snake_case names with Kombu's seconds as in a Celery `broker_transport_options`; see
+ * {@link AzureTransportOptions}): `queueNamePrefix`, `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
  * `messageTtl` (ms), `pollingInterval` (ms, 1000), `maxMessageSize` (65 536), `maxAttempts`,
  * `retryBaseDelay`, `maxRetryDelay`, `fetch`.
  *

@@ -28,8 +28,7 @@ import type {
   StoredMessage,
 } from "../../src/virtual/backend.ts";
 import { virtualTransport } from "../../src/virtual/transport.ts";
-import { declareOptions, type OptionsDeclaration } from "../../src/options/declare.ts";
-import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
+import { MEMORY_OPTIONS } from "./options.ts";
 
 /** What `memory://` can do. */
 export const memoryCapabilities: Capabilities = {
@@ -214,9 +213,6 @@ export type {
 } from "../../src/virtual/backend.ts";
 
 const backends = new Map<string, MemoryBackend>();
-
-/** The options of `memory://`: the virtual base's, declared once. */
-const MEMORY_OPTIONS: OptionsDeclaration = declareOptions("memory", VIRTUAL_OPTIONS);
 
 /** The `memory://` transport. */
 export const MemoryTransport: Transport = virtualTransport({

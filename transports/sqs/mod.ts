@@ -10,8 +10,9 @@
  * `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, then the SDK's default
  * chain (profiles, SSO, container and instance roles) where the runtime has one (not workerd).
  *
- * Options (`transportOptions`, see {@link SqsTransportOptions}): `region`, `endpoint`,
- * `isSecure`, `accessKeyId`, `secretAccessKey`, `sessionToken`, `credentials`, `queueNamePrefix`,
+ * Options (declared once in `SQS_OPTIONS`; camelCase with durations in ms, or Kombu's
+ * snake_case names with Kombu's seconds as in a Celery `broker_transport_options`; see
+ * {@link SqsTransportOptions}): `region`, `endpoint`, `isSecure`, `accessKeyId`, `secretAccessKey`, `sessionToken`, `credentials`, `queueNamePrefix`,
  * `predefinedQueues`, `visibilityTimeout` (ms, default 1 800 000 = Kombu's 1800 s),
  * `waitTimeSeconds` (seconds as the name says, default 10), `pollingInterval` (ms),
  * `sqsBase64Encoding` (true), `sqsCreationAttributes`, `queueTags`, `rejectMode`,
