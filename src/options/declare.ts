@@ -105,7 +105,8 @@ export interface OptionsDeclaration<O extends OptionSpecs = OptionSpecs> {
   readonly options: O;
 }
 
-type ValueOf<S> = S extends { parse: (...args: never[]) => infer R } ? R
+/** The type of the value one declared option reads to. */
+export type OptionValue<S> = S extends { parse: (...args: never[]) => infer R } ? R
   : S extends { kind: "boolean" } ? boolean
   : S extends { kind: "number" | "integer" | "duration" } ? number
   : S extends { kind: "enum"; values: readonly (infer V)[] } ? V
@@ -116,8 +117,8 @@ type ValueOf<S> = S extends { parse: (...args: never[]) => infer R } ? R
 
 /** The values read from a declaration: defaults filled in, `undefined` where none. */
 export type OptionValues<O extends OptionSpecs> = {
-  -readonly [K in keyof O]: O[K] extends { default: unknown } ? ValueOf<O[K]>
-    : ValueOf<O[K]> | undefined;
+  -readonly [K in keyof O]: O[K] extends { default: unknown } ? OptionValue<O[K]>
+    : OptionValue<O[K]> | undefined;
 };
 
 /** Where options come from: the connection's `transportOptions` and the URL's query. */
@@ -135,6 +136,21 @@ export interface OptionSource {
  * @param transport the name errors use (`Redis`)
  * @param options the options by camelCase name
  * @returns the declaration
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { declareOptions, readOptions } from "@wakame/wakame";
+ * const SQL = declareOptions("SQL", {
+ *   tableName: { kind: "string", default: "kombu_message", doc: "Table of the messages" },
+ *   visibilityTimeout: { kind: "duration", default: 30_000, min: 0, doc: "Lease of a row" },
+ * });
+ * const o = readOptions(SQL, {
+ *   transportOptions: { visibility_timeout: 60 }, // Kombu's name: seconds
+ *   queryOptions: { table_name: "jobs" }, // a URL's query: Kombu's names and units
+ * });
+ * assert.equal(o.visibilityTimeout, 60_000);
+ * assert.equal(o.tableName, "jobs");
+ * ```
  */
 export function declareOptions<const O extends OptionSpecs>(
   transport: string,
@@ -149,6 +165,12 @@ export function declareOptions<const O extends OptionSpecs>(
  * @param name the camelCase name
  * @param spec its declaration
  * @returns Kombu's name
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { kombuName } from "@wakame/wakame";
+ * assert.equal(kombuName("visibilityTimeout", { kind: "duration", doc: "" }), "visibility_timeout");
+ * ```
  */
 export function kombuName(name: string, spec: OptionSpec): string {
   return spec.kombu ?? name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -157,7 +179,20 @@ export function kombuName(name: string, spec: OptionSpec): string {
 const TRUE = new Set(["true", "1", "yes", "on"]);
 const FALSE = new Set(["false", "0", "no", "off"]);
 
-/** Reads a boolean the same way everywhere (true/false/1/0/yes/no/on/off, any case). */
+/**
+ * Reads a boolean the same way everywhere: `true`/`false`, 1/0, and the text
+ * `true/false/1/0/yes/no/on/off` in any case.
+ *
+ * @param value the value given
+ * @returns the boolean, or undefined when the value is none of those
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseBoolean } from "@wakame/wakame";
+ * assert.equal(parseBoolean("Off"), false);
+ * assert.equal(parseBoolean("maybe"), undefined);
+ * ```
+ */
 export function parseBoolean(value: unknown): boolean | undefined {
   if (typeof value === "boolean") return value;
   if (value === 1 || value === 0) return value === 1;
@@ -327,6 +362,22 @@ function unknownOption(
  * @returns every declared option, in wakame's units
  * @throws {ConfigurationError} naming the transport, the option, what was expected and what was
  *   given (secrets masked); for an unknown key, the closest known option
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ConfigurationError, declareOptions, readOptions } from "@wakame/wakame";
+ * const REDIS = declareOptions("Redis", {
+ *   visibilityTimeout: { kind: "duration", default: 3_600_000, min: 0, doc: "" },
+ * });
+ * assert.equal(readOptions(REDIS, { transportOptions: { visibilityTimeout: 5000 } })
+ *   .visibilityTimeout, 5000); // camelCase: ms
+ * assert.equal(readOptions(REDIS, { queryOptions: { visibility_timeout: "5" } })
+ *   .visibilityTimeout, 5000); // the URL: Kombu's seconds
+ * assert.throws(
+ *   () => readOptions(REDIS, { transportOptions: { visiblity_timeout: 5 } }),
+ *   ConfigurationError, // did you mean "visibility_timeout"?
+ * );
+ * ```
  */
 export function readOptions<O extends OptionSpecs>(
   declaration: OptionsDeclaration<O>,
