@@ -10,7 +10,9 @@
  * hour); a camelCase key in a URL is refused with the name to use. An option given in
  * `transportOptions` wins over the URL. An unknown key is a `ConfigurationError` naming the
  * closest known option; a Kombu option that means nothing in wakame is declared `ignored`
- * (accepted, logged once at `warn` level).
+ * (accepted, logged once at `warn` level). Where the two spellings are one word (`region`,
+ * `sep`) code gives the camelCase one: give a duration a two-word name, or a `kombu` name of its
+ * own, so that its unit is never in doubt.
  *
  * How a transport adopts it:
  * ```ts ignore
