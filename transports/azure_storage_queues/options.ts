@@ -12,7 +12,7 @@
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
-import { declareOptions, readOptions } from "../../src/options/declare.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { BackoffPolicy } from "../_http/backoff.ts";
@@ -297,6 +297,9 @@ export const AZURE_OPTIONS = declareOptions("Azure", {
   },
   fetch: { kind: "function", own: true, doc: "The `fetch` requests go through" },
 });
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof AzureTransportOptions, OptionSpec> = AZURE_OPTIONS.options;
 
 /**
  * Reads the settings of one connection.

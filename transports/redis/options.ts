@@ -7,7 +7,7 @@
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
-import { declareOptions, readOptions } from "../../src/options/declare.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import type { SocketFactory } from "../../src/socket.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { RespParserOptions } from "./resp/parser.ts";
@@ -262,6 +262,9 @@ export const REDIS_OPTIONS = declareOptions("Redis", {
   minOtherSentinels: { kind: "integer", ignored: true, doc: IGNORED + "any sentinel is asked" },
   sentinelKwargs: { kind: "any", ignored: true, doc: IGNORED + "use `sentinelPassword`" },
 });
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof RedisTransportOptions, OptionSpec> = REDIS_OPTIONS.options;
 
 /**
  * Reads the transport options (either spelling) and the URL's query options.

@@ -8,7 +8,7 @@
 
 import { ConfigurationError } from "../../src/errors.ts";
 import { readEnv } from "../../src/logger.ts";
-import { declareOptions, readOptions } from "../../src/options/declare.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import { parseUrl } from "../../src/url.ts";
@@ -269,6 +269,9 @@ export const SQS_OPTIONS = declareOptions("SQS", {
   regioninfo: { kind: "any", ignored: true, doc: IGNORED + "boto2's region object; see `region`" },
   port: { kind: "integer", ignored: true, doc: IGNORED + "give the port in the URL" },
 });
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof SqsTransportOptions, OptionSpec> = SQS_OPTIONS.options;
 
 const LOOPBACK = /^(localhost|127(\.\d+){3}|::1|\[::1\])$/i;
 
