@@ -302,8 +302,14 @@ export interface ConnectionParams {
   heartbeat: number;
   /** Connect timeout in milliseconds. */
   connectTimeout: number;
-  /** Query-string options merged with `transportOptions`. */
+  /** The connection's `transportOptions` as given (camelCase or Kombu's names). */
   transportOptions: Record<string, unknown>;
+  /**
+   * The URL's query options as written (Kombu's names and units, values as text), without the
+   * connection's own (`ssl`, `ssl_*`, `heartbeat`, `connect_timeout`). `transportOptions` win
+   * over them; `readOptions` (`src/options/declare.ts`) reads both.
+   */
+  queryOptions?: Record<string, string>;
   /** Aborts connecting. */
   signal?: AbortSignal;
 }
@@ -320,6 +326,15 @@ export interface TlsOptions {
   serverName?: string;
   /** Set to false to skip certificate verification (never the default). */
   rejectUnauthorized?: boolean;
+  /**
+   * A PEM file of CA certificates to trust, read when connecting (Kombu's `ssl_ca_certs`; not
+   * on Cloudflare Workers, which cannot read files).
+   */
+  caFile?: string;
+  /** A PEM file of the client certificate, read when connecting (Kombu's `ssl_certfile`). */
+  certFile?: string;
+  /** A PEM file of the client key, read when connecting (Kombu's `ssl_keyfile`). */
+  keyFile?: string;
 }
 
 /** An open connection of one transport. */

@@ -29,7 +29,7 @@ export interface ConnectionInfo {
   heartbeat: number;
   /** Connect timeout in ms. */
   connectTimeout: number;
-  /** The URL's query options merged with `transportOptions`. */
+  /** The URL's query options (as written: Kombu's names and units) under `transportOptions`. */
   transportOptions: Record<string, unknown>;
   /** `round-robin`, `shuffle` or `custom` (a function). */
   failoverStrategy: string;
@@ -66,7 +66,7 @@ export async function connectionInfo(
     ssl: params.ssl,
     heartbeat: params.heartbeat * 1000,
     connectTimeout: params.connectTimeout,
-    transportOptions: params.transportOptions,
+    transportOptions: { ...params.queryOptions, ...params.transportOptions },
     failoverStrategy: typeof strategy === "function" ? "custom" : strategy,
     alternates: urls.map(maskUrl),
   };
