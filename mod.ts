@@ -188,6 +188,20 @@ export {
   type VirtualTransportSpec,
 } from "./src/virtual/transport.ts";
 export {
+  declareOptions,
+  kombuName,
+  type OptionKind,
+  type OptionsDeclaration,
+  type OptionSource,
+  type OptionSpec,
+  type OptionSpecs,
+  type OptionSpelling,
+  type OptionValue,
+  type OptionValues,
+  parseBoolean,
+  readOptions,
+} from "./src/options/declare.ts";
+export {
   headersMatch,
   kombuBindingPattern,
   kombuTopicMatches,

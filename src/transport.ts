@@ -308,8 +308,14 @@ export interface ConnectionParams {
   heartbeat: number;
   /** Connect timeout in milliseconds. */
   connectTimeout: number;
-  /** Query-string options merged with `transportOptions`. */
+  /** The connection's `transportOptions` as given (camelCase or Kombu's names). */
   transportOptions: Record<string, unknown>;
+  /**
+   * The URL's query options as written (Kombu's names and units, values as text), without the
+   * connection's own (`ssl`, `ssl_*`, `heartbeat`, `connect_timeout`). `transportOptions` win
+   * over them; `readOptions` (`src/options/declare.ts`) reads both.
+   */
+  queryOptions?: Record<string, string>;
   /** Aborts connecting. */
   signal?: AbortSignal;
 }
@@ -326,6 +332,15 @@ export interface TlsOptions {
   serverName?: string;
   /** Set to false to skip certificate verification (never the default). */
   rejectUnauthorized?: boolean;
+  /**
+   * A PEM file of CA certificates to trust, read when connecting (Kombu's `ssl_ca_certs`; not
+   * on Cloudflare Workers, which cannot read files).
+   */
+  caFile?: string;
+  /** A PEM file of the client certificate, read when connecting (Kombu's `ssl_certfile`). */
+  certFile?: string;
+  /** A PEM file of the client key, read when connecting (Kombu's `ssl_keyfile`). */
+  keyFile?: string;
 }
 
 /** An open connection of one transport. */
@@ -373,6 +388,13 @@ export interface Capabilities {
   readonly crossProcess: boolean;
   /** A queue keeps its messages in order of publication (SQS standard queues do not). */
   readonly fifo: boolean;
+  /**
+   * The store knows every queue declaration: redeclaring a queue with other flags or `x-`
+   * arguments fails with `PreconditionFailedError` (406), binding a missing queue with
+   * `NotFoundError` (404). False where declarations live in each process's memory (Kombu's
+   * virtual transports over a shared store).
+   */
+  readonly queueEquivalence: boolean;
 }
 
 /** A named transport feature, as asked by `Connection.supports()`. */
@@ -392,7 +414,8 @@ export type Feature =
   | "exclusive"
   | "exchangeBindings"
   | "crossProcess"
-  | "fifo";
+  | "fifo"
+  | "queueEquivalence";
 
 /** Answers one feature question from a capabilities object. */
 export function hasFeature(capabilities: Capabilities, feature: Feature): boolean {
@@ -415,6 +438,15 @@ export interface Transport {
   readonly name: string;
   /** Port used when the URL names none. */
   readonly defaultPort?: number;
+  /**
+   * The user, password and virtual host it uses when the URL gives none or an empty one
+   * (Kombu's `default_connection_params`), as `Connection.info()` shows them.
+   */
+  readonly defaultConnectionParams?: {
+    readonly userid?: string;
+    readonly password?: string;
+    readonly virtualHost?: string;
+  };
   /** What it can do. */
   readonly capabilities: Capabilities;
   /** Opens a connection. */

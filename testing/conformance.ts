@@ -16,10 +16,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Connection, type ConnectionOptions } from "../src/connection.ts";
 import type { Consumer } from "../src/consumer.ts";
-import { Exchange, Queue, type QueueOptions } from "../src/entity.ts";
-import { MessageStateError, TimeoutError } from "../src/errors.ts";
+import { Exchange, type ExchangeOptions, Queue, type QueueOptions } from "../src/entity.ts";
+import { ChannelError, MessageStateError, TimeoutError } from "../src/errors.ts";
 import type { Message } from "../src/message.ts";
-import type { Capabilities, Feature, ReturnedMessage } from "../src/transport.ts";
+import type {
+  Capabilities,
+  Channel,
+  Feature,
+  FieldTable,
+  ReturnedMessage,
+} from "../src/transport.ts";
 import { hasFeature } from "../src/transport.ts";
 import { serializers } from "../src/serialization.ts";
 
@@ -685,6 +691,124 @@ export function conformanceSuite(target: ConformanceTarget): void {
       await new Promise((resolve) => setTimeout(resolve, 300)); // let the first TTL pass
       assert.deepEqual(await drainByGet(conn, q.name), ["long"]);
     });
+
+    /**
+     * What a declaration or binding ends in: `ok`, or the error's class and reply code, so that
+     * a case compares every outcome at once and a failure shows all of them.
+     */
+    async function outcome(attempt: (channel: Channel) => Promise<unknown>): Promise<string> {
+      const conn = await connect();
+      // A fresh channel each time: AMQP closes a channel on a channel error.
+      const channel = await conn.channel();
+      try {
+        await attempt(channel);
+        return "ok";
+      } catch (error) {
+        if (!(error instanceof ChannelError)) throw error;
+        return `${error.name} ${error.replyCode}`;
+      } finally {
+        if (channel.isOpen) await channel.close();
+      }
+    }
+
+    /** Deletes what a case declared (RabbitMQ keeps durable entities). */
+    async function cleanUp(exchanges: string[], queues: string[]): Promise<void> {
+      const channel = await (await connect()).channel();
+      for (const name of exchanges) await channel.exchangeDelete(name);
+      for (const name of queues) await channel.queueDelete(name);
+      await channel.close();
+    }
+
+    it(
+      "refuses an exchange redeclared with another type or durability (406)",
+      needs(),
+      async () => {
+        const name = uniqueName("equiv");
+        const declare = (options: ExchangeOptions) => (channel: Channel) =>
+          new Exchange(name, options).declareOn(channel);
+        try {
+          const got = {
+            first: await outcome(declare({ type: "direct", durable: true })),
+            same: await outcome(declare({ type: "direct", durable: true })),
+            otherType: await outcome(declare({ type: "fanout", durable: true })),
+            otherDurable: await outcome(declare({ type: "direct", durable: false })),
+          };
+          assert.deepEqual(got, {
+            first: "ok",
+            same: "ok",
+            otherType: "PreconditionFailedError 406",
+            otherDurable: "PreconditionFailedError 406",
+          });
+        } finally {
+          await cleanUp([name], []);
+        }
+      },
+    );
+
+    it(
+      "finds only existing exchanges passively; binds only to existing ones (404)",
+      needs(),
+      async () => {
+        const name = uniqueName("exists");
+        const missing = uniqueName("missing");
+        const q = queue("bind404");
+        const passive = (exchange: string) => (channel: Channel) =>
+          new Exchange(exchange, { type: "direct", passive: true }).declareOn(channel);
+        try {
+          const got = {
+            declare: await outcome((channel) => new Exchange(name).declareOn(channel)),
+            passiveExisting: await outcome(passive(name)),
+            passiveMissing: await outcome(passive(missing)),
+            queue: await outcome((channel) => q.bind(channel).declare()),
+            bindExisting: await outcome((channel) => channel.queueBind(q.name, name, "k")),
+            bindMissing: await outcome((channel) => channel.queueBind(q.name, missing, "k")),
+          };
+          assert.deepEqual(got, {
+            declare: "ok",
+            passiveExisting: "ok",
+            passiveMissing: "NotFoundError 404",
+            queue: "ok",
+            bindExisting: "ok",
+            bindMissing: "NotFoundError 404",
+          });
+        } finally {
+          await cleanUp([name], [q.name]);
+        }
+      },
+    );
+
+    it(
+      "refuses a queue redeclared with other arguments (406) and a binding of a missing one (404)",
+      needs("queueEquivalence"),
+      async () => {
+        const exchange = uniqueName("qequiv");
+        const name = queue("qequiv").name;
+        const declare = (args: FieldTable) => (channel: Channel) =>
+          new Queue(name, { ...target.queueOptions, queueArguments: args }).declareOn(channel);
+        try {
+          const got = {
+            first: await outcome(declare({ "x-message-ttl": 60000 })),
+            same: await outcome(declare({ "x-message-ttl": 60000 })),
+            otherTtl: await outcome(declare({ "x-message-ttl": 30000 })),
+            withoutTtl: await outcome(declare({})),
+            exchange: await outcome((channel) => new Exchange(exchange).declareOn(channel)),
+            bindMissingQueue: await outcome((channel) =>
+              channel.queueBind(uniqueName("noqueue"), exchange, "k")
+            ),
+          };
+          assert.deepEqual(got, {
+            first: "ok",
+            same: "ok",
+            otherTtl: "PreconditionFailedError 406",
+            withoutTtl: "PreconditionFailedError 406",
+            exchange: "ok",
+            bindMissingQueue: "NotFoundError 404",
+          });
+        } finally {
+          await cleanUp([exchange], [name]);
+        }
+      },
+    );
 
     it(
       "confirms publishes: an accepted one resolves, a refused one rejects",

@@ -38,14 +38,14 @@ const yes = (v: boolean) => (v ? "yes" : "—");
 /** The markdown table. */
 export async function capabilitiesTable(): Promise<string> {
   const head = "| transport | URL | exchanges | priority | TTL | redelivered flag | confirms | " +
-    "mandatory | heartbeats | persistent | FIFO |\n" +
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
+    "mandatory | heartbeats | persistent | FIFO | queue equivalence |\n" +
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |";
   const lines = (await transportRows()).map(([name, url, c]) =>
     `| ${name} | ${url} | ${c.exchangeTypes.join(", ")} | ${
       c.priority === "none" ? "—" : c.priority
     } | ${yes(c.messageTtl)} | ${yes(c.redeliveredFlag)} | ${yes(c.confirms)} | ${
       yes(c.mandatory)
-    } | ${yes(c.heartbeats)} | ${yes(c.persistent)} | ${yes(c.fifo)} |`
+    } | ${yes(c.heartbeats)} | ${yes(c.persistent)} | ${yes(c.fifo)} | ${yes(c.queueEquivalence)} |`
   );
   return [head, ...lines].join("\n");
 }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Capabilities } from "../src/transport.ts";
+import type { Capabilities, Transport } from "../src/transport.ts";
 
 /** RabbitMQ's capabilities: all of them (it is the reference broker). */
 export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
@@ -22,4 +22,15 @@ export const RABBITMQ_CAPABILITIES: Capabilities = Object.freeze({
   exchangeBindings: true,
   crossProcess: true,
   fifo: true,
+  queueEquivalence: true,
+});
+
+/**
+ * What both RabbitMQ clients use when the URL gives no user, password or virtual host (Kombu's
+ * `default_connection_params` of its AMQP transports).
+ */
+export const RABBITMQ_DEFAULT_PARAMS: Transport["defaultConnectionParams"] = Object.freeze({
+  userid: "guest",
+  password: "guest",
+  virtualHost: "/",
 });

@@ -19,7 +19,11 @@ export interface ConnectionOptions {
   failoverStrategy?: "round-robin" | "shuffle" | FailoverStrategy;
   /** Use this transport instead of the URL's scheme (a name or a Transport object). */
   transport?: string | Transport;
-  /** Options for the transport (merged over the URL's query string). */
+  /**
+   * Options for the transport, over the URL's query: camelCase names in wakame's units
+   * (durations in ms) or Kombu's snake_case names in Kombu's units (a Celery
+   * `broker_transport_options` dictionary as it is). Unknown names fail with the closest one.
+   */
   transportOptions?: Record<string, unknown>;
   /** Milliseconds to wait for one connection attempt (default 4000, Kombu's 4 s). */
   connectTimeout?: number;

@@ -5,12 +5,7 @@
  * @module
  */
 
-import {
-  ChannelError,
-  ConnectionError,
-  NotFoundError,
-  PreconditionFailedError,
-} from "../errors.ts";
+import { ChannelError, ConnectionError } from "../errors.ts";
 import type {
   BasicPublishOptions,
   Channel,
@@ -26,16 +21,25 @@ import type {
   QueueDeclareOk,
   ReturnedMessage,
 } from "../transport.ts";
-import type { Binding, BindingStore, QueueBackend, QueueBatch, StoredMessage } from "./backend.ts";
+import type { BindingStore, QueueBackend, QueueBatch, StoredMessage } from "./backend.ts";
 import { bodyBytes } from "../body.ts";
 import { kombuBindingPattern, route, type TopicRules } from "./exchange_types.ts";
+import {
+  assertExchangeEquivalent,
+  assertQueueEquivalent,
+  assertRoutableBinding,
+  cannotBindMissing,
+  cannotDeleteQueue,
+  noSuchExchange,
+  noSuchQueue,
+} from "./declarations.ts";
 import { fetchRound, interleave } from "./fairness.ts";
 import { Ledger } from "./ledger.ts";
 import type { CycleName } from "../utils/fair_cycle.ts";
 import { Consumers } from "./consumers.ts";
 import { sleep } from "../utils/sleep.ts";
 import { fastUuid4 } from "../utils/uuid.ts";
-import type { VirtualState } from "./state.ts";
+import { bindingOf, type VirtualState } from "./state.ts";
 
 /** Tuning of a virtual channel. */
 export interface VirtualChannelOptions {
@@ -47,6 +51,12 @@ export interface VirtualChannelOptions {
   topicRules?: TopicRules;
   /** The order in which a consumer of several queues visits them (default `round_robin`). */
   queueOrder?: CycleName;
+  /**
+   * The store knows every queue declaration (the transport's `queueEquivalence` capability): a
+   * redeclaration with other flags or `x-` arguments fails (406), a binding of a missing queue
+   * too (404).
+   */
+  queueEquivalence?: boolean;
   /** Called when the backend fails in a way that needs a new connection. */
   onFatal(error: Error): void;
   /** Called for a failure that the channel survived (logged by the core). */
@@ -120,22 +130,20 @@ export class VirtualChannel implements Channel {
     return Promise.reject(new ChannelError(`Cannot ${action}: the channel is closed`));
   }
 
-  /** Remembers the exchange's type; bindings survive a redeclaration. */
-  exchangeDeclare(exchange: ExchangeDeclaration): Promise<void> {
-    if (!this.#open) return this.#refuse(`declare exchange "${exchange.name}"`);
-    const known = this.#state.exchanges.get(exchange.name);
-    // Passive: another process may have declared it, and stores keep no types (as in Kombu).
-    if (exchange.passive) return Promise.resolve();
-    if (known && known.type !== exchange.type) {
-      return Promise.reject(
-        new PreconditionFailedError(
-          `Cannot declare exchange "${exchange.name}": exists with type "${known.type}", not "${exchange.type}"`,
-          { replyCode: 406, classId: 40, methodId: 10 },
-        ),
-      );
+  /**
+   * Remembers the exchange (bindings survive a redeclaration). A redeclaration must be
+   * equivalent (406, as Kombu's `NotEquivalentError`); a passive declaration needs an exchange
+   * that exists as far as this process can know (404, see {@link VirtualState.exchangeExists}).
+   */
+  async exchangeDeclare(exchange: ExchangeDeclaration): Promise<void> {
+    this.#check(`declare exchange "${exchange.name}"`);
+    if (exchange.passive) {
+      if (await this.#state.exchangeExists(exchange.name, this.#backend.bindings)) return;
+      throw noSuchExchange(exchange.name);
     }
-    this.#state.exchanges.set(exchange.name, { ...exchange });
-    return Promise.resolve();
+    const known = this.#state.exchanges.get(exchange.name);
+    if (known) assertExchangeEquivalent(known, exchange);
+    else this.#state.exchanges.set(exchange.name, { ...exchange, passive: false });
   }
 
   /** Forgets an exchange and its bindings. */
@@ -149,19 +157,29 @@ export class VirtualChannel implements Channel {
   async queueDeclare(queue: QueueDeclaration): Promise<QueueDeclareOk> {
     this.#check(`declare queue "${queue.name}"`);
     const name = queue.name || `amq.gen-${crypto.randomUUID()}`;
-    if (!queue.passive) await this.#backend.declare?.(name, queue.arguments ?? {});
-    else if (this.#backend.exists && !(await this.#backend.exists(name))) {
-      throw new NotFoundError(`Cannot declare queue "${name}" passively: no such queue`, {
-        replyCode: 404,
-        classId: 50,
-        methodId: 10,
-      });
+    if (!queue.passive) {
+      if (this.#options.queueEquivalence) await this.#compareQueue(name, queue);
+      await this.#backend.declare?.(name, queue.arguments ?? {});
+    } else if (this.#backend.exists && !(await this.#backend.exists(name))) {
+      throw noSuchQueue(name);
     }
     const messageCount = await this.#backend.size(name);
     return { queue: name, messageCount, consumerCount: this.#consumers.count(name) };
   }
 
-  /** Adds a binding; binding to the default exchange `""` is skipped (Kombu). */
+  /** A redeclaration must match the first declaration (where the store knows every one). */
+  async #compareQueue(name: string, queue: QueueDeclaration): Promise<void> {
+    const before = this.#state.queues.get(name);
+    if (before && (!this.#backend.exists || (await this.#backend.exists(name)))) {
+      assertQueueEquivalent(before, queue);
+    } else this.#state.queues.set(name, { ...queue, name, passive: false });
+  }
+
+  /**
+   * Adds a binding; binding to the default exchange `""` is skipped (Kombu). The exchange must
+   * exist (404), and the queue too where the store knows every queue; a binding the routing
+   * cannot route is refused ({@link assertRoutableBinding}).
+   */
   async queueBind(
     queue: string,
     exchange: string,
@@ -170,10 +188,19 @@ export class VirtualChannel implements Channel {
   ): Promise<void> {
     this.#check(`bind queue "${queue}"`);
     if (exchange === "") return;
+    if (!(await this.#state.exchangeExists(exchange, this.#backend.bindings))) {
+      throw cannotBindMissing(queue, "exchange", exchange);
+    }
+    const exists = this.#options.queueEquivalence ? this.#backend.exists : undefined;
+    if (exists && !(await exists.call(this.#backend, queue))) {
+      throw cannotBindMissing(queue, "queue", queue);
+    }
+    const type = this.#state.typeOf(exchange);
+    assertRoutableBinding(queue, type, routingKey, args, this.#options.topicRules ?? "amqp");
     const binding = bindingOf(queue, routingKey, args);
-    binding.pattern = kombuBindingPattern(this.#state.typeOf(exchange), routingKey);
+    binding.pattern = kombuBindingPattern(type, routingKey);
     await this.#bindings.add(exchange, binding);
-    if (this.#backend.bindFanout && this.#state.typeOf(exchange) === "fanout") {
+    if (this.#backend.bindFanout && type === "fanout") {
       await this.#backend.bindFanout(exchange, queue, routingKey);
     }
   }
@@ -209,16 +236,13 @@ export class VirtualChannel implements Channel {
       ? "it has consumers"
       : undefined;
     if (refusal) {
-      throw new PreconditionFailedError(`Cannot delete queue "${queue}": ${refusal}`, {
-        replyCode: 406,
-        classId: 50,
-        methodId: 40,
-      });
+      throw cannotDeleteQueue(queue, refusal);
     }
     for (const consumer of this.#consumers.removeQueue(queue)) {
       consumer.handlers.onCancel?.(consumer.tag);
     }
     await this.#backend.delete(queue);
+    this.#state.queues.delete(queue);
     if (!this.#backend.bindings) this.#state.bindings.removeQueue(queue);
     return size;
   }
@@ -452,10 +476,4 @@ export class VirtualChannel implements Channel {
   #giveBack(queue: string, message: StoredMessage): Promise<void> {
     return this.#unacked.giveBack(queue, message);
   }
-}
-
-function bindingOf(queue: string, routingKey: string, args: FieldTable | undefined): Binding {
-  return args && Object.keys(args).length > 0
-    ? { queue, routingKey, arguments: args as Record<string, unknown> }
-    : { queue, routingKey };
 }

@@ -6,8 +6,14 @@
  */
 
 import { canonicalJson } from "../utils/canonical_json.ts";
-import type { ExchangeDeclaration, ExchangeType } from "../transport.ts";
+import type {
+  ExchangeDeclaration,
+  ExchangeType,
+  FieldTable,
+  QueueDeclaration,
+} from "../transport.ts";
 import type { Binding, BindingStore } from "./backend.ts";
+import { builtInExchangeType } from "./declarations.ts";
 
 /** Bindings kept in process memory, shared by every channel of one scope. */
 export class MemoryBindingStore implements BindingStore {
@@ -52,6 +58,17 @@ export class MemoryBindingStore implements BindingStore {
   }
 }
 
+/** The binding row of a `queue.bind` (arguments only when there are some). */
+export function bindingOf(
+  queue: string,
+  routingKey: string,
+  args: FieldTable | undefined,
+): Binding {
+  return args && Object.keys(args).length > 0
+    ? { queue, routingKey, arguments: args as Record<string, unknown> }
+    : { queue, routingKey };
+}
+
 /** True when two bindings are the same row. */
 export function sameBinding(a: Binding, b: Binding): boolean {
   return a.queue === b.queue && a.routingKey === b.routingKey &&
@@ -62,15 +79,34 @@ export function sameBinding(a: Binding, b: Binding): boolean {
 export class VirtualState {
   /** Declared exchanges by name. */
   readonly exchanges: Map<string, ExchangeDeclaration> = new Map();
+  /**
+   * Queue declarations by name, kept only by a store that knows every declaration (the
+   * transport's `queueEquivalence` capability), so that a redeclaration can be compared.
+   */
+  readonly queues: Map<string, QueueDeclaration> = new Map();
   /** Bindings, when the backend keeps none. */
   readonly bindings: MemoryBindingStore = new MemoryBindingStore();
 
   /**
-   * The type of an exchange; undeclared exchanges route as `direct` (Kombu's
-   * `default_exchange_type`), since another process may have declared them.
+   * The type of an exchange: as declared, as built in (`amq.topic` is a topic exchange), else
+   * `direct` (Kombu's `default_exchange_type`), since another process may have declared it.
    */
   typeOf(exchange: string): ExchangeType {
-    return this.exchanges.get(exchange)?.type ?? "direct";
+    return this.exchanges.get(exchange)?.type ?? builtInExchangeType(exchange) ?? "direct";
+  }
+
+  /**
+   * Tells whether an exchange exists for a passive declaration or a binding: declared in this
+   * scope, built in, or (where bindings are shared with other processes, which declare their
+   * exchanges in their own memory as Kombu does) named by a binding in the shared store.
+   *
+   * @param exchange the exchange's name
+   * @param shared the store's shared bindings, when it has them
+   * @returns true when it exists as far as this process can know
+   */
+  async exchangeExists(exchange: string, shared: BindingStore | undefined): Promise<boolean> {
+    if (this.exchanges.has(exchange) || builtInExchangeType(exchange) !== undefined) return true;
+    return shared !== undefined && (await shared.list(exchange)).length > 0;
   }
 }
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Connection, Exchange, Queue } from "../../mod.ts";
+import { Connection, Exchange, NotFoundError, Queue } from "../../mod.ts";
 import type { Message } from "../../src/message.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
@@ -177,6 +177,32 @@ describe("Redis interop with Python Kombu", () => {
       });
       assert.deepEqual(got.map((m) => m.body), [{ level: "warn" }]);
       assert.equal(got[0]!.message.deliveryInfo.routingKey, "disk.warn");
+    },
+  );
+
+  it(
+    "an exchange only Python declared exists here through its shared bindings",
+    skip.options(),
+    async () => {
+      // Kombu keeps exchange declarations in each process; only the bindings are in Redis.
+      await python("bind", { queue: "py-held", exchange: "py-only", routing_key: "k" });
+      await using conn = connect();
+      const channel = await conn.channel();
+      await new Exchange("py-only", { passive: true }).declareOn(channel);
+      await channel.queueBind("wk-held", "py-only", "k");
+      await assert.rejects(
+        new Exchange("never-bound", { passive: true }).declareOn(channel),
+        NotFoundError,
+      );
+      await assert.rejects(channel.queueBind("wk-held", "never-bound", "k"), NotFoundError);
+      await conn.producer().publish({ to: "both" }, { exchange: "py-only", routingKey: "k" });
+      const mine = await new Queue("wk-held").bind(channel).get({ noAck: true });
+      assert.deepEqual(mine?.payload, { to: "both" });
+      const there = await python("consume", {
+        queues: [{ queue: "py-held", exchange: "py-only", routing_key: "k" }],
+        count: 1,
+      });
+      assert.deepEqual(there.map((m) => m.body), [{ to: "both" }]);
     },
   );
 

@@ -10,7 +10,7 @@ import type { Capabilities } from "../../src/transport.ts";
 /**
  * Direct routing only (bindings live in the process, as in Kombu), no priority, TTL or queue
  * arguments, redelivery seen from the service, messages kept by the service, no ordering
- * promise (standard queues).
+ * promise (standard queues), no queue equivalence (each process keeps its own declarations).
  */
 export const CLOUD_QUEUE_CAPABILITIES: Capabilities = Object.freeze({
   exchangeTypes: Object.freeze(["direct"] as const),
@@ -26,4 +26,5 @@ export const CLOUD_QUEUE_CAPABILITIES: Capabilities = Object.freeze({
   exchangeBindings: false,
   crossProcess: false,
   fifo: false,
+  queueEquivalence: false,
 });

@@ -19,8 +19,9 @@
  *   tokens for `https://storage.azure.com/.default`, kept until 2 minutes before they expire,
  *   asked for again then and after a 401
  *
- * Options (`transportOptions`, see {@link AzureTransportOptions}): `queueNamePrefix`,
- * `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
+ * Options (declared once in `AZURE_OPTIONS`; camelCase with durations in ms, or Kombu's
+ * snake_case names with Kombu's seconds as in a Celery `broker_transport_options`; see
+ * {@link AzureTransportOptions}): `queueNamePrefix`, `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
  * `messageTtl` (ms), `pollingInterval` (ms, 1000), `maxMessageSize` (65 536), `maxAttempts`,
  * `retryBaseDelay`, `maxRetryDelay`, `fetch`.
  *
@@ -56,7 +57,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { AzureBackend } from "./backend.ts";
-import { readAzureSettings } from "./options.ts";
+import { AZURE_OPTIONS, readAzureSettings } from "./options.ts";
 
 export {
   type AzureAuth,
@@ -127,6 +128,7 @@ export const AzureStorageQueuesTransport: Transport = virtualTransport({
   name: "azurestoragequeues",
   capabilities: azureStorageQueuesCapabilities,
   openBackend: openAzureBackend,
+  options: AZURE_OPTIONS,
   scopeKey: (params) => {
     const settings = readAzureSettings(params);
     return `azurestoragequeues|${settings.accountUrl}|${params.virtualHost}`;

@@ -2,13 +2,14 @@
  * The `filesystem://` transport (Kombu's `filesystem` transport): one file per message in shared
  * folders, readable and writable by Python Kombu on the same folders.
  *
- * URL: `filesystem://` with transport options (camelCase; Kombu's snake_case names are accepted
- * in the query string):
+ * URL: `filesystem://` with transport options (camelCase, or Kombu's snake_case names as in a
+ * Celery `broker_transport_options`; in the URL query Kombu's names and units), declared in
+ * {@link FILESYSTEM_OPTIONS}:
  * - `dataFolderIn` / `dataFolderOut` (default `data_in` / `data_out`; point both at one folder
  *   for a single-folder broker, or cross them for two peers)
  * - `processedFolder` (default `processed`), `storeProcessed` (default false: delete after reading)
  * - `controlFolder` (default `control`): bindings in `<exchange>.exchange` files as in Kombu 5.3
- * - `pollingInterval` in ms (default 100)
+ * - `pollingInterval` in ms (default 100; Kombu's `polling_interval` in seconds)
  *
  * Layout: `<ms>_<uuid4>.<queue>.msg` holding Kombu's JSON envelope. Writers write a temporary
  * `.tmp-<uuid>` file and rename it, so readers never see half a message. Queue names match
@@ -36,6 +37,9 @@ import type {
 import { sameBinding } from "../../src/virtual/state.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { registerTransport } from "../../src/registry.ts";
+import { FILESYSTEM_OPTIONS, type FilesystemOptions, filesystemOptions } from "./options.ts";
+
+export { type FilesystemOptions, filesystemOptions } from "./options.ts";
 
 /** What `filesystem://` can do. */
 export const filesystemCapabilities: Capabilities = {
@@ -52,45 +56,10 @@ export const filesystemCapabilities: Capabilities = {
   exchangeBindings: false,
   crossProcess: true,
   fifo: true,
+  queueEquivalence: false,
 };
 
-/** Folders and behaviour of a filesystem broker. */
-export interface FilesystemOptions {
-  /** Where consumers read (default `data_in`). */
-  dataFolderIn: string;
-  /** Where producers write (default `data_out`). */
-  dataFolderOut: string;
-  /** Where read messages go (default `processed`). */
-  processedFolder: string;
-  /** Keep read messages in `processedFolder` (default false). */
-  storeProcessed: boolean;
-  /** Where bindings live (default `control`). */
-  controlFolder: string;
-}
-
 const MESSAGE_FILE = /^\d+_[0-9a-fA-F-]{36}\.(.+)\.msg$/;
-
-function option(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  fallback: string,
-): string {
-  const value = o[camel] ?? o[snake];
-  return typeof value === "string" && value !== "" ? value : fallback;
-}
-
-/** Reads the options, accepting Kombu's snake_case names too. */
-export function filesystemOptions(o: Record<string, unknown>): FilesystemOptions {
-  const stored = o.storeProcessed ?? o.store_processed;
-  return {
-    dataFolderIn: option(o, "dataFolderIn", "data_folder_in", "data_in"),
-    dataFolderOut: option(o, "dataFolderOut", "data_folder_out", "data_out"),
-    processedFolder: option(o, "processedFolder", "processed_folder", "processed"),
-    storeProcessed: stored === true || stored === "true",
-    controlFolder: option(o, "controlFolder", "control_folder", "control"),
-  };
-}
 
 let lastMs = 0;
 let sequence = 0;
@@ -287,12 +256,16 @@ export const FilesystemTransport: Transport = virtualTransport({
   name: "filesystem",
   capabilities: filesystemCapabilities,
   pollingInterval: 100,
+  options: FILESYSTEM_OPTIONS,
   scopeKey: (params: ConnectionParams) => {
-    const o = filesystemOptions(params.transportOptions);
+    const o = filesystemOptions(params.transportOptions, params.queryOptions);
     return `filesystem|${o.controlFolder}|${o.dataFolderOut}`;
   },
   async openBackend(params, context) {
-    const backend = new FilesystemBackend(filesystemOptions(params.transportOptions), context);
+    const backend = new FilesystemBackend(
+      filesystemOptions(params.transportOptions, params.queryOptions),
+      context,
+    );
     await backend.open();
     return backend;
   },

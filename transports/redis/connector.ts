@@ -46,7 +46,7 @@ export class RedisConnector {
     this.#params = params;
     this.#settings = settings;
     this.#mode = mode;
-    this.db = mode === "socket" ? socketDb(params) : parseDb(params.virtualHost);
+    this.db = mode === "socket" ? settings.db ?? 0 : parseDb(params.virtualHost);
     if (mode === "sentinel" && !settings.masterName) {
       throw new ConfigurationError(
         'Cannot connect through Sentinel: the "masterName" transport option is required',
@@ -223,10 +223,4 @@ function socketPath(params: ConnectionParams): string {
   // redis+socket:///run/redis.sock: the "virtual host" is the path without its leading slash.
   const path = params.virtualHost ?? "";
   return path.startsWith("/") ? path : `/${path}`;
-}
-
-function socketDb(params: ConnectionParams): number {
-  const db = params.transportOptions.db ?? params.transportOptions.virtual_host ??
-    params.transportOptions.virtualHost;
-  return db === undefined ? 0 : parseDb(String(db));
 }
