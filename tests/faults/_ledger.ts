@@ -255,7 +255,9 @@ export class Ledger {
     const rejected = this.#entries.find((e) => e.state === "rejected")?.error;
     return [
       `fault scenario "${this.name}" (seed ${this.seed}; replay with WAKAME_FAULT_SEED=${this.seed})`,
-      `  published ${this.count}: ${count("confirmed")} confirmed, ${count("rejected")} rejected, ` +
+      `  published ${this.count}: ${count("confirmed")} confirmed, ${
+        count("rejected")
+      } rejected, ` +
       `${count("pending")} pending, ${count("unsent")} unsent; retried: ${list(retried)}`,
       `  consumed ${this.consumedCount} distinct; duplicates: ${list(duplicates)}`,
       `  missing (confirmed, never consumed): ${list(this.missing())}`,
