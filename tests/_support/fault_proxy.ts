@@ -9,6 +9,8 @@
  * const conn = new Connection(`amqp://guest:guest@127.0.0.1:${proxy.port}//`);
  * proxy.cut();      // the connection is lost; reconnects are refused
  * proxy.restore();  // reconnects get through
+ * proxy.blackhole(); // bytes vanish both ways, nothing is closed (a dead route)
+ * proxy.restore();  // the black-holed connections are reset; new ones get through
  * await proxy.close();
  * ```
  */
@@ -19,6 +21,9 @@ export class FaultProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   #down = false;
+  #hole = false;
+  /** Connections that lost bytes to the black hole: reset on {@link restore}. */
+  readonly #holed = new Set<net.Socket>();
   /** Connections refused while cut. */
   refused = 0;
   /** Connections let through. */
@@ -64,13 +69,30 @@ export class FaultProxy {
     const end = () => {
       client.destroy();
       upstream.destroy();
-      this.#sockets.delete(client);
-      this.#sockets.delete(upstream);
+      for (const s of [client, upstream]) {
+        this.#sockets.delete(s);
+        this.#holed.delete(s);
+      }
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand, so that the black hole can swallow bytes without closing anything.
+    const forward = (from: net.Socket, to: net.Socket) =>
+      from.on("data", (chunk: Uint8Array) => {
+        if (this.#hole) this.#holed.add(from);
+        else if (this.#holed.has(from)) return; // its stream lost bytes: never resumes
+        else if (!to.write(chunk)) {
+          from.pause();
+          to.once("drain", () => from.resume());
+        }
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+  }
+
+  /** Swallows every byte both ways (a dead route): no reset, no close, until {@link restore}. */
+  blackhole(): void {
+    this.#hole = true;
   }
 
   /** Resets every open connection and refuses new ones until {@link restore}. */
@@ -80,9 +102,15 @@ export class FaultProxy {
     this.#sockets.clear();
   }
 
-  /** Lets connections through again. */
+  /**
+   * Lets connections through again. Connections that lost bytes to the black hole are reset (a
+   * stream with a gap cannot go on).
+   */
   restore(): void {
     this.#down = false;
+    this.#hole = false;
+    for (const socket of this.#holed) socket.destroy();
+    this.#holed.clear();
   }
 
   /** Cuts every connection and stops listening. */
