@@ -85,29 +85,41 @@ describe("fault: AMQP connections killed, reset and black-holed under load", () 
     }
   }
 
-  it("the broker closes the producer's or the consumer's connection", skip.options(), () =>
-    scenario("amqp close_connection", false, async (ledger, names) => {
-      const victim = ledger.point(2, 0) === 0 ? names.producer : names.consumer;
-      ledger.note(`closing ${victim}`);
-      const closed = await closeConnectionsNamed(victim);
-      if (closed !== 1) throw new Error(`expected to close 1 connection, closed ${closed}`);
-    }));
+  it(
+    "the broker closes the producer's or the consumer's connection",
+    skip.options(),
+    () =>
+      scenario("amqp close_connection", false, async (ledger, names) => {
+        const victim = ledger.point(2, 0) === 0 ? names.producer : names.consumer;
+        ledger.note(`closing ${victim}`);
+        const closed = await closeConnectionsNamed(victim);
+        if (closed !== 1) throw new Error(`expected to close 1 connection, closed ${closed}`);
+      }),
+  );
 
-  it("the proxy resets both connections and refuses reconnects for a while", skip.options(), () =>
-    scenario("amqp reset", true, async (ledger) => {
-      const downMs = ledger.point(800, 50);
-      ledger.note(`reset, down ${downMs} ms`);
-      proxy.cut();
-      setTimeout(() => proxy.restore(), downMs);
-      await Promise.resolve();
-    }));
+  it(
+    "the proxy resets both connections and refuses reconnects for a while",
+    skip.options(),
+    () =>
+      scenario("amqp reset", true, async (ledger) => {
+        const downMs = ledger.point(800, 50);
+        ledger.note(`reset, down ${downMs} ms`);
+        proxy.cut();
+        setTimeout(() => proxy.restore(), downMs);
+        await Promise.resolve();
+      }),
+  );
 
-  it("the proxy black-holes both connections; heartbeats find it", skip.options(), () =>
-    scenario("amqp black hole", true, async (ledger) => {
-      const holeMs = ledger.point(4000, 1500);
-      ledger.note(`black hole for ${holeMs} ms`);
-      proxy.blackhole();
-      setTimeout(() => proxy.restore(), holeMs);
-      await sleep(0);
-    }));
+  it(
+    "the proxy black-holes both connections; heartbeats find it",
+    skip.options(),
+    () =>
+      scenario("amqp black hole", true, async (ledger) => {
+        const holeMs = ledger.point(4000, 1500);
+        ledger.note(`black hole for ${holeMs} ms`);
+        proxy.blackhole();
+        setTimeout(() => proxy.restore(), holeMs);
+        await sleep(0);
+      }),
+  );
 });

@@ -11,7 +11,8 @@
  * - `pollingInterval` in ms (default 100)
  *
  * Layout: `<ms>_<uuid4>.<queue>.msg` holding Kombu's JSON envelope. Writers write a temporary
- * `.tmp-<uuid>` file and rename it, so readers never see half a message. Queue names match
+ * `.tmp-<pid>@<host>-<uuid>` file and rename it, so readers never see half a message; opening a
+ * broker removes the temporary files of writers that died before their rename. Queue names match
  * exactly (Kombu's substring match also took `x.a` for `a`). A corrupt file is moved to
  * `<dataFolderIn>/corrupt/` and never stops a consumer.
  *
@@ -36,6 +37,7 @@ import type {
 import { sameBinding } from "../../src/virtual/state.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { registerTransport } from "../../src/registry.ts";
+import { removeLeftoverTemps, tempPath } from "./temp_files.ts";
 
 /** What `filesystem://` can do. */
 export const filesystemCapabilities: Capabilities = {
@@ -136,7 +138,7 @@ class FileBindingStore implements BindingStore {
   }
 
   async #write(exchange: string, rows: [string, string | null, string][]): Promise<void> {
-    const temp = join(this.#folder, `.tmp-${crypto.randomUUID()}`);
+    const temp = tempPath(this.#folder);
     await writeFile(temp, JSON.stringify(rows));
     await rename(temp, this.#file(exchange));
   }
@@ -196,7 +198,7 @@ export class FilesystemBackend implements QueueBackend {
     this.bindings = new FileBindingStore(options.controlFolder);
   }
 
-  /** Makes the folders. */
+  /** Makes the folders, and removes the temporary files writers that died left there. */
   async open(): Promise<void> {
     const o = this.#o;
     for (const folder of [o.dataFolderIn, o.dataFolderOut, o.processedFolder, o.controlFolder]) {
@@ -211,12 +213,20 @@ export class FilesystemBackend implements QueueBackend {
         );
       }
     }
+    for (const folder of new Set([o.dataFolderOut, o.controlFolder])) {
+      const removed = await removeLeftoverTemps(folder);
+      if (removed.length) {
+        this.#context?.warn(
+          `Removed ${removed.length} temporary file(s) of dead writers from "${folder}"`,
+        );
+      }
+    }
   }
 
   /** Writes the message as a new file (temporary name, then rename). */
   async put(queue: string, message: StoredMessage): Promise<void> {
     const name = `${stamp()}_${crypto.randomUUID()}.${queue}.msg`;
-    const temp = join(this.#o.dataFolderOut, `.tmp-${crypto.randomUUID()}`);
+    const temp = tempPath(this.#o.dataFolderOut);
     await writeFile(temp, encodeEnvelope(message));
     await rename(temp, join(this.#o.dataFolderOut, name));
   }
