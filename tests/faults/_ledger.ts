@@ -9,7 +9,7 @@
  * - no hang: {@link Ledger.watch} fails with the ledger's state when its deadline passes.
  *
  * Failure messages list the missing and extra numbers and the seed; `WAKAME_FAULT_SEED=<seed>`
- * replays a run's fault points.
+ * replays a run's fault points; `WAKAME_FAULT_VERBOSE=1` prints every ledger, passed or not.
  *
  * ```ts ignore
  * const ledger = new Ledger("amqp kill", 200);
@@ -211,6 +211,16 @@ export class Ledger {
     return this.#numbers((e) => e.fresh > Math.max(1, e.attempts));
   }
 
+  /** Numbers not delivered exactly once (for scenarios that promise a restore happens once). */
+  notExactlyOnce(): number[] {
+    return this.#numbers((e) => e.fresh + e.redelivered !== 1);
+  }
+
+  /** How many deliveries of `n` carried the redelivered flag. */
+  redeliveries(n: number): number {
+    return this.#entries[n].redelivered;
+  }
+
   /** Numbers whose publish promise never settled. */
   unsettled(): number[] {
     return this.#numbers((e) => e.state === "pending");
@@ -273,19 +283,23 @@ export class Ledger {
    * The final check: every publish settled, nothing confirmed is missing, no unexplained
    * duplicate, no stranger.
    *
-   * @param expect `delivered`: how many distinct numbers must have been consumed at least
-   *   (default: the confirmed ones)
+   * @param expect `delivered`: how many distinct numbers must have been consumed at least;
+   *   `exactlyOnce`: every number delivered once, no more
    * @throws {AssertionError} with {@link summary} when any fails
    */
-  check(expect: { delivered?: number } = {}): void {
+  check(expect: { delivered?: number; exactlyOnce?: boolean } = {}): void {
     const problems: string[] = [];
     if (this.unsettled().length) problems.push("publish promises left unsettled");
     if (this.missing().length) problems.push("confirmed messages never consumed");
     if (this.extra().length) problems.push("duplicates without redelivered flag or retry");
     if (this.#strangers.length) problems.push("bodies that were never published");
+    if (expect.exactlyOnce && this.notExactlyOnce().length) {
+      problems.push(`not delivered exactly once: ${list(this.notExactlyOnce())}`);
+    }
     if (expect.delivered !== undefined && this.consumedCount < expect.delivered) {
       problems.push(`fewer than ${expect.delivered} messages consumed`);
     }
+    if (process.env.WAKAME_FAULT_VERBOSE) console.log(this.summary());
     if (problems.length) {
       throw new AssertionError({ message: `${problems.join("; ")}\n${this.summary()}` });
     }

@@ -7,7 +7,6 @@
  * duplicates only redelivered ones or retried publishes.
  */
 import { after, before, describe, it } from "node:test";
-import process from "node:process";
 import { Connection, Queue } from "../../mod.ts";
 import { AmqpTransport } from "../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
@@ -78,7 +77,6 @@ describe("fault: AMQP connections killed, reset and black-holed under load", () 
         await ledger.consumed(25_000);
       });
       ledger.check({ delivered: ledger.confirmedCount });
-      if (process.env.WAKAME_FAULT_VERBOSE) console.log(ledger.summary());
     } finally {
       await stop?.();
       await (await direct.channel()).queueDelete(name).catch(() => {});
