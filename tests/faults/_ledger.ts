@@ -26,6 +26,7 @@
 import { AssertionError } from "node:assert";
 import process from "node:process";
 import type { ConsumerOptions, Queue } from "../../mod.ts";
+import { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
 
 /** The state of one message number. */
 interface Entry {
@@ -39,6 +40,8 @@ interface Entry {
   fresh: number;
   /** Deliveries with the redelivered flag. */
   redelivered: number;
+  /** Deliveries marked as a possible duplicate of a retried send (and not redelivered). */
+  flagged: number;
 }
 
 /** The seed of this process's fault points: `WAKAME_FAULT_SEED`, or a random one. */
@@ -58,6 +61,9 @@ function generator(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** How often an entry was delivered. */
+const delivered = (e: Entry): number => e.fresh + e.redelivered + e.flagged;
 
 /** Sleeps. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -114,6 +120,7 @@ export class Ledger {
       state: "unsent",
       fresh: 0,
       redelivered: 0,
+      flagged: 0,
     }));
   }
 
@@ -172,10 +179,11 @@ export class Ledger {
   }
 
   /**
-   * Records one delivery. Bodies of other runs or without a number are kept as strangers (an
-   * extra, unless `ignoreStrangers`).
+   * Records one delivery, with what explains a copy: the redelivered flag, or the store's mark
+   * of a possible duplicate (a send it retried). Bodies of other runs or without a number are
+   * kept as strangers.
    */
-  delivered(body: unknown, redelivered: boolean): void {
+  delivered(body: unknown, redelivered: boolean, possibleDuplicate = false): void {
     const b = body as Partial<LedgerBody> | undefined;
     const n = b?.n;
     if (
@@ -184,13 +192,14 @@ export class Ledger {
     ) {
       this.#strangers.push(body);
     } else if (redelivered) this.#entries[n].redelivered++;
+    else if (possibleDuplicate) this.#entries[n].flagged++;
     else this.#entries[n].fresh++;
     this.#wake?.();
   }
 
   /** Numbers delivered at least once. */
   get consumedCount(): number {
-    return this.#entries.filter((e) => e.fresh + e.redelivered > 0).length;
+    return this.#entries.filter((e) => delivered(e) > 0).length;
   }
 
   /** Numbers whose publish resolved. */
@@ -200,7 +209,7 @@ export class Ledger {
 
   /** Numbers confirmed and not (yet) delivered. */
   missing(): number[] {
-    return this.#numbers((e) => e.state === "confirmed" && e.fresh + e.redelivered === 0);
+    return this.#numbers((e) => e.state === "confirmed" && delivered(e) === 0);
   }
 
   /**
@@ -213,7 +222,7 @@ export class Ledger {
 
   /** Numbers not delivered exactly once (for scenarios that promise a restore happens once). */
   notExactlyOnce(): number[] {
-    return this.#numbers((e) => e.fresh + e.redelivered !== 1);
+    return this.#numbers((e) => delivered(e) !== 1);
   }
 
   /** How many deliveries of `n` carried the redelivered flag. */
@@ -241,7 +250,7 @@ export class Ledger {
   async consumed(ms = 15_000, { all = false } = {}): Promise<boolean> {
     const done = () =>
       all
-        ? this.#entries.every((e) => e.fresh + e.redelivered > 0)
+        ? this.#entries.every((e) => delivered(e) > 0)
         : this.missing().length === 0 && this.unsettled().length === 0;
     const deadline = Date.now() + ms;
     while (!done() && Date.now() < deadline) {
@@ -260,7 +269,7 @@ export class Ledger {
   /** The ledger's state in one paragraph (for failure messages). */
   summary(): string {
     const count = (state: Entry["state"]) => this.#entries.filter((e) => e.state === state).length;
-    const duplicates = this.#numbers((e) => e.fresh + e.redelivered > 1);
+    const duplicates = this.#numbers((e) => delivered(e) > 1);
     const retried = this.#numbers((e) => e.attempts > 1);
     const rejected = this.#entries.find((e) => e.state === "rejected")?.error;
     return [
@@ -373,7 +382,10 @@ export async function consumeInto(
     prefetchCount: 20,
     ...options,
     callbacks: [async (body, message) => {
-      ledger.delivered(body, message.deliveryInfo.redelivered);
+      // A store that may hold a message twice (a send retried after its answer was lost) says so
+      // with this header: such a copy is a retried publish's, as the ledger allows.
+      const possibleDuplicate = message.headers?.[POSSIBLE_DUPLICATE_HEADER] === true;
+      ledger.delivered(body, message.deliveryInfo.redelivered, possibleDuplicate);
       await message.ack().catch(() => undefined);
     }],
   });

@@ -100,6 +100,9 @@ async function scenario(
 
 describe("fault: a Redis consumer killed holding messages", () => {
   it("wakame's sweep restores what it held, once", skip.options(), () => scenario("wakame"));
-  it("Python Kombu's sweep restores what it held, once", skipKombu.options(), () =>
-    scenario("kombu"));
+  it(
+    "Python Kombu's sweep restores what it held, once",
+    skipKombu.options(),
+    () => scenario("kombu"),
+  );
 });

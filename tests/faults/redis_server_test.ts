@@ -15,7 +15,9 @@ import { consumeInto, Ledger, sleep } from "./_ledger.ts";
 
 const skip = envSkip(
   import.meta.url,
-  haveBinary("redis-server") ? false : "redis-server is not installed (apt-get install redis-server)",
+  haveBinary("redis-server")
+    ? false
+    : "redis-server is not installed (apt-get install redis-server)",
 );
 const COUNT = 300;
 
@@ -72,36 +74,50 @@ describe("fault: Redis connections killed, server paused and restarted under loa
     }
   }
 
-  it("CLIENT KILL of the producer's and consumer's connections", skip.options(), () =>
-    scenario("redis client kill", async (ledger, name) => {
-      const raw = await rawRedis(server.port);
-      try {
-        const killed = await killClientsNamed(raw, name);
-        ledger.note(`killed ${killed} connections`);
-        if (killed < 2) throw new Error(`expected to kill 2 connections or more, killed ${killed}`);
-      } finally {
-        await raw.close();
-      }
-    }));
+  it(
+    "CLIENT KILL of the producer's and consumer's connections",
+    skip.options(),
+    () =>
+      scenario("redis client kill", async (ledger, name) => {
+        const raw = await rawRedis(server.port);
+        try {
+          const killed = await killClientsNamed(raw, name);
+          ledger.note(`killed ${killed} connections`);
+          if (killed < 2) {
+            throw new Error(`expected to kill 2 connections or more, killed ${killed}`);
+          }
+        } finally {
+          await raw.close();
+        }
+      }),
+  );
 
-  it("CLIENT PAUSE of the server for a random while", skip.options(), () =>
-    scenario("redis client pause", async (ledger) => {
-      const ms = ledger.point(2000, 100);
-      ledger.note(`paused ${ms} ms`);
-      const raw = await rawRedis(server.port);
-      try {
-        await raw.send(["CLIENT", "PAUSE", ms, "ALL"]);
-      } finally {
-        await raw.close();
-      }
-    }));
+  it(
+    "CLIENT PAUSE of the server for a random while",
+    skip.options(),
+    () =>
+      scenario("redis client pause", async (ledger) => {
+        const ms = ledger.point(2000, 100);
+        ledger.note(`paused ${ms} ms`);
+        const raw = await rawRedis(server.port);
+        try {
+          await raw.send(["CLIENT", "PAUSE", ms, "ALL"]);
+        } finally {
+          await raw.close();
+        }
+      }),
+  );
 
-  it("the server stopped and started again", skip.options(), () =>
-    scenario("redis restart", async (ledger) => {
-      const ms = ledger.point(1000, 0);
-      ledger.note(`down ${ms} ms`);
-      await server.stop();
-      setTimeout(() => void server.startAgain(), ms);
-      await sleep(0);
-    }));
+  it(
+    "the server stopped and started again",
+    skip.options(),
+    () =>
+      scenario("redis restart", async (ledger) => {
+        const ms = ledger.point(1000, 0);
+        ledger.note(`down ${ms} ms`);
+        await server.stop();
+        setTimeout(() => void server.startAgain(), ms);
+        await sleep(0);
+      }),
+  );
 });
