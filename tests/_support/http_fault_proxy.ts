@@ -66,11 +66,11 @@ export class HttpFaultProxy {
    * @returns the running proxy
    */
   static async start(target: string): Promise<HttpFaultProxy> {
-    let proxy: HttpFaultProxy | undefined;
-    const server = http.createServer((req, res) => proxy!.#handle(req, res));
+    const server = http.createServer();
     server.keepAliveTimeout = 1000;
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    proxy = new HttpFaultProxy(server, new URL(target));
+    const proxy = new HttpFaultProxy(server, new URL(target));
+    server.on("request", (req, res) => proxy.#handle(req, res));
     return proxy;
   }
 
