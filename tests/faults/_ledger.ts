@@ -344,6 +344,16 @@ export class Ledger {
   }
 }
 
+/** Waits for `promise` (its failure ignored) at most `ms`. */
+export async function bounded(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Numbers as a short list (ranges folded). */
 function list(numbers: number[]): string {
   if (numbers.length === 0) return "-";
@@ -390,7 +400,6 @@ export async function consumeInto(
     }],
   });
   await consumer.consume();
-  return async () => {
-    await consumer.cancel().catch(() => undefined);
-  };
+  // Bounded: a cancel that hangs must not hang the scenario's cleanup (the watchdog has spoken).
+  return () => bounded(consumer.cancel(), 3000);
 }
