@@ -7,13 +7,13 @@
  * duplicates only redelivered ones or retried publishes.
  */
 import { after, before, describe, it } from "node:test";
-import { Connection, Queue } from "../../mod.ts";
+import { Connection, type ConsumerOptions, Queue } from "../../mod.ts";
 import { AmqpTransport } from "../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
 import { FaultProxy } from "../_support/fault_proxy.ts";
 import { closeConnectionsNamed } from "../_support/rabbitmq.ts";
 import { envSkip } from "../_support/skips.ts";
-import { consumeInto, Ledger, sleep } from "./_ledger.ts";
+import { consumeInto, Ledger, sleep, until } from "./_ledger.ts";
 import { uniqueQueue } from "./_transports.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672));
@@ -53,11 +53,15 @@ describe("fault: AMQP connections killed, reset and black-holed under load", () 
   async function scenario(
     title: string,
     viaProxy: boolean,
-    fault: (ledger: Ledger, names: { producer: string; consumer: string }) => Promise<void>,
+    fault: (
+      ledger: Ledger,
+      names: { producer: string; consumer: string; queue: string },
+    ) => Promise<void>,
+    consumerOptions: ConsumerOptions = {},
   ): Promise<void> {
     const ledger = new Ledger(title, COUNT);
     const name = uniqueQueue("amqp");
-    const names = { producer: `${name}-producer`, consumer: `${name}-consumer` };
+    const names = { producer: `${name}-producer`, consumer: `${name}-consumer`, queue: name };
     const queue = new Queue(name, { durable: false, autoDelete: false });
     const producerConn = connect(names.producer, viaProxy);
     const consumerConn = connect(names.consumer, viaProxy);
@@ -67,7 +71,7 @@ describe("fault: AMQP connections killed, reset and black-holed under load", () 
     try {
       await ledger.watch(45_000, async () => {
         await (await direct.channel()).queueDeclare({ name, durable: false, autoDelete: false });
-        stop = await consumeInto(ledger, consumerConn, queue);
+        stop = await consumeInto(ledger, consumerConn, queue, consumerOptions);
         const producer = producerConn.producer({ routingKey: name });
         await ledger.publishAll((body) => producer.publish(body), {
           tries: 100,
@@ -119,5 +123,36 @@ describe("fault: AMQP connections killed, reset and black-holed under load", () 
         setTimeout(() => proxy.restore(), holeMs);
         await sleep(0);
       }),
+  );
+
+  it(
+    "the queue is deleted under the consumer; with onCancel: resume it declares it again",
+    skip.options(),
+    () => {
+      const errors: unknown[] = [];
+      return scenario("amqp queue deleted", false, async (ledger, names) => {
+        // What the queue held when deleted is gone with it (the broker's doing): drain first.
+        if (!(await ledger.consumed(10_000))) throw new Error("the consumer fell behind");
+        const channel = await direct.channel();
+        await channel.queueDelete(names.queue);
+        ledger.note("queue deleted");
+        // Until the consumer declared it again, a publish would be dropped as unroutable.
+        const back = await until(async () => {
+          const probe = await direct.channel();
+          try {
+            await probe.queueDeclare({ name: names.queue, passive: true });
+            return true;
+          } catch {
+            return false;
+          } finally {
+            await probe.close().catch(() => {});
+          }
+        }, 10_000);
+        if (!back) throw new Error("the consumer did not declare the queue again");
+      }, { onCancel: "resume", onError: (e) => void errors.push(e) }).then(() => {
+        // Resuming is logged, not an error: nothing reached onError.
+        if (errors.length) throw new Error(`onError got ${errors.map(String).join("; ")}`);
+      });
+    },
   );
 });
