@@ -52,7 +52,8 @@ function initialSeed(): number {
 
 /** mulberry32: a small seeded generator, the same numbers for the same seed. */
 function generator(seed: number): () => number {
-  let a = seed >>> 0;
+  // Mixed first, so that neighbouring seeds (1, 2, 3) do not start alike.
+  let a = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
