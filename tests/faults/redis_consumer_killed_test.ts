@@ -46,9 +46,9 @@ async function scenario(
       visibilityTimeout: restoredBy === "wakame" ? 1000 : 3_600_000,
     },
   });
-  const child = Child.start("redis_holder.ts", [
+  const child = Child.start("holder.ts", [
     REDIS,
-    prefix,
+    JSON.stringify({ globalKeyprefix: prefix, visibilityTimeout: 3_600_000 }),
     queue.name,
     String(ackFirst),
     String(PREFETCH),

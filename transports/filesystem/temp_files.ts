@@ -25,9 +25,22 @@ function thisHost(): string {
   return host;
 }
 
+/** This process as a writer: `<pid>@<host>`. */
+export function writerId(): string {
+  return `${process.pid}@${thisHost()}`;
+}
+
 /** A new temporary file's path in `folder`, naming this process as its writer. */
 export function tempPath(folder: string): string {
-  return join(folder, `.tmp-${process.pid}@${thisHost()}-${crypto.randomUUID()}`);
+  return join(folder, `.tmp-${writerId()}-${crypto.randomUUID()}`);
+}
+
+/**
+ * Whether the process `<pid>@<host>` is surely gone: on this host and no such process (another
+ * host's processes cannot be asked).
+ */
+export function deadWriter(pid: number, host: string): boolean {
+  return host === thisHost() && !alive(pid);
 }
 
 /** False only when the process surely does not exist (ESRCH). */
@@ -59,7 +72,7 @@ export async function removeLeftoverTemps(folder: string): Promise<string[]> {
     const m = TEMP.exec(name);
     if (!m) continue;
     const path = join(folder, name);
-    let abandoned = m[1] !== undefined && m[2] === thisHost() && !alive(Number(m[1]));
+    let abandoned = m[1] !== undefined && deadWriter(Number(m[1]), m[2]);
     if (!abandoned) {
       try {
         abandoned = Date.now() - (await stat(path)).mtimeMs > ABANDONED_MS;

@@ -1,19 +1,16 @@
 /**
- * A Redis consumer the fault suite kills (SIGKILL) while it holds messages: it acks the first
+ * A consumer the fault suite kills (SIGKILL) while it holds messages: it acks the first
  * `ackFirst` messages it receives (printing `GOT n redelivered` once each ack resolved), then
  * holds every later one unacknowledged (printing `HELD n`).
  *
- * argv: url, key prefix, queue, ackFirst, prefetch.
+ * argv: URL (its transport loads by scheme), transport options as JSON, queue, ackFirst,
+ * prefetch.
  */
 import process from "node:process";
 import { Connection, Queue } from "../../../mod.ts";
-import { redisTransport } from "../../../transports/redis/mod.ts";
 
-const [url, prefix, queue, ackFirst, prefetch] = process.argv.slice(2);
-const conn = new Connection(url, {
-  transport: redisTransport,
-  transportOptions: { globalKeyprefix: prefix, visibilityTimeout: 3_600_000 },
-});
+const [url, options, queue, ackFirst, prefetch] = process.argv.slice(2);
+const conn = new Connection(url, { transportOptions: JSON.parse(options) });
 let received = 0;
 const consumer = conn.consumer(new Queue(queue), {
   prefetchCount: Number(prefetch),
