@@ -1,6 +1,7 @@
 /**
- * A fake AMQP broker (tests/unit/amqp/_fake_broker.ts) that routes: each message published on a
- * connection is confirmed and delivered to that connection's consumer, as one queue would. The
+ * A fake AMQP broker (tests/unit/amqp/_fake_broker.ts) that routes as one queue would: each
+ * message published is confirmed and delivered to a consumer (kept until one comes); what a
+ * connection that went away held unacknowledged is delivered again, flagged redelivered. The
  * fault scenarios block it (`connection.blocked`: confirms and deliveries held, as RabbitMQ under
  * a memory alarm stops reading publishers) and feed it malformed frames.
  */
@@ -8,20 +9,37 @@ import { FakeBroker, type FakeClient, type Received } from "../unit/amqp/_fake_b
 import { METHODS } from "../../transports/amqp/codec/methods.ts";
 import type { MessageProperties } from "../../src/transport.ts";
 
+/** A message in the queue. */
+interface Queued {
+  properties: MessageProperties;
+  body: Uint8Array;
+  redelivered: boolean;
+}
+
 /** One client's routing state. */
 class Route {
   readonly client: FakeClient;
+  readonly #queue: Queued[];
+  readonly #routes: Route[];
   blocked = false;
   #consumer: { channel: number; tag: string } | undefined;
   #published: { method?: Received; channel: number } | undefined;
   readonly #held: (() => void)[] = [];
   readonly #confirmTags = new Map<number, number>();
   #deliveryTag = 0;
-  /** Unacknowledged deliveries by tag (redelivered on a new connection by the broker). */
-  readonly unacked = new Map<number, { properties: MessageProperties; body: Uint8Array }>();
+  /** Unacknowledged deliveries by tag (delivered again when the connection goes). */
+  readonly unacked = new Map<number, Queued>();
 
-  constructor(client: FakeClient) {
+  constructor(client: FakeClient, queue: Queued[], routes: Route[]) {
     this.client = client;
+    this.#queue = queue;
+    this.#routes = routes;
+    client.socket.once("close", () => {
+      this.#consumer = undefined;
+      for (const m of this.unacked.values()) this.#queue.push({ ...m, redelivered: true });
+      this.unacked.clear();
+      flush(this.#routes, this.#queue);
+    });
     const record = client.record.bind(client);
     client.record = (r: Received) => {
       record(r);
@@ -41,6 +59,8 @@ class Route {
         channel: r.channel,
         tag: (r.args!.consumerTag as string) || "ctag-1",
       };
+      // After its consume-ok (the fake broker answers once this returns).
+      queueMicrotask(() => flush(this.#routes, this.#queue));
     } else if (r.method === "basic.publish") {
       this.#published = { method: r, channel: r.channel };
     } else if (r.method === "basic.ack" && this.#consumer && r.channel === this.#consumer.channel) {
@@ -63,18 +83,25 @@ class Route {
     const tag = (this.#confirmTags.get(channel) ?? 0) + 1;
     this.#confirmTags.set(channel, tag);
     this.client.sendMethod(channel, METHODS.basicAck, { deliveryTag: tag, multiple: false });
+    this.#queue.push({ properties, body, redelivered: false });
+    flush(this.#routes, this.#queue);
+  }
+
+  /** Delivers `message` to this connection's consumer; false when it has none or is gone. */
+  deliver(message: Queued): boolean {
     const consumer = this.#consumer;
-    if (!consumer) return;
+    if (!consumer || this.client.socket.destroyed || this.blocked) return false;
     const deliveryTag = ++this.#deliveryTag;
-    this.unacked.set(deliveryTag, { properties, body });
+    this.unacked.set(deliveryTag, message);
     this.client.sendMethod(consumer.channel, METHODS.basicDeliver, {
       consumerTag: consumer.tag,
       deliveryTag,
-      redelivered: false,
+      redelivered: message.redelivered,
       exchange: "",
       routingKey: "q",
     });
-    this.client.sendContent(consumer.channel, properties, body);
+    this.client.sendContent(consumer.channel, message.properties, message.body);
+    return true;
   }
 
   /** Sends connection.blocked; holds confirms and deliveries until {@link unblock}. */
@@ -91,11 +118,21 @@ class Route {
   }
 }
 
+/** Hands the queue's messages to the newest connection with a consumer. */
+function flush(routes: Route[], queue: Queued[]): void {
+  while (queue.length > 0) {
+    if (!routes.findLast((r) => r.deliver(queue[0]))) return;
+    queue.shift();
+  }
+}
+
 /** The echo broker. */
 export class EchoBroker {
   readonly broker: FakeBroker;
   /** One route per client connection, the newest last. */
   readonly routes: Route[] = [];
+  /** Messages no consumer took yet. */
+  readonly queue: Queued[] = [];
 
   private constructor(broker: FakeBroker) {
     this.broker = broker;
@@ -106,7 +143,7 @@ export class EchoBroker {
     const echo = new EchoBroker(await FakeBroker.start({ frameMax: 131072 }));
     const watch = () =>
       void echo.broker.client().then((client) => {
-        echo.routes.push(new Route(client));
+        echo.routes.push(new Route(client, echo.queue, echo.routes));
         watch();
       });
     watch();
