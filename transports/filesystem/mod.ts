@@ -34,6 +34,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type {
   Binding,
   BindingStore,
+  Lease,
   QueueBackend,
   StoredMessage,
 } from "../../src/virtual/backend.ts";
@@ -188,7 +189,8 @@ export class FilesystemBackend implements QueueBackend {
   /** Bindings, kept in Kombu 5.3's binding files beside the queues. */
   readonly bindings: BindingStore;
   /** Delivered messages held in this process's folder until the ack. */
-  readonly lease: FileLease;
+  readonly lease: Lease;
+  readonly #hold: FileLease;
   readonly #o: FilesystemOptions;
   readonly #context: Pick<BackendContext, "warn"> | undefined;
 
@@ -202,7 +204,8 @@ export class FilesystemBackend implements QueueBackend {
     this.#o = options;
     this.#context = context;
     this.bindings = new FileBindingStore(options.controlFolder);
-    this.lease = new FileLease(options);
+    this.#hold = new FileLease(options);
+    this.lease = this.#hold;
   }
 
   /**
@@ -253,7 +256,7 @@ export class FilesystemBackend implements QueueBackend {
   /** Claims the oldest file of the queue (moves it into the lease's folder), then reads it. */
   async get(queue: string): Promise<StoredMessage | undefined> {
     for (const name of await this.#files(queue)) {
-      const claimed = await this.lease.claim(name);
+      const claimed = await this.#hold.claim(name);
       if (claimed === undefined) continue; // another consumer took it
       const text = await readFile(claimed, "utf8");
       let message: StoredMessage;
@@ -263,7 +266,7 @@ export class FilesystemBackend implements QueueBackend {
         await this.#quarantine(claimed, name, error);
         continue;
       }
-      return this.lease.hold(message, name, claimed);
+      return this.#hold.hold(message, name, claimed);
     }
     return undefined;
   }
