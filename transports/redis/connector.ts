@@ -104,11 +104,42 @@ export class RedisConnector {
       const master = await this.#discoverMaster(driver);
       return await driver.connect({ ...base, ...master });
     }
-    const target = this.#clusterTarget ?? {
+    return await driver.connect({ ...base, ...this.#target() });
+  }
+
+  #target(): { hostname: string; port: number } {
+    return this.#clusterTarget ?? {
       hostname: this.#params.hostname || "127.0.0.1",
       port: this.#params.port ?? 6379,
     };
-    return await driver.connect({ ...base, ...target });
+  }
+
+  /**
+   * Cluster mode: the transport's slot has a new owner (a `MOVED` reply); links opened from
+   * now on go there.
+   *
+   * @param hostname the owner's host (empty: the host of the current node)
+   * @param port the owner's port
+   */
+  moveTo(hostname: string, port: number): void {
+    this.#clusterTarget = { hostname: hostname || this.#target().hostname, port };
+  }
+
+  /**
+   * Cluster mode: opens a command link to another node (the target of an `ASK`).
+   *
+   * @param hostname the node's host (empty: the host of the current node)
+   * @param port the node's port
+   * @returns the link
+   * @throws {ConnectionError} when the node cannot be reached
+   */
+  async openAt(hostname: string, port: number): Promise<RedisLink> {
+    const driver = await this.#driver;
+    return await driver.connect({
+      ...this.#base(),
+      hostname: hostname || this.#target().hostname,
+      port,
+    });
   }
 
   /**
@@ -147,10 +178,7 @@ export class RedisConnector {
       if (Number(from) <= slot! && slot! <= Number(to) && Array.isArray(master)) {
         const hostname = replyText(master[0]) ?? "";
         const port = Number(master[1]);
-        const current = this.#clusterTarget ?? {
-          hostname: this.#params.hostname || "127.0.0.1",
-          port: this.#params.port ?? 6379,
-        };
+        const current = this.#target();
         if (hostname && (hostname !== current.hostname || port !== current.port)) {
           this.#clusterTarget = { hostname, port };
           await link.close();
