@@ -22,6 +22,7 @@ import {
   text,
 } from "../_support/redis_cluster.ts";
 import { envSkip } from "../_support/skips.ts";
+import type { RespValue } from "../../transports/redis/resp/types.ts";
 
 const skip = envSkip(
   import.meta.url,
@@ -125,7 +126,9 @@ describe("Redis Cluster: one hash slot, MOVED and ASK followed", () => {
         // The queue's list is empty (consumed), hence missing: the owner answers a push with
         // -ASK, and the fetch script, once its keys are split, with -TRYAGAIN.
         const keysBefore =
-          ((await owner.node.send(["CLUSTER", "GETKEYSINSLOT", slot, 100])) as unknown[]).map(text);
+          ((await owner.node.send(["CLUSTER", "GETKEYSINSLOT", slot, 100])) as RespValue[]).map(
+            text,
+          );
         await ledger.publish(producer, queue, 20);
         assert.ok((await askingCalls(target.node)) > asksBefore, "ASKING was sent to the target");
 
