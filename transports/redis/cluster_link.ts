@@ -97,6 +97,9 @@ export class ClusterLink implements RedisLink {
   readonly #home: ClusterHome;
   readonly #asking = new Map<string, Promise<RedisLink>>();
   readonly #retired = new WeakSet<RedisLink>();
+  /** Commands in flight per `ASK` link; dropped links close when theirs are answered. */
+  readonly #busy = new Map<RedisLink, number>();
+  readonly #dropped = new WeakSet<RedisLink>();
   #block: Queued[] | undefined;
   #closed = false;
   readonly #resolveClosed: (error: Error | undefined) => void;
@@ -169,7 +172,12 @@ export class ClusterLink implements RedisLink {
         const sends = (ask ? [["ASKING"], ...commands] : commands).map((args) =>
           to.send(args, options)
         );
-        replies = await Promise.all(sends);
+        if (ask) this.#busy.set(to, (this.#busy.get(to) ?? 0) + 1);
+        try {
+          replies = await Promise.all(sends);
+        } finally {
+          if (ask) this.#idle(to);
+        }
         if (ask) replies.shift();
       } catch (error) {
         // Closing a link retired by a MOVED fails its commands in flight; the server refused
@@ -217,11 +225,29 @@ export class ClusterLink implements RedisLink {
     return opening;
   }
 
+  /**
+   * Forgets the `ASK` links (the migration is over). A link closes once its commands in flight
+   * have their replies: the importing node may have run them, so they must not be cut off and
+   * sent again.
+   */
   #dropAsking(): void {
     for (const opening of this.#asking.values()) {
-      opening.then((link) => link.close()).catch(() => undefined);
+      opening.then((link) => {
+        this.#dropped.add(link);
+        this.#idle(link, 0);
+      }).catch(() => undefined);
     }
     this.#asking.clear();
+  }
+
+  #idle(link: RedisLink, done = 1): void {
+    const busy = (this.#busy.get(link) ?? 0) - done;
+    if (busy > 0) {
+      this.#busy.set(link, busy);
+      return;
+    }
+    this.#busy.delete(link);
+    if (this.#dropped.has(link) || this.#closed) link.close().catch(() => undefined);
   }
 
   /** Closes the links opened for `ASK` (the store closes the command link itself). */
