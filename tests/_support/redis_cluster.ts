@@ -133,7 +133,7 @@ function cli(...args: string[]): Promise<string> {
 
 /**
  * Starts six cluster nodes, joins them with `redis-cli --cluster create` (one replica per
- * master) and waits until every node reports `cluster_state:ok`.
+ * master) and waits until every node reports `cluster_state:ok` and every replica is in sync.
  *
  * @returns the cluster; call `stop()` in `after`
  * @throws {Error} when a node does not start or the cluster does not form
@@ -150,6 +150,8 @@ export async function startRedisCluster(): Promise<RedisCluster> {
             "cluster-node-timeout 2000",
             "save ''",
             "appendonly no",
+            "repl-diskless-sync yes",
+            "repl-diskless-sync-delay 0",
           ].join("\n"))),
     );
     const nodes = deployment.processes;
@@ -161,13 +163,25 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       "1",
       "--cluster-yes",
     );
+    // Ready when every node sees the cluster ok and three replicas, each one in sync (a
+    // replica that never synced cannot be promoted when its master dies).
+    const ready = async (node: RedisProcess) => {
+      const info = text(await node.send(["CLUSTER", "INFO"]));
+      const table = text(await node.send(["CLUSTER", "NODES"]));
+      const replication = text(await node.send(["INFO", "replication"]));
+      return info.includes("cluster_state:ok") &&
+        table.split("\n").filter((line) => /[ ,]slave /.test(line)).length === 3 &&
+        (!replication.includes("role:slave") || replication.includes("master_link_status:up"));
+    };
     for (const node of nodes) {
-      for (
-        let i = 0;
-        !text(await node.send(["CLUSTER", "INFO"])).includes("cluster_state:ok");
-        i++
-      ) {
-        if (i > 400) throw new Error(`Redis cluster node ${node.port} did not reach state ok`);
+      for (let i = 0; !(await ready(node)); i++) {
+        if (i > 600) {
+          throw new Error(
+            `Redis cluster node ${node.port} did not get ready: ${
+              text(await node.send(["CLUSTER", "NODES"]))
+            } ${text(await node.send(["INFO", "replication"]))}`,
+          );
+        }
         await sleep(25);
       }
     }

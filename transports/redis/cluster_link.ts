@@ -10,7 +10,8 @@
  *   target. `ASKING` and the command go to the target, once; the slot stays with its owner.
  * - `-TRYAGAIN` (a multi-key command or script whose keys are split by a migration) and
  *   `-CLUSTERDOWN` (no owner for the moment, as during a failover): sent again after a wait
- *   that grows up to half a second, for about ten seconds in all.
+ *   that grows up to half a second, for about thirteen seconds in all; then the command fails
+ *   with a `ConnectionError`, which callers retry as a lost connection.
  *
  * A transaction (`MULTI` ... `EXEC`, sent in one tick) is redirected as a whole: a queued
  * command refused with a redirection aborts the `EXEC`, and the block is sent again.
@@ -129,7 +130,9 @@ export class ClusterLink implements RedisLink {
    *
    * @param args the command
    * @param options a reply timeout
-   * @returns the reply (a redirection that persists past the attempts comes back as is)
+   * @returns the reply
+   * @throws {ConnectionError} when a node cannot be reached, or the cluster still redirects
+   *   or answers `-CLUSTERDOWN` / `-TRYAGAIN` after every attempt
    * @throws {ConnectionError} when a node cannot be reached
    */
   send(args: readonly RespArg[], options?: SendOptions): Promise<RespValue> {
@@ -192,6 +195,8 @@ export class ClusterLink implements RedisLink {
         if (this.#home.relocate(link, redirection.hostname, redirection.port)) {
           this.#retired.add(link);
         }
+        // Moved again and again: the cluster is still electing a new owner (failover).
+        if (attempt > 1) await pause(attempt);
         continue;
       }
       if (redirection?.kind === "ASK" && !ask) {
@@ -206,7 +211,13 @@ export class ClusterLink implements RedisLink {
       }
       return replies;
     }
-    return replies;
+    // Still no owner (a failover that takes longer than cluster-node-timeout allows): the
+    // server is unavailable for now, which a caller retries as any lost connection.
+    const last = replies.find((r) => r instanceof RespErrorReply) as RespErrorReply | undefined;
+    throw new ConnectionError(
+      `Cannot send to the Redis cluster: still "${last?.message}" after ${MAX_ATTEMPTS} attempts`,
+      { cause: last },
+    );
   }
 
   #askLink(to: Redirection): Promise<RedisLink> {

@@ -32,6 +32,8 @@ export class RedisConnector {
   readonly #mode: RedisMode;
   readonly #driver: Promise<RedisDriver>;
   #clusterTarget: { hostname: string; port: number } | undefined;
+  /** Cluster mode: every node the last `CLUSTER SLOTS` named (the fallbacks of a dead owner). */
+  #clusterNodes: { hostname: string; port: number }[] = [];
 
   /**
    * Reads where to connect.
@@ -104,7 +106,38 @@ export class RedisConnector {
       const master = await this.#discoverMaster(driver);
       return await driver.connect({ ...base, ...master });
     }
+    if (this.#settings.cluster) return await this.#openInCluster(driver, base);
     return await driver.connect({ ...base, ...this.#target() });
+  }
+
+  /**
+   * Cluster mode: the slot owner, else (it died, and its replica may not be promoted yet) any
+   * other node the cluster named, so that `CLUSTER SLOTS` or a `MOVED` can tell the new owner.
+   */
+  async #openInCluster(
+    driver: RedisDriver,
+    base: Omit<RedisLinkOptions, "hostname" | "port">,
+  ): Promise<RedisLink> {
+    const target = this.#target();
+    const seed = {
+      hostname: this.#params.hostname || "127.0.0.1",
+      port: this.#params.port ?? 6379,
+    };
+    const others = [seed, ...this.#clusterNodes].filter((node, i, all) =>
+      (node.hostname !== target.hostname || node.port !== target.port) &&
+      all.findIndex((n) => n.hostname === node.hostname && n.port === node.port) === i
+    );
+    let failure: unknown;
+    for (const node of [target, ...others]) {
+      try {
+        const link = await driver.connect({ ...base, ...node });
+        if (node !== target) this.#clusterTarget = node;
+        return link;
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    throw failure;
   }
 
   #target(): { hostname: string; port: number } {
@@ -172,6 +205,14 @@ export class RedisConnector {
     const [slot] = slots;
     const shards = await link.send(["CLUSTER", "SLOTS"]);
     if (!Array.isArray(shards)) return link;
+    this.#clusterNodes = shards.flatMap((shard) =>
+      Array.isArray(shard)
+        ? shard.slice(2).filter(Array.isArray).map((node) => ({
+          hostname: replyText(node[0]) || this.#target().hostname,
+          port: Number(node[1]),
+        }))
+        : []
+    );
     for (const shard of shards) {
       if (!Array.isArray(shard)) continue;
       const [from, to, master] = shard;
