@@ -68,10 +68,13 @@ export class Ledger {
     return [...this.published].filter((n) => !this.#seen.has(n));
   }
 
-  /** Waits until every published number was consumed, or `ms` passed. */
-  async settle(ms: number): Promise<void> {
+  /**
+   * Waits until every published number was consumed (but those `mayMiss` allows), or `ms`
+   * passed.
+   */
+  async settle(ms: number, mayMiss: (n: number) => boolean = () => false): Promise<void> {
     const deadline = Date.now() + ms;
-    while (this.missing().length > 0 && Date.now() < deadline) {
+    while (this.missing().some((n) => !mayMiss(n)) && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
         setTimeout(resolve, 200);

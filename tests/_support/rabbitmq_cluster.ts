@@ -81,6 +81,16 @@ function portOpen(port: number): Promise<boolean> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Node process groups still running: ended when this process exits, even after a failure. */
+const running = new Set<number>();
+process.once("exit", () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+});
+
 /**
  * Boots three clustered nodes in parallel and waits until all three take AMQP connections
  * and report one cluster.
@@ -134,6 +144,7 @@ export async function startRabbitCluster(run: string): Promise<RabbitCluster> {
       },
     });
     child.unref();
+    if (child.pid !== undefined) running.add(child.pid);
     children.push(child);
     nodes.push({ name, port, url: `amqp://guest:guest@127.0.0.1:${port}//`, alive: true });
   }
@@ -156,6 +167,7 @@ export async function startRabbitCluster(run: string): Promise<RabbitCluster> {
     const child = children[nodes.indexOf(node)];
     if (!node.alive || child.pid === undefined) return;
     node.alive = false;
+    running.delete(child.pid);
     try {
       process.kill(-child.pid, "SIGKILL");
     } catch { /* already gone */ }

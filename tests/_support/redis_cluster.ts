@@ -13,6 +13,7 @@ import { connectSocket } from "../../src/runtime/mod.ts";
 import { RespConnection } from "../../transports/redis/resp/client.ts";
 import type { RespArg, RespValue } from "../../transports/redis/resp/types.ts";
 import { isListening } from "./brokers.ts";
+import { FaultProxy } from "./fault_proxy.ts";
 import { freePort } from "../unit/redis/_server.ts";
 
 /** Why these deployments cannot start here (a binary is missing), or undefined. */
@@ -65,11 +66,24 @@ export class RedisProcess {
   /** SIGKILL to its process group: a crash, with nothing flushed. */
   kill(): void {
     if (!this.alive || this.#child.pid === undefined) return;
+    running.delete(this.#child.pid);
     try {
       process.kill(-this.#child.pid, "SIGKILL");
     } catch { /* already gone */ }
   }
 }
+
+/** Process groups still running: ended when this process exits, even after a failed test. */
+const running = new Set<number>();
+const folders = new Set<string>();
+process.once("exit", () => {
+  for (const pid of running) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
 
 class Deployment {
   readonly dir: string;
@@ -77,6 +91,7 @@ class Deployment {
 
   constructor(name: string) {
     this.dir = mkdtempSync(join(tmpdir(), `wakame-${name}-`));
+    folders.add(this.dir);
   }
 
   async spawn(
@@ -90,6 +105,7 @@ class Deployment {
     writeFileSync(file, `bind 127.0.0.1\nport ${port}\ndir ${dir}\n${config(dir, port)}\n`);
     const child = spawn(binary, [file], { detached: true, stdio: "ignore" });
     child.unref();
+    if (child.pid !== undefined) running.add(child.pid);
     const proc = new RedisProcess(port, child);
     this.processes.push(proc);
     for (let i = 0; !(await isListening("127.0.0.1", port, 200)); i++) {
@@ -103,6 +119,7 @@ class Deployment {
     for (const proc of this.processes) proc.kill();
     await sleep(100);
     rmSync(this.dir, { recursive: true, force: true });
+    folders.delete(this.dir);
   }
 }
 
@@ -243,6 +260,8 @@ export interface SentinelGroup {
   readonly replica: RedisProcess;
   /** The three sentinels. */
   readonly sentinels: readonly RedisProcess[];
+  /** With `proxied`: the proxy the replica replicates through (`cut()` stops replication). */
+  readonly replication: FaultProxy | undefined;
   /** The port of the master as the sentinels see it now. */
   currentMasterPort(): Promise<number>;
   /** Ends every process and removes the folders. */
@@ -254,24 +273,43 @@ export interface SentinelGroup {
  * timeout 5 s), and waits until every sentinel knows the replica and the other sentinels.
  *
  * @param masterName the name the sentinels monitor
+ * @param options `proxied`: the replica replicates through a {@link FaultProxy}, so that a test
+ *   can stop replication before it kills the master
  * @returns the group; call `stop()` in `after`
  */
-export async function startSentinelGroup(masterName: string): Promise<SentinelGroup> {
+export async function startSentinelGroup(
+  masterName: string,
+  options: { proxied?: boolean } = {},
+): Promise<SentinelGroup> {
   const deployment = new Deployment("redis-sentinel");
+  let proxy: FaultProxy | undefined;
   try {
     const data = "save ''\nappendonly no\nrepl-diskless-sync yes\nrepl-diskless-sync-delay 0";
     const master = await deployment.spawn("redis-server", () => data);
+    if (options.proxied) proxy = await FaultProxy.start("127.0.0.1", master.port);
     const replica = await deployment.spawn(
       "redis-server",
-      () => `${data}\nreplicaof 127.0.0.1 ${master.port}`,
+      () => `${data}\nreplicaof 127.0.0.1 ${proxy?.port ?? master.port}`,
     );
+    // The replica in sync before the sentinels start: their first INFO of the master names it
+    // (the next comes 10 s later).
+    for (
+      let i = 0;
+      !text(await replica.send(["INFO", "replication"])).includes("master_link_status:up");
+      i++
+    ) {
+      if (i > 400) throw new Error("The replica did not sync with its master");
+      await sleep(25);
+    }
     const sentinels = await Promise.all(
       [0, 1, 2].map(() =>
         deployment.spawn("redis-sentinel", () =>
           [
             `sentinel monitor ${masterName} 127.0.0.1 ${master.port} 2`,
             `sentinel down-after-milliseconds ${masterName} 1000`,
-            `sentinel failover-timeout ${masterName} 5000`,
+            // Sentinel "fixes" a replica whose master address is not the master's own (a proxy)
+            // once a failover timeout has passed: with a proxy, not within a test.
+            `sentinel failover-timeout ${masterName} ${proxy ? 120_000 : 5000}`,
             `sentinel parallel-syncs ${masterName} 1`,
           ].join("\n"))
       ),
@@ -303,10 +341,15 @@ export async function startSentinelGroup(masterName: string): Promise<SentinelGr
       master,
       replica,
       sentinels,
+      replication: proxy,
       currentMasterPort,
-      stop: () => deployment.stop(),
+      stop: async () => {
+        await proxy?.close();
+        await deployment.stop();
+      },
     };
   } catch (error) {
+    await proxy?.close();
     await deployment.stop();
     throw error;
   }

@@ -90,4 +90,66 @@ describe("Redis Sentinel: the master dies mid-stream", () => {
       await consumer.cancel();
     },
   );
+
+  it(
+    "with replication cut before the kill, loses exactly what only the old master had",
+    { ...skip.options(), timeout: 60_000 },
+    async () => {
+      const proxied = await startSentinelGroup(`wk-cut-${run}`, { proxied: true });
+      try {
+        const [first, ...others] = proxied.sentinels;
+        await using conn = new Connection(`sentinel://127.0.0.1:${first.port}/0`, {
+          transportOptions: {
+            masterName: proxied.masterName,
+            sentinels: others.map((s) => `127.0.0.1:${s.port}`),
+            socketConnectTimeout: 1000,
+          },
+          recoveryPolicy: { intervalStart: 100, intervalStep: 100, intervalMax: 500 },
+        });
+        const queue = new Queue(`cq-${run}`);
+        const ledger = new Ledger();
+        let consumer = await ledger.consume(conn, queue);
+        const producer = conn.producer();
+        await ledger.publish(producer, queue, 50);
+        await ledger.settle(20_000);
+        // The consumer pauses, so that what is published next waits in the master's queue, and
+        // replication stops: what the master acknowledges from now on, only it has.
+        await consumer.cancel();
+        proxied.replication!.cut();
+        const cutAt = ledger.published.size;
+        await ledger.publish(producer, queue, 30);
+        const killedAt = ledger.published.size;
+        proxied.master.kill();
+        const killed = Date.now();
+        await ledger.publish(producer, queue, 1);
+        const firstAfter = Date.now() - killed;
+        await ledger.publish(producer, queue, 49);
+        assert.equal(await proxied.currentMasterPort(), proxied.replica.port);
+        consumer = await ledger.consume(conn, queue);
+        const cut = (n: number) => cutAt <= n && n < killedAt;
+        await ledger.settle(20_000, cut);
+
+        const lost = ledger.missing();
+        assert.deepStrictEqual(
+          lost,
+          [...ledger.published].filter(cut),
+          "exactly the messages published while replication was cut are lost",
+        );
+        const duplicates = ledger.unexplainedDuplicates();
+        assert.deepStrictEqual(
+          duplicates.filter((n) => n >= killedAt),
+          [],
+          "a duplicate without a cause is one whose fetch or ack the old master alone had",
+        );
+        console.log(
+          `redis sentinel failover, replication cut ${killedAt - cutAt} publishes before the ` +
+            `kill: first publish after the kill took ${firstAfter} ms; ${ledger.summary()}; ` +
+            `lost: ${lost.length}; delivered again after a lost ack or fetch: ${duplicates.length}`,
+        );
+        await consumer.cancel();
+      } finally {
+        await proxied.stop();
+      }
+    },
+  );
 });
