@@ -83,12 +83,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Node process groups still running: ended when this process exits, even after a failure. */
 const running = new Set<number>();
+const folders = new Set<string>();
 process.once("exit", () => {
   for (const pid of running) {
     try {
       process.kill(-pid, "SIGKILL");
     } catch { /* gone */ }
   }
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
 });
 
 /**
@@ -101,6 +103,7 @@ process.once("exit", () => {
  */
 export async function startRabbitCluster(run: string): Promise<RabbitCluster> {
   const dir = mkdtempSync(join(tmpdir(), `wakame-rmq-cluster-${run}-`));
+  folders.add(dir);
   const home = join(dir, "home");
   mkdirSync(home);
   const cookie = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16))
@@ -180,6 +183,7 @@ export async function startRabbitCluster(run: string): Promise<RabbitCluster> {
       for (const node of nodes) kill(node);
       await sleep(200);
       rmSync(dir, { recursive: true, force: true });
+      folders.delete(dir);
     },
   };
 
