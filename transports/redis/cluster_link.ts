@@ -133,7 +133,6 @@ export class ClusterLink implements RedisLink {
    * @returns the reply
    * @throws {ConnectionError} when a node cannot be reached, or the cluster still redirects
    *   or answers `-CLUSTERDOWN` / `-TRYAGAIN` after every attempt
-   * @throws {ConnectionError} when a node cannot be reached
    */
   send(args: readonly RespArg[], options?: SendOptions): Promise<RespValue> {
     const name = String(args[0]).toUpperCase();
