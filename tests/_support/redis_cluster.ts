@@ -220,7 +220,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
     const otherMaster = async (slot: number) => {
       const owner = await ownerOf(slot);
       for (const node of nodes) {
-        if (node === owner.node) continue;
+        if (node === owner.node || !node.alive) continue;
         const role = await node.send(["ROLE"]) as RespValue[];
         if (text(role[0]) === "master") return { id: await idOf(node), node };
       }

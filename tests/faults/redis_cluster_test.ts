@@ -9,7 +9,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Connection, Queue } from "../../mod.ts";
+import { Connection, Exchange, Queue } from "../../mod.ts";
 import { ConfigurationError } from "../../src/errors.ts";
 import "../../transports/redis/mod.ts";
 import { Ledger } from "../_support/cluster_ledger.ts";
@@ -42,6 +42,13 @@ function tagWhere(test: (slot: number) => boolean): string {
 async function clientsNamed(node: RedisProcess, name: string): Promise<number> {
   const list = text(await node.send(["CLIENT", "LIST"]));
   return list.split("\n").filter((line) => line.includes(` name=${name} `)).length;
+}
+
+/** The flags of this client's connections on a node (`t`: client tracking is on). */
+async function clientFlags(node: RedisProcess, name: string): Promise<string[]> {
+  const list = text(await node.send(["CLIENT", "LIST"]));
+  return list.split("\n").filter((line) => line.includes(` name=${name} `))
+    .map((line) => /flags=(\S+)/.exec(line)?.[1] ?? "");
 }
 
 async function askingCalls(node: RedisProcess): Promise<number> {
@@ -231,6 +238,75 @@ describe("Redis Cluster: one hash slot, MOVED and ASK followed", () => {
           `${ledger.summary()}; lost to async replication: ` +
           `${lost.length}; delivered again after a lost ack or fetch: ${duplicates.length}`,
       );
+      await consumer.cancel();
+    },
+  );
+
+  it(
+    "keeps fanout (PUB/SUB) and client tracking after the slot moved",
+    { ...skip.options(), timeout: 60_000 },
+    async () => {
+      const tag = tagWhere((slot) => !tags.has(slot));
+      const slot = keySlot(tag);
+      tags.add(slot);
+      const owner = await cluster!.ownerOf(slot);
+      const target = await cluster!.otherMaster(slot);
+      const name = `wakame-fanout-${run}`;
+      await using conn = connect(owner.node.port, { globalKeyprefix: `${tag}.`, clientName: name });
+      const exchange = new Exchange(`fx-${run}`, { type: "fanout" });
+      const queue = new Queue(`fxq-${run}`, { exchange });
+      const got: number[] = [];
+      let wake: (() => void) | undefined;
+      const consumer = conn.consumer(queue, {
+        callbacks: [async (body, message) => {
+          got.push((body as { n: number }).n);
+          await message.ack();
+          wake?.();
+        }],
+      });
+      await consumer.consume();
+      const producer = conn.producer({ exchange });
+      // Fanout is at most once: publish until one arrives (the subscription may be reopening).
+      const fanoutArrives = async (n: number) => {
+        for (let i = 0; i < 100 && !got.includes(n); i++) {
+          await producer.publish({ n }, { declare: [exchange, queue] });
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            setTimeout(resolve, 100);
+          });
+        }
+        return got.includes(n);
+      };
+      assert.ok(await fanoutArrives(1), "a fanout message arrives before the move");
+      assert.ok(
+        (await clientFlags(owner.node, name)).some((flags) => flags.includes("t")),
+        "client tracking is on at the owner",
+      );
+
+      assert.equal(
+        text(await target.node.send(["CLUSTER", "SETSLOT", slot, "IMPORTING", owner.id])),
+        "OK",
+      );
+      assert.equal(
+        text(await owner.node.send(["CLUSTER", "SETSLOT", slot, "MIGRATING", target.id])),
+        "OK",
+      );
+      while (await moveKeys(owner.node, target.node, slot, () => true) > 0) { /* all keys */ }
+      for (const node of [target.node, owner.node]) {
+        assert.equal(text(await node.send(["CLUSTER", "SETSLOT", slot, "NODE", target.id])), "OK");
+      }
+      // A keyed command (the queue's binding) meets -MOVED: both links move to the new owner.
+      await producer.publish({ n: 2 }, { declare: [exchange, queue] });
+      const deadline = Date.now() + 10_000;
+      let flags: string[] = [];
+      while (Date.now() < deadline) {
+        flags = await clientFlags(target.node, name);
+        if (flags.some((f) => f.includes("t")) && flags.some((f) => f.includes("P"))) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(flags.some((f) => f.includes("t")), "client tracking is on again at the new owner");
+      assert.deepStrictEqual(await clientFlags(owner.node, name), [], "nothing left at the old");
+      assert.ok(await fanoutArrives(3), "a fanout message arrives through the new subscription");
       await consumer.cancel();
     },
   );
