@@ -15,6 +15,7 @@ import {
   rabbitmqClusterSkipReason,
   startRabbitCluster,
 } from "../_support/rabbitmq_cluster.ts";
+import { Ledger } from "../_support/cluster_ledger.ts";
 import { envSkip } from "../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, rabbitmqClusterSkipReason() ?? false);
@@ -47,22 +48,8 @@ describe("RabbitMQ cluster: failover with a quorum queue", () => {
         queueArguments: { "x-queue-type": "quorum" },
       });
       try {
-        const confirmed = new Set<number>();
-        const retried = new Set<number>();
-        const deliveries: { n: number; redelivered: boolean }[] = [];
-        const seen = new Set<number>();
-        let wake: (() => void) | undefined;
-        const consumer = conn.consumer(queue, {
-          prefetchCount: 20,
-          callbacks: [async (body, message) => {
-            const n = (body as { n: number }).n;
-            deliveries.push({ n, redelivered: message.deliveryInfo.redelivered });
-            seen.add(n);
-            await message.ack();
-            wake?.();
-          }],
-        });
-        await consumer.consume();
+        const ledger = new Ledger();
+        const consumer = await ledger.consume(conn, queue);
         const first = conn.asUri();
         const channel = await conn.channel();
         const declared = await channel.queueDeclare({
@@ -72,58 +59,27 @@ describe("RabbitMQ cluster: failover with a quorum queue", () => {
         });
         assert.equal(declared.queue, queue.name);
 
-        const producer = conn.producer({ routingKey: queue.name });
-        let killed: string | undefined;
-        for (let n = 0; n < TOTAL; n++) {
-          if (n === KILL_AT) {
-            const node = nodes.find((x) => first.includes(`:${x.port}/`))!;
-            killed = node.url;
-            cluster!.kill(node);
-          }
-          await producer.publish({ n }, {
-            declare: [queue],
-            retry: true,
-            retryPolicy: {
-              maxRetries: 40,
-              intervalStart: 100,
-              intervalStep: 100,
-              intervalMax: 500,
-              onRetry: () => void retried.add(n),
-            },
-          });
-          confirmed.add(n);
-        }
-        assert.ok(killed, "a node was killed");
-        assert.ok(!conn.asUri().includes(killed!.split("@")[1]), "the connection moved on");
+        const producer = conn.producer();
+        await ledger.publish(producer, queue, KILL_AT); // each resolves once confirmed
+        const node = nodes.find((x) => first.includes(`:${x.port}/`))!;
+        cluster!.kill(node);
+        await ledger.publish(producer, queue, TOTAL - KILL_AT);
+        assert.ok(!conn.asUri().includes(`:${node.port}/`), "the connection moved on");
 
-        const deadline = Date.now() + 30_000;
-        while ([...confirmed].some((n) => !seen.has(n)) && Date.now() < deadline) {
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-            setTimeout(resolve, 500);
-          });
-        }
-        const lost = [...confirmed].filter((n) => !seen.has(n));
-        assert.deepStrictEqual(lost, [], "every confirmed message was consumed");
-        const counts = new Map<number, number>();
-        for (const d of deliveries) counts.set(d.n, (counts.get(d.n) ?? 0) + 1);
-        const unexplained = [...counts].filter(([n, count]) =>
-          count > 1 && !retried.has(n) &&
-          !deliveries.some((d) => d.n === n && d.redelivered)
-        ).map(([n]) => n);
-        assert.deepStrictEqual(unexplained, [], "duplicates come only from redelivery or retry");
+        await ledger.settle(30_000);
+        assert.deepStrictEqual(ledger.missing(), [], "every confirmed message was consumed");
+        assert.deepStrictEqual(
+          ledger.unexplainedDuplicates(),
+          [],
+          "duplicates come only from redelivery or retry",
+        );
         assert.ok(
-          deliveries.slice(KILL_AT).length > 0 && seen.has(TOTAL - 1),
+          ledger.deliveries.some((d) => d.n >= KILL_AT),
           "the consumer resumed on the new node",
         );
         console.log(
-          `rabbitmq cluster: killed ${
-            killed!.replace(/guest:guest@/, "")
-          }, now on ${conn.asUri()}; ` +
-            `${confirmed.size} confirmed, ${deliveries.length} deliveries, ` +
-            `${
-              deliveries.filter((d) => d.redelivered).length
-            } redelivered, ${retried.size} publishes retried`,
+          `rabbitmq cluster: killed the node on ${node.port}, now on ${conn.asUri()}; ` +
+            ledger.summary(),
         );
         await consumer.cancel();
         await (await conn.channel()).queueDelete(queue.name);

@@ -19,7 +19,10 @@ class FakeNode implements RedisLink {
   readonly sent: string[] = [];
   isOpen = true;
   readonly closed: Promise<Error | undefined> = new Promise(() => {});
-  constructor(readonly answer: (command: string, node: FakeNode) => RespValue) {}
+  readonly answer: (command: string, node: FakeNode) => RespValue;
+  constructor(answer: (command: string, node: FakeNode) => RespValue) {
+    this.answer = answer;
+  }
   send(args: readonly RespArg[]): Promise<RespValue> {
     const command = args.map(String).join(" ");
     this.sent.push(command);
