@@ -203,11 +203,18 @@ export class RedisLinks {
     if (!withSubscriber || !this.#needsSubscriber()) return;
     if (!this.#sub?.link.isOpen) {
       this.#tracking = false;
-      this.#sub = await this.#openSubscriber();
-      const sub = this.#sub.link;
+      const opened = await this.#openSubscriber();
+      if (!this.#cmd?.isOpen) {
+        // The command link went (lost, or the cluster moved the slot) while this one opened:
+        // the pair must be on one node; ensure() opens both again.
+        await opened.link.close().catch(() => undefined);
+        return;
+      }
+      this.#sub = opened;
+      const sub = opened.link;
       void sub.closed.then((error) => this.#lost("subscriber", sub, error));
     }
-    if (this.#wakeup === "tracking" && !this.#tracking) await this.#track(this.#cmd!, this.#sub);
+    if (this.#wakeup === "tracking" && !this.#tracking) await this.#track(this.#cmd, this.#sub);
   }
 
   async #openSubscriber(): Promise<Subscriber> {
