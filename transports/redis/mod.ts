@@ -53,7 +53,9 @@
  *
  * Cluster mode (`cluster: true`) needs a hash tag in `globalKeyprefix` (`"{wakame}."`) so that
  * every key of the transport shares one slot; it is checked at connect, and the connection goes
- * to the node owning that slot.
+ * to the node owning that slot and follows it: `-MOVED` (to the new owner), `-ASK` (`ASKING` at
+ * the importing node, once), `-TRYAGAIN` / `-CLUSTERDOWN` (retried with a growing wait), and a
+ * dead owner (the other nodes are asked until a replica is promoted). Both drivers.
  *
  * @example
  * ```ts ignore
