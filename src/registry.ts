@@ -152,6 +152,7 @@ registerTransport(
     feature: "the sqs:// transport",
   }),
 );
+registerTransport(["etcd"], builtin("../transports/etcd/mod", "EtcdTransport"));
 registerTransport(
   ["azurestoragequeues"],
   builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),

@@ -139,3 +139,23 @@ export function filesystemInspector(folder: string): ConformanceInspector {
     },
   };
 }
+
+/**
+ * etcd in Kombu's layout, read over plain HTTP: the in-order keys of `/kombu/<queue>` plus
+ * wakame's unacked records `/wakame.unacked/<queue>/*`.
+ *
+ * @param url the server's URL, read when asked (known only once it runs)
+ */
+export function etcdInspector(url: () => string): ConformanceInspector {
+  const count = async (key: string): Promise<number> => {
+    const answer = await fetch(`${url()}/v2/keys/${key}`);
+    const json = await answer.json() as { node?: { nodes?: unknown[] } };
+    return json.node?.nodes?.length ?? 0;
+  };
+  return {
+    async held(queue) {
+      const name = encodeURIComponent(queue);
+      return await count(`kombu/${name}`) + await count(`wakame.unacked/${name}`);
+    },
+  };
+}
