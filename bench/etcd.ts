@@ -1,0 +1,70 @@
+/**
+ * etcd (v2 keys API) against Python Kombu's etcd transport, side by side on one private etcd
+ * (started here, 127.0.0.1, data on disk: every write is an fsync). Small JSON messages.
+ *
+ * - publish: each publish awaited before the next (one POST each; Kombu adds its lock's
+ *   requests);
+ * - consume: a consumer acking every message (wakame: prefetch 100, each message moved to an
+ *   unacked record and deleted on ack; Kombu: lock, recursive read, delete, unlock per message).
+ *
+ * Run: `deno run -A bench/etcd.ts [N]` (or `deno task bench`). Prints a markdown table.
+ */
+import { Connection } from "../src/connection.ts";
+import { Exchange, Queue } from "../src/entity.ts";
+import { EtcdTransport } from "../transports/etcd/mod.ts";
+import { startEtcd } from "../tests/_support/etcd_server.ts";
+import { runPython } from "../tests/_support/python.ts";
+import { messageCount } from "./_args.ts";
+
+const N = messageCount(300, "etcd.ts");
+const body = { id: 0, name: "wakame", tags: ["a", "b"], ok: true };
+const etcd = await startEtcd();
+const url = `etcd://127.0.0.1:${etcd.port}`;
+
+async function wakame(visibilityTimeout: number): Promise<{ publish: number; consume: number }> {
+  const name = `bench-wakame-${visibilityTimeout}`;
+  await using conn = new Connection(url, {
+    transport: EtcdTransport,
+    transportOptions: { visibilityTimeout },
+  });
+  const exchange = new Exchange("bench-wakame", { type: "direct" });
+  const queue = new Queue(name, { exchange, routingKey: name });
+  const producer = conn.producer();
+  await producer.publish(body, { exchange, routingKey: name, declare: [queue] });
+  await conn.defaultChannel().then((c) => c.queuePurge(name));
+  const t0 = performance.now();
+  for (let i = 0; i < N; i++) {
+    await producer.publish({ ...body, id: i }, { exchange, routingKey: name });
+  }
+  const t1 = performance.now();
+  let got = 0;
+  let done!: () => void;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  await using consumer = conn.consumer(queue, {
+    prefetchCount: 100,
+    callbacks: [async (_body, message) => {
+      await message.ack();
+      if (++got === N) done();
+    }],
+  });
+  await consumer.consume();
+  await finished;
+  const t2 = performance.now();
+  return { publish: N / ((t1 - t0) / 1000), consume: N / ((t2 - t1) / 1000) };
+}
+
+try {
+  const rows: [string, { publish: number; consume: number }][] = [];
+  rows.push(["wakame (unacked records, default)", await wakame(1_800_000)]);
+  rows.push(["wakame (visibilityTimeout 0, Kombu's delete on read)", await wakame(0)]);
+  const script = new URL("./python/kombu_publish_consume.py", import.meta.url).pathname;
+  const out = await runPython(script, [String(N), url], 600_000);
+  rows.push(["Python Kombu 5.2 (python-etcd)", JSON.parse(out.trim().split("\n").pop()!)]);
+  console.log(`etcd ${N} messages, msg/s\n`);
+  console.log("| client | publish | consume + ack |\n| --- | ---: | ---: |");
+  for (const [name, r] of rows) {
+    console.log(`| ${name} | ${Math.round(r.publish)} | ${Math.round(r.consume)} |`);
+  }
+} finally {
+  await etcd.stop();
+}
