@@ -45,6 +45,7 @@ export class EtcdBackend implements QueueBackend {
   readonly #settings: EtcdSettings;
   readonly #warn: (message: string, error?: unknown) => void;
   readonly #listings = new Map<string, Listing>();
+  /** The unacked records, unless the visibility timeout is 0. */
   readonly lease?: EtcdLease;
   #nextSweep = 0;
 
