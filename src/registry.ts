@@ -154,6 +154,10 @@ registerTransport(
 );
 registerTransport(["etcd"], builtin("../transports/etcd/mod", "EtcdTransport"));
 registerTransport(
+  ["zookeeper"],
+  builtin("../transports/zookeeper/mod", "ZooKeeperTransport"),
+);
+registerTransport(
   ["azurestoragequeues"],
   builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),
   { rawUrl: true },

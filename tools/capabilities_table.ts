@@ -18,6 +18,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
     "../transports/azure_storage_queues/mod.ts"
   );
   const { etcdCapabilities } = await import("../transports/etcd/mod.ts");
+  const { zookeeperCapabilities } = await import("../transports/zookeeper/mod.ts");
   const rows: [string, string, Capabilities][] = [
     ["memory", "`memory://`", memoryCapabilities],
     ["filesystem", "`filesystem://`", filesystemCapabilities],
@@ -31,6 +32,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
       azureStorageQueuesCapabilities,
     ],
     ["etcd", "`etcd://host:2379`", etcdCapabilities],
+    ["zookeeper", "`zookeeper://host:2181/vhost`", zookeeperCapabilities],
   ];
   return rows;
 }
