@@ -10,7 +10,7 @@ import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
 import { envSkip } from "../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, etcdSkipReason() || kombuSkipReason(["etcd"]));
-const peer = fileURLToPath(new URL("./python/etcd_peer.py", import.meta.url));
+const peer = fileURLToPath(new URL("./python/store_peer.py", import.meta.url));
 const run = crypto.randomUUID().slice(0, 8);
 let etcd: EtcdServer | undefined;
 

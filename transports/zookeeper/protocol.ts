@@ -252,8 +252,37 @@ export function readAnswer(operation: Operation, reader: JuteReader): Answer {
     case "getChildren":
       return { op: "getChildren", children: reader.ustrings(), stat: readStat(reader) };
     case "multi":
-      return { op: "multi" };
+      return readMultiAnswer(operation, reader);
   }
+}
+
+/**
+ * Reads the results of a transaction. A failed one still has a reply header without error:
+ * each operation answers in turn, the failed one (and those cancelled with it, code -2) with an
+ * error result.
+ *
+ * @throws {ZooKeeperError} with the failed operation's code when the transaction failed
+ */
+function readMultiAnswer(operation: Operation & { op: "multi" }, reader: JuteReader): Answer {
+  let failure = 0;
+  for (;;) {
+    const type = reader.int();
+    const done = reader.bool();
+    const err = reader.int();
+    if (done) break;
+    if (type === -1) {
+      const code = reader.int();
+      if (code !== 0 && (failure === 0 || failure === -2)) failure = code;
+    } else if (type === OP.create) {
+      reader.ustring();
+    } else if (err !== 0 && failure === 0) {
+      failure = err;
+    }
+  }
+  if (failure !== 0) {
+    throw new ZooKeeperError("multi", operation.ops.map((o) => o.path).join(", "), failure);
+  }
+  return { op: "multi" };
 }
 
 /** A watch notification. */

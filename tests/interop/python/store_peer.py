@@ -1,7 +1,7 @@
-"""Python Kombu peer for the etcd interop test (kombu.transport.etcd over python-etcd).
+"""Python Kombu peer of the etcd and ZooKeeper interop tests (any virtual transport by URL).
 
-usage: etcd_peer.py publish|consume JSON
-JSON: {"url": "etcd://127.0.0.1:PORT", "queue": NAME, "count": N, "seconds": S, "requeue": bool,
+usage: store_peer.py publish|consume JSON
+JSON: {"url": "etcd://127.0.0.1:PORT" or "zookeeper://127.0.0.1:PORT/", "queue": NAME, "count": N, "seconds": S, "requeue": bool,
   "idle": IDLE}
 publish: sends COUNT messages {"from": "kombu", "n": i} with a header, priority, a correlation id
   and reply_to, every odd one zlib-compressed.
