@@ -7,7 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inCi, isListening } from "./brokers.ts";
+import { Socket } from "node:net";
+import { inCi } from "./brokers.ts";
 import { freePort } from "./etcd_server.ts";
 
 /** Debian's launcher. */
@@ -35,6 +36,23 @@ export function zookeeperSkipReason(): string | false {
   return reason;
 }
 
+/** True when the server answers `srvr` with its mode (it serves sessions, not only TCP). */
+function serving(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket();
+    let answer = "";
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.on("data", (chunk) => (answer += chunk));
+    socket.once("end", () => done(/Mode: /.test(answer)));
+    socket.connect(port, "127.0.0.1", () => socket.write("srvr"));
+  });
+}
+
 /**
  * Starts a private ZooKeeper (tick 500 ms: sessions of 1 to 60 s).
  *
@@ -54,6 +72,7 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
       "admin.enableServer=false",
       "minSessionTimeout=1000",
       "maxSessionTimeout=60000",
+      "4lw.commands.whitelist=srvr",
       "",
     ].join("\n"),
   );
@@ -70,7 +89,7 @@ export async function startZooKeeper(): Promise<ZooKeeperServer> {
     child.stdout!.on("data", (chunk) => (output += chunk));
     child.stderr!.on("data", (chunk) => (output += chunk));
     const deadline = Date.now() + 60_000;
-    while (!(await isListening("127.0.0.1", port, 500))) {
+    while (!(await serving(port))) {
       if (child.exitCode !== null) throw new Error(`ZooKeeper exited:\n${output.slice(-2000)}`);
       if (Date.now() > deadline) throw new Error(`ZooKeeper not ready:\n${output.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 100));

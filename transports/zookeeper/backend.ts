@@ -173,6 +173,7 @@ export class ZooKeeperBackend implements QueueBackend {
 
   /** Takes the first message in kazoo's order. */
   async get(queue: string): Promise<StoredMessage | undefined> {
+    await this.#sweepWhenDue();
     return (await this.#take(queue, 1))[0];
   }
 

@@ -122,7 +122,7 @@ export class ZkClient {
    */
   async call(operation: Operation): Promise<Answer> {
     if (this.#closed) throw new ConnectionError("The ZooKeeper client is closed");
-    await this.#connected;
+    if (!this.#writer) await this.#reconnected(operation);
     const writer = this.#writer;
     if (!writer) throw new ZooKeeperError(...describe(operation), ZK_ERROR.connectionLoss);
     const xid = this.#xid++;
@@ -132,6 +132,22 @@ export class ZkClient {
     });
     writer.write(frame(encodeRequest(xid, operation))).catch(() => this.#lost(writer));
     return await answer;
+  }
+
+  /** Waits for a reconnection, at most one session timeout (the session is gone by then). */
+  async #reconnected(operation: Operation): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<void>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ZooKeeperError(...describe(operation), ZK_ERROR.connectionLoss)),
+        this.#settings.sessionTimeout,
+      );
+    });
+    try {
+      await Promise.race([this.#connected, gaveUp]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async #connect(): Promise<void> {

@@ -201,7 +201,7 @@ export class ZkLease implements Lease {
     const children = async (path: string): Promise<string[]> => {
       try {
         const answer = await this.#client.call({ op: "getChildren", path, watch: false });
-        return answer.op === "getChildren" ? answer.children : [];
+        return answer.op === "getChildren" ? answer.children.sort() : [];
       } catch (error) {
         if (isZkError(error, ZK_ERROR.noNode)) return [];
         throw error;
