@@ -55,7 +55,14 @@ export { ZooKeeperBackend } from "./backend.ts";
 export { ZkClient, type ZkClientSettings } from "./client.ts";
 export { type ZkClaim, ZkLease } from "./lease.ts";
 export { entryPrefix, queuePath, vhostPath } from "./paths.ts";
-export { ZK_ERROR, ZooKeeperError } from "./protocol.ts";
+export {
+  type Answer,
+  type Operation,
+  type WatchEvent,
+  ZK_ERROR,
+  ZooKeeperError,
+} from "./protocol.ts";
+export type { Stat } from "./jute.ts";
 export {
   readZooKeeperSettings,
   ZOOKEEPER_DEFAULT_PORT,
