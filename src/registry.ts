@@ -135,6 +135,11 @@ registerTransport(
     feature: "the sqs:// transport",
   }),
 );
+registerTransport(["etcd"], builtin("../transports/etcd/mod", "EtcdTransport"));
+registerTransport(
+  ["zookeeper"],
+  builtin("../transports/zookeeper/mod", "ZooKeeperTransport"),
+);
 registerTransport(
   ["azurestoragequeues"],
   builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),
