@@ -1,0 +1,62 @@
+/**
+ * Python's `repr` of JSON values, as Celery's `saferepr` writes `argsrepr` / `kwargsrepr`
+ * (cut at `maxsize` characters with `...`).
+ *
+ * @module
+ */
+
+function reprString(text: string): string {
+  const quote = text.includes("'") && !text.includes('"') ? '"' : "'";
+  let out = quote;
+  for (const ch of text) {
+    const code = ch.codePointAt(0)!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === quote) out += `\\${quote}`;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return out + quote;
+}
+
+function reprNumber(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  return String(value);
+}
+
+/**
+ * Python's `repr` of a JSON-like value: `None`, `True`, `'text'`, `[1, 2]`, `{'a': 1}`.
+ *
+ * @param value the value
+ * @returns the text Python would print
+ */
+export function pyRepr(value: unknown): string {
+  if (value === null || value === undefined) return "None";
+  if (value === true) return "True";
+  if (value === false) return "False";
+  if (typeof value === "number") return reprNumber(value);
+  if (typeof value === "bigint") return String(value);
+  if (typeof value === "string") return reprString(value);
+  if (value instanceof Date) return reprString(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  if (typeof value === "object") {
+    const items = Object.entries(value).map(([k, v]) => `${reprString(k)}: ${pyRepr(v)}`);
+    return `{${items.join(", ")}}`;
+  }
+  return reprString(String(value));
+}
+
+/**
+ * Celery's `saferepr(value, maxsize)`: the repr, cut to `maxsize` characters.
+ *
+ * @param value the value
+ * @param maxsize most characters (Celery's `argsrepr_maxsize`, 1024)
+ * @returns the text
+ */
+export function saferepr(value: unknown, maxsize = 1024): string {
+  const text = pyRepr(value);
+  return text.length > maxsize ? `${text.slice(0, maxsize - 3)}...` : text;
+}
