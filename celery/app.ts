@@ -15,7 +15,7 @@ import {
 import type { ResultBackend } from "./backends/base.ts";
 import { LazyRedisBackend } from "./backends/lazy.ts";
 import { RpcBackend } from "./backends/rpc.ts";
-import { Chain, Chord, Group, Signature } from "./canvas.ts";
+import { Chain, type Chord, Group, Signature } from "./canvas.ts";
 import { Control } from "./control.ts";
 import { delayedDestination, DelayedTopology } from "./delayed.ts";
 import { hostName, processId } from "./host.ts";
@@ -29,7 +29,7 @@ import {
   signatureCall,
   type TaskRoutes,
 } from "./send.ts";
-import { type TaskHandler, type TaskOptions } from "./task.ts";
+import type { TaskHandler, TaskOptions } from "./task.ts";
 import { CeleryWorker, type CeleryWorkerOptions } from "./worker.ts";
 
 /** Options of a {@link Celery} app (Celery's settings in camelCase; durations in ms). */

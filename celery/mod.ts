@@ -70,7 +70,7 @@ export {
   signatureCall,
   type TaskRoutes,
 } from "./send.ts";
-export type { RetryOptions, TaskContext, TaskHandler, TaskOptions } from "./task.ts";
+export type { Json, RetryOptions, TaskContext, TaskHandler, TaskOptions } from "./task.ts";
 export { CeleryWorker, type CeleryWorkerOptions, type HeldRequest } from "./worker.ts";
 export { EventDispatcher } from "./events.ts";
 export {

@@ -17,8 +17,8 @@ export const States = {
   IGNORED: "IGNORED",
 } as const;
 
-/** A task state name (other names, custom states, are kept as written). */
-export type TaskState = (typeof States)[keyof typeof States] | (string & {});
+/** A task state name: one of {@link States}, or a custom state as written. */
+export type TaskState = string;
 
 /** States after which a task does not change any more (Celery's `READY_STATES`). */
 export const READY_STATES: ReadonlySet<string> = new Set(["SUCCESS", "FAILURE", "REVOKED"]);

@@ -62,14 +62,20 @@ export interface TaskContext {
 }
 
 /**
+ * A decoded JSON value as a handler receives it: typed loosely, as Python's, so that
+ * `([a, b]) => a + b` needs no casts.
+ */
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+/**
  * A task handler: positional arguments, keyword arguments, the request context; returns the
  * result (a JSON value) or throws. A `CeleryError` stores its Python `exc_type`; another error
  * stores its `name`.
  */
-// deno-lint-ignore no-explicit-any
 export type TaskHandler = (
-  args: any[],
-  kwargs: Record<string, any>,
+  args: Json[],
+  kwargs: Record<string, Json>,
   context: TaskContext,
 ) => unknown;
 

@@ -173,7 +173,10 @@ export class RedisBackend implements ResultBackend {
   }
 
   /** Subscribes to the task's channel, reads the key, and waits for a ready state. */
-  async wait(taskId: string, options: { timeout?: number; signal?: AbortSignal } = {}) {
+  async wait(
+    taskId: string,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<ResultMeta> {
     let resolver!: (meta: ResultMeta) => void;
     const arrived = new Promise<ResultMeta>((resolve) => (resolver = resolve));
     const first = !this.#waiters.has(taskId);

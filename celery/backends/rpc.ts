@@ -96,7 +96,10 @@ export class RpcBackend implements ResultBackend {
   }
 
   /** Waits for the task's ready state on the reply queue. */
-  async wait(taskId: string, options: { timeout?: number; signal?: AbortSignal } = {}) {
+  async wait(
+    taskId: string,
+    options: { timeout?: number; signal?: AbortSignal } = {},
+  ): Promise<ResultMeta> {
     await this.prepare(taskId);
     const known = this.#states.get(taskId);
     if (known && READY_STATES.has(known.status)) return known;
