@@ -238,6 +238,8 @@ export class Celery implements AsyncDisposable {
       correlationId: message.correlationId,
       replyTo: message.replyTo,
       priority: merged.priority,
+      // Celery 5.2's send_task sets the message TTL to the time left before `expires`.
+      ...(expires === undefined ? {} : { expiration: Math.max(0, expires - now) }),
       deliveryMode: options.deliveryMode ?? 2,
       serializer: "json",
       retry: true,

@@ -120,7 +120,6 @@ export class Signature {
       options: { ...this.options },
       subtask_type: null,
       immutable: this.immutable,
-      chord_size: null,
     };
   }
 

@@ -27,36 +27,44 @@ function reprNumber(value: number): string {
   return String(value);
 }
 
+/** Celery's `saferepr` text of a string value: single quotes, only `'` escaped. */
+function celeryString(text: string): string {
+  return `'${text.replaceAll("'", "\\'")}'`;
+}
+
 /**
  * Python's `repr` of a JSON-like value: `None`, `True`, `'text'`, `[1, 2]`, `{'a': 1}`.
  *
  * @param value the value
+ * @param str how string values are written (keys are always Python's repr)
  * @returns the text Python would print
  */
-export function pyRepr(value: unknown): string {
+export function pyRepr(value: unknown, str: (text: string) => string = reprString): string {
+  const inner = (v: unknown) => pyRepr(v, str);
   if (value === null || value === undefined) return "None";
   if (value === true) return "True";
   if (value === false) return "False";
   if (typeof value === "number") return reprNumber(value);
   if (typeof value === "bigint") return String(value);
-  if (typeof value === "string") return reprString(value);
-  if (value instanceof Date) return reprString(value.toISOString());
-  if (Array.isArray(value)) return `[${value.map(pyRepr).join(", ")}]`;
+  if (typeof value === "string") return str(value);
+  if (value instanceof Date) return str(value.toISOString());
+  if (Array.isArray(value)) return `[${value.map(inner).join(", ")}]`;
   if (typeof value === "object") {
-    const items = Object.entries(value).map(([k, v]) => `${reprString(k)}: ${pyRepr(v)}`);
+    const items = Object.entries(value).map(([k, v]) => `${reprString(k)}: ${inner(v)}`);
     return `{${items.join(", ")}}`;
   }
-  return reprString(String(value));
+  return str(String(value));
 }
 
 /**
- * Celery's `saferepr(value, maxsize)`: the repr, cut to `maxsize` characters.
+ * Celery's `saferepr(value, maxsize)`: Python's repr, except that strings are always in single
+ * quotes with only `'` escaped (Celery's `_format_chars`), cut to `maxsize` characters.
  *
  * @param value the value
  * @param maxsize most characters (Celery's `argsrepr_maxsize`, 1024)
  * @returns the text
  */
 export function saferepr(value: unknown, maxsize = 1024): string {
-  const text = pyRepr(value);
+  const text = pyRepr(value, celeryString);
   return text.length > maxsize ? `${text.slice(0, maxsize - 3)}...` : text;
 }
