@@ -293,7 +293,9 @@ async function onError(
  * @returns the text
  */
 export function reprError(error: unknown): string {
-  if (error instanceof CeleryError) return `${error.excType}(${error.args.map(pyRepr).join(", ")})`;
+  if (error instanceof CeleryError) {
+    return `${error.excType}(${error.args.map((a) => pyRepr(a)).join(", ")})`;
+  }
   if (error instanceof Error) return `${error.name}(${pyRepr(error.message)})`;
   return `Exception(${pyRepr(String(error))})`;
 }
