@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { Celery, CeleryError, chain, signature, TaskError } from "../../celery/mod.ts";
+import { Celery, CeleryError, chain, chord, signature, TaskError } from "../../celery/mod.ts";
 import { uuid } from "../../mod.ts";
 import "../../transports/amqp/mod.ts";
 import "../../transports/redis/mod.ts";
@@ -52,6 +52,7 @@ function registerTasks(app: Celery): void {
     if (ctx.retries === 0) return ctx.retry({ countdown: 100 });
     return `retried ${ctx.retries}`;
   });
+  app.task("ts.sum", ([values]) => values.reduce((a: number, b: number) => a + b, 0));
   app.task("ts.context", ([x], _kwargs, ctx) => ({
     x,
     id: ctx.id,
@@ -123,6 +124,7 @@ for (const { broker, backend } of COMBOS) {
       assert.equal(out.context.value.routingKey, tsQueue);
       assert.deepEqual(out.chain, { value: 10 });
       assert.deepEqual(out.protocol1, { value: 42 });
+      if (backend !== "rpc://") assert.deepEqual(out.chord, { value: 6 });
     });
 
     it("runs the TypeScript client's tasks on the Python worker", skip.options(), async () => {
@@ -193,6 +195,27 @@ for (const { broker, backend } of COMBOS) {
         signature("ts.add", { args: [1], queue: tsQueue }),
       ));
       assert.equal(await result.get({ timeout: 20_000 }), 40);
+    });
+
+    it("runs chords whose header and body cross languages", skip.options(), async () => {
+      if (backend === "rpc://") {
+        await assert.rejects(
+          app.apply(chord([signature("py.add", { args: [1, 1] })], signature("py.sum"))),
+          /chords need redis/,
+        );
+        return;
+      }
+      const header = () => [
+        signature("py.add", { args: [1, 1], queue: pyQueue }),
+        signature("ts.add", { args: [2, 2], queue: tsQueue }),
+        signature("py.add", { args: [3, 3], queue: pyQueue }),
+      ];
+      const inPython = await app.apply(chord(header(), signature("py.sum", { queue: pyQueue })));
+      const inTypeScript = await app.apply(
+        chord(header(), signature("ts.sum", { queue: tsQueue })),
+      );
+      assert.equal(await inPython.get({ timeout: 20_000 }), 12);
+      assert.equal(await inTypeScript.get({ timeout: 20_000 }), 12);
     });
 
     it(

@@ -59,6 +59,11 @@ out["retry"] = outcome(lambda: send("ts.retry_once").get(timeout=T))
 out["context"] = outcome(lambda: send("ts.context", 7, countdown=0.2).get(timeout=T))
 sig = lambda name, *a: app.signature(name, args=list(a), queue=queue)
 out["chain"] = outcome(lambda: chain(sig("ts.add", 1, 2), sig("ts.add", 3), sig("ts.add", 4)).apply_async().get(timeout=T))
+if not app.conf.result_backend.startswith("rpc"):
+    from celery import chord
+    out["chord"] = outcome(
+        lambda: chord([sig("ts.add", 1, 1), sig("ts.add", 2, 2)], sig("ts.sum")).apply_async().get(timeout=T)
+    )
 app.conf.task_protocol = 1
 out["protocol1"] = outcome(lambda: send("ts.add", 20, 22).get(timeout=T))
 print(json.dumps(out))

@@ -60,3 +60,8 @@ def request(self, *args, **kwargs):
         "routing_key": (r.delivery_info or {}).get("routing_key"),
         "priority": (r.delivery_info or {}).get("priority"),
     }
+
+
+@app.task(name="py.sum")
+def xsum(values):
+    return sum(values)
