@@ -5,6 +5,8 @@
  * @module
  */
 
+import { importHidden } from "../src/_import.ts";
+
 let cached: Promise<string> | undefined;
 
 /**
@@ -21,7 +23,8 @@ export function hostName(): Promise<string> {
       // no permission: fall through
     }
     try {
-      const os = await import("node:os");
+      // Hidden from bundlers, as wakame's socket adapters load node:net (src/_import.ts).
+      const os = await importHidden<{ hostname(): string }>("node:os");
       return os.hostname();
     } catch {
       return "localhost";

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { importSibling } from "../../src/_import.ts";
 import type { ResultBackend, ResultMeta, StoreTarget, WaitOptions } from "./base.ts";
 import type { RedisBackend, RedisBackendOptions } from "./redis.ts";
 
@@ -28,9 +29,10 @@ export class LazyRedisBackend implements ResultBackend {
 
   /** The loaded backend. */
   load(): Promise<RedisBackend> {
-    return this.#backend ??= import("./redis.ts").then((m) =>
-      new m.RedisBackend(this.url, this.#options)
-    );
+    // Loaded as wakame loads transports (src/_import.ts): `.ts` from source, `.js` from npm.
+    this.#backend ??= importSibling<typeof import("./redis.ts")>("./redis", import.meta.url)
+      .then((m) => new m.RedisBackend(this.url, this.#options));
+    return this.#backend;
   }
 
   /** See {@link ResultBackend.prepare}. */
