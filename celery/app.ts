@@ -286,8 +286,11 @@ export class Celery implements AsyncDisposable {
    *   the chord's result is the body's, see `chordResult`)
    */
   async apply(work: Signature): Promise<AsyncResult>;
+  /** Sends a chain's first step with the rest embedded; returns the last step's result. */
   async apply(work: Chain): Promise<AsyncResult>;
+  /** Sends a group's tasks; returns their results. */
   async apply(work: Group): Promise<GroupResult>;
+  /** Sends a chord (redis:// backend); returns the body's result. */
   async apply(work: Chord): Promise<AsyncResult>;
   async apply(work: Signature | Chain | Group | Chord): Promise<AsyncResult | GroupResult> {
     if (work instanceof Signature) return await this.sendSignature(this.#freeze(work));

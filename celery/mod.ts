@@ -10,6 +10,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Celery } from "@wakame/wakame/celery";
  * import "@wakame/wakame/memory";
  *
@@ -20,7 +21,7 @@
  * const running = worker.run({ signal: stop.signal });
  * await worker.ready;
  * const result = await app.sendTask("tasks.add", { args: [2, 3] });
- * console.log(await result.get({ timeout: 5000 })); // 5
+ * assert.equal(await result.get({ timeout: 5000 }), 5);
  * stop.abort();
  * await running;
  * ```

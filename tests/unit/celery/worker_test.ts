@@ -5,10 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { CeleryError, group, signature, TaskError } from "../../../celery/mod.ts";
+import { type AsyncResult, CeleryError, group, signature, TaskError } from "../../../celery/mod.ts";
 import { startApp } from "./_app.ts";
 
 const T = { timeout: 5000 };
+
+async function failure(result: AsyncResult): Promise<TaskError> {
+  const error = await result.get(T).then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof TaskError, `expected a TaskError, got ${error}`);
+  return error;
+}
 
 describe("Celery worker", () => {
   it("stores values and failures in Celery's format", async () => {
@@ -24,7 +30,7 @@ describe("Celery worker", () => {
     try {
       assert.equal(await (await app.sendTask("add", { args: [2, 3] })).get(T), 5);
       const failed = await app.sendTask("fail");
-      const error = await failed.get(T).catch((e) => e);
+      const error = await failure(failed);
       assert.ok(error instanceof TaskError);
       assert.equal(error.excType, "KeyError");
       assert.deepEqual(error.excMessage, ["missing"]);
@@ -32,7 +38,7 @@ describe("Celery worker", () => {
       assert.match(error.traceback!, /^Traceback \(most recent call last\):\n/);
       assert.equal(await failed.status(), "FAILURE");
       assert.equal(await failed.successful(), false);
-      const js = await (await app.sendTask("js")).get(T).catch((e) => e);
+      const js = await failure(await app.sendTask("js"));
       assert.equal(js.excType, "RangeError");
       assert.equal(js.excModule, "wakame");
       assert.deepEqual(js.excMessage, ["too far"]);
@@ -81,8 +87,9 @@ describe("Celery worker", () => {
     let ran = false;
     const { app, stop } = await startApp((app) => app.task("t", () => (ran = true)));
     try {
-      const error = await (await app.sendTask("t", { expires: new Date(Date.now() - 1000) }))
-        .get(T).catch((e) => e);
+      const error = await failure(
+        await app.sendTask("t", { expires: new Date(Date.now() - 1000) }),
+      );
       assert.equal(error.state, "REVOKED");
       assert.deepEqual(error.excMessage, ["expired"]);
       assert.equal(ran, false);
@@ -94,7 +101,7 @@ describe("Celery worker", () => {
   it("rejects unknown names (NotRegistered) and undecodable messages, then goes on", async () => {
     const { app, queue, stop } = await startApp((app) => app.task("ok", () => "fine"));
     try {
-      const unknown = await (await app.sendTask("missing")).get(T).catch((e) => e);
+      const unknown = await failure(await app.sendTask("missing"));
       assert.equal(unknown.excType, "NotRegistered");
       assert.deepEqual(unknown.excMessage, ["missing"]);
       const producer = app.connection.producer();
@@ -131,10 +138,10 @@ describe("Celery worker", () => {
       app.task("hang", () => new Promise(() => {}));
     });
     try {
-      const soft = await (await app.sendTask("soft")).get(T).catch((e) => e);
+      const soft = await failure(await app.sendTask("soft"));
       assert.equal(soft.excType, "SoftTimeLimitExceeded");
       assert.equal((softReason as CeleryError).excType, "SoftTimeLimitExceeded");
-      const hard = await (await app.sendTask("hang", { timeLimit: 50 })).get(T).catch((e) => e);
+      const hard = await failure(await app.sendTask("hang", { timeLimit: 50 }));
       assert.equal(hard.excType, "TimeLimitExceeded");
       assert.deepEqual(hard.excMessage, [0.05]);
     } finally {
@@ -162,12 +169,12 @@ describe("Celery worker", () => {
         destination: [worker.hostname],
       });
       assert.deepEqual(replies, { [worker.hostname]: { ok: `terminate: ${long.id}` } });
-      const error = await long.get(T).catch((e) => e);
+      const error = await failure(long);
       assert.equal(error.state, "REVOKED");
       assert.deepEqual(error.excMessage, ["terminated"]);
       const waiting = await app.sendTask("quick", { countdown: 60_000 });
       await app.control.revoke(waiting.id);
-      assert.equal((await waiting.get(T).catch((e) => e)).state, "REVOKED");
+      assert.equal((await failure(waiting)).state, "REVOKED");
     } finally {
       await stop();
     }
@@ -183,7 +190,7 @@ describe("Celery worker", () => {
     });
     try {
       assert.equal(await (await app.sendTask("twice")).get(T), 2);
-      const error = await (await app.sendTask("flaky")).get(T).catch((e) => e);
+      const error = await failure(await app.sendTask("flaky"));
       assert.equal(error.excType, "MaxRetriesExceededError");
     } finally {
       await stop();
