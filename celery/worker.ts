@@ -134,10 +134,15 @@ export class CeleryWorker {
     const names = this.options.queues ?? [app.defaultQueue];
     const consumer = app.connection.consumer(names.map((q) => app.queue(q)), {
       onMessage: (message) => void this.#receive(message),
-      prefetchCount: this.#basePrefetch,
       onCancel: "resume",
     });
     this.#consumer = consumer;
+    // Channel-wide (`global`), as Celery sets it on RabbitMQ: RabbitMQ applies a changed
+    // per-consumer prefetch only to consumers started after it, so raising it for an eta task
+    // would not reach the running consumer. Virtual transports have one limit per channel.
+    if (this.#basePrefetch > 0) {
+      await consumer.qos({ prefetchCount: this.#basePrefetch, global: true });
+    }
     await consumer.consume();
     let node: Node<WorkerState> | undefined;
     if (this.options.control !== false) {
@@ -296,9 +301,9 @@ export class CeleryWorker {
   #setPrefetch(): void {
     const base = this.#basePrefetch;
     if (base === 0 || this.#stopping) return;
-    this.#consumer?.qos({ prefetchCount: base + this.scheduled.size }).catch((error) =>
-      log.warn("Cannot change the prefetch count:", error)
-    );
+    this.#consumer?.qos({ prefetchCount: base + this.scheduled.size, global: true }).catch((
+      error,
+    ) => log.warn("Cannot change the prefetch count:", error));
   }
 
   /** Drops a revoked or expired task (stored as REVOKED, acknowledged). */
