@@ -93,7 +93,9 @@ export class SoftTimeLimitExceeded extends CeleryError {
    * @param seconds the limit, in seconds as Celery reports it
    */
   constructor(seconds: number) {
-    super("SoftTimeLimitExceeded", [`SoftTimeLimitExceeded(${seconds})`], "celery.exceptions");
+    // billiard raises it without arguments; the limit is in the JavaScript message only.
+    super("SoftTimeLimitExceeded", [], "billiard.exceptions");
+    this.message = `Soft time limit (${seconds}s) exceeded`;
   }
 }
 

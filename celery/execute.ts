@@ -250,7 +250,7 @@ async function onError(
 ): Promise<Outcome> {
   if (error instanceof Retry) {
     log.info(`Task ${request.name}[${request.id}] retry: ${error.message}`);
-    await storeState(env, request, "RETRY", error.exc ?? error, ignore);
+    await storeState(env, request, "RETRY", error.exc ?? null, ignore);
     env.events?.send("task-retried", {
       uuid: request.id,
       exception: reprError(error),
@@ -263,8 +263,7 @@ async function onError(
     return "REVOKED";
   }
   log.error(`Task ${request.name}[${request.id}] raised unexpected:`, error);
-  // Celery stores failures even for tasks that ignore results (store_errors_even_if_ignored
-  // aside, the failure of an ignored result is still stored by mark_as_failure's caller).
+  // As Celery's trace: a task that ignores its result does not store its failure either.
   await storeState(env, request, "FAILURE", error, ignore);
   await chordPart(env, request, "FAILURE", error);
   for (const errback of request.embed.errbacks ?? []) {

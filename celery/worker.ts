@@ -58,7 +58,7 @@ export class CeleryWorker {
   readonly app: Celery;
   /** The options. */
   readonly options: Readonly<CeleryWorkerOptions>;
-  /** Resolves once the worker consumes (and listens on the pidbox). */
+  /** Resolves once the worker consumes (and listens on the pidbox); rejects if it cannot start. */
   readonly ready: Promise<void>;
   /** Revoked task ids (Celery's `worker_state.revoked`). */
   readonly revoked: Set<string> = new Set();
@@ -72,6 +72,7 @@ export class CeleryWorker {
   readonly total: Map<string, number> = new Map();
   #hostname = "";
   #markReady!: () => void;
+  #failReady!: (error: unknown) => void;
   #consumer: ReturnType<Celery["connection"]["consumer"]> | undefined;
   #events: EventDispatcher | undefined;
   #timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -88,7 +89,11 @@ export class CeleryWorker {
   constructor(app: Celery, options: CeleryWorkerOptions = {}) {
     this.app = app;
     this.options = options;
-    this.ready = new Promise((resolve) => (this.#markReady = resolve));
+    this.ready = new Promise((resolve, reject) => {
+      this.#markReady = resolve;
+      this.#failReady = reject;
+    });
+    this.ready.catch(() => {}); // also reported by run()
   }
 
   /** The node name, once running. */
@@ -103,6 +108,17 @@ export class CeleryWorker {
 
   get #concurrency(): number {
     return this.options.concurrency ?? 4;
+  }
+
+  /**
+   * Channel-wide prefetch, as Celery sets it on RabbitMQ: RabbitMQ applies a changed
+   * per-consumer prefetch only to consumers started after it, so raising it for an eta task
+   * would not reach the running consumer. Quorum queues (native delayed delivery) refuse it;
+   * there, as in Celery 5.5, countdowns wait in the broker instead. Virtual transports have one
+   * limit per channel either way.
+   */
+  get #globalQos(): boolean {
+    return !this.app.options.delayedDelivery;
   }
 
   get #basePrefetch(): number {
@@ -122,6 +138,15 @@ export class CeleryWorker {
    * @throws {ConnectionError} when the broker cannot be reached at start
    */
   async run(options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.#serve(options);
+    } catch (error) {
+      this.#failReady(error);
+      throw error;
+    }
+  }
+
+  async #serve(options: { signal?: AbortSignal }): Promise<void> {
     const app = this.app;
     this.#hostname = this.options.hostname ?? `celery@${await hostName()}`;
     const broker = String(app.options.broker ?? "amqp");
@@ -137,11 +162,8 @@ export class CeleryWorker {
       onCancel: "resume",
     });
     this.#consumer = consumer;
-    // Channel-wide (`global`), as Celery sets it on RabbitMQ: RabbitMQ applies a changed
-    // per-consumer prefetch only to consumers started after it, so raising it for an eta task
-    // would not reach the running consumer. Virtual transports have one limit per channel.
     if (this.#basePrefetch > 0) {
-      await consumer.qos({ prefetchCount: this.#basePrefetch, global: true });
+      await consumer.qos({ prefetchCount: this.#basePrefetch, global: this.#globalQos });
     }
     await consumer.consume();
     let node: Node<WorkerState> | undefined;
@@ -301,9 +323,10 @@ export class CeleryWorker {
   #setPrefetch(): void {
     const base = this.#basePrefetch;
     if (base === 0 || this.#stopping) return;
-    this.#consumer?.qos({ prefetchCount: base + this.scheduled.size, global: true }).catch((
-      error,
-    ) => log.warn("Cannot change the prefetch count:", error));
+    this.#consumer?.qos({ prefetchCount: base + this.scheduled.size, global: this.#globalQos })
+      .catch((
+        error,
+      ) => log.warn("Cannot change the prefetch count:", error));
   }
 
   /** Drops a revoked or expired task (stored as REVOKED, acknowledged). */

@@ -115,8 +115,16 @@ for (const { broker, backend } of COMBOS) {
         module: "celery.exceptions",
         args: ["revoked"],
       });
-      assert.equal(out.soft_limit.type, "SoftTimeLimitExceeded");
-      assert.equal(out.hard_limit.type, "TimeLimitExceeded");
+      assert.deepEqual(out.soft_limit, {
+        type: "SoftTimeLimitExceeded",
+        module: "billiard.exceptions",
+        args: [],
+      });
+      assert.deepEqual(out.hard_limit, {
+        type: "TimeLimitExceeded",
+        module: "billiard.exceptions",
+        args: [0.3],
+      });
       assert.deepEqual(out.retry, { value: "retried 1" });
       assert.equal(out.context.value.x, 7);
       assert.equal(out.context.value.retries, 0);
