@@ -3,7 +3,8 @@
  * of its own (named by a uuid: auto-delete, not durable, `x-expires` = the result expiry); the
  * worker publishes each state to the default exchange with `routing_key` = the task's
  * `reply_to` and `correlation_id` = the task id. States are messages: a client sees only the
- * tasks it sent, and only once (Celery keeps no history either; `forget` drops the cache).
+ * tasks it sent, and only once (Celery keeps no history either; `forget` drops the cache). The
+ * last 10 000 states nobody waited for are kept for a later `get()`.
  *
  * @module
  */
@@ -12,6 +13,9 @@ import { type Connection, type Message, Queue, uuid } from "../../mod.ts";
 import { READY_STATES } from "../states.ts";
 import { readMeta, type ResultBackend, type ResultMeta, type StoreTarget } from "./base.ts";
 import { waitFor } from "./_wait.ts";
+
+/** States kept for tasks nobody waits for yet (the oldest are dropped first). */
+const STATES_KEPT = 10_000;
 
 /** Options of the rpc:// backend. */
 export interface RpcBackendOptions {
@@ -88,11 +92,20 @@ export class RpcBackend implements ResultBackend {
     if (typeof id !== "string") return;
     const meta = readMeta(body, id);
     if (meta === undefined) return;
-    this.#states.set(id, meta);
-    if (!READY_STATES.has(meta.status)) return;
     const waiters = this.#waiters.get(id);
-    this.#waiters.delete(id);
-    for (const resolve of waiters ?? []) resolve(meta);
+    if (waiters && READY_STATES.has(meta.status)) {
+      // Handed over: the AsyncResult keeps it from here.
+      this.#waiters.delete(id);
+      this.#states.delete(id);
+      for (const resolve of waiters) resolve(meta);
+      return;
+    }
+    // Kept for a later get(); the oldest go first past the limit (results nobody asks for).
+    this.#states.delete(id);
+    this.#states.set(id, meta);
+    if (this.#states.size > STATES_KEPT) {
+      this.#states.delete(this.#states.keys().next().value!);
+    }
   }
 
   /** Waits for the task's ready state on the reply queue. */
