@@ -79,7 +79,7 @@ for (const { broker, backend } of COMBOS) {
       if (skip.reason) return;
       app = new Celery({ broker, backend, defaultQueue: tsQueue, resultExpires: 600_000 });
       registerTasks(app);
-      const worker = app.worker({ hostname: tsHost, concurrency: 4 });
+      const worker = app.worker({ hostname: tsHost, concurrency: 4, events: true });
       running = worker.run({ signal: stop.signal });
       [python] = await Promise.all([
         startPythonWorker(env, pyQueue, `py-${run}@wakame`),
@@ -225,6 +225,24 @@ for (const { broker, backend } of COMBOS) {
       assert.equal(await inPython.get({ timeout: 20_000 }), 12);
       assert.equal(await inTypeScript.get({ timeout: 20_000 }), 12);
     });
+
+    it(
+      "shows in Celery's event State, as `celery events` and Flower read it",
+      skip.options(),
+      async () => {
+        const out = JSON.parse(await runPeer(["celery_events.py", tsQueue, tsHost], env));
+        assert.deepEqual(out.types, [
+          "task-received",
+          "task-started",
+          "task-succeeded",
+          "worker-heartbeat",
+        ]);
+        assert.equal(out.alive, true);
+        assert.equal(out.state, "SUCCESS");
+        assert.equal(out.name, "ts.add");
+        assert.equal(out.result, "3");
+      },
+    );
 
     it(
       "answers `celery inspect ping` from Python and pings the Python worker",
