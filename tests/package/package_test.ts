@@ -145,6 +145,7 @@ import { SqsTransport } from "@wakame/wakame/sqs";
 import { AzureStorageQueuesTransport } from "@wakame/wakame/azure-storage-queues";
 import { connectSocket, type Socket } from "@wakame/wakame/runtime";
 import { conformanceSuite } from "@wakame/wakame/testing";
+import { Celery, type TaskContext } from "@wakame/wakame/celery";
 
 export const transports = [
   MemoryTransport, FilesystemTransport, AmqpTransport, AmqplibTransport, redisTransport,
@@ -158,6 +159,9 @@ export async function main(): Promise<unknown> {
   const socket: Socket = await connectSocket({ hostname: "127.0.0.1", port: 5672 });
   await socket.close();
   void conformanceSuite;
+  const app = new Celery({ broker: "memory://", backend: "rpc://" });
+  app.task("add", ([a, b]: number[], _kwargs, ctx: TaskContext) => a + b + ctx.retries);
+  await app.close();
   await serializers.load("yaml");
   return message.payload;
 }
