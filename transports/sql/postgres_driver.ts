@@ -1,0 +1,119 @@
+/**
+ * PostgreSQL through npm's `postgres` (Postgres.js, an optional peer dependency): pure
+ * JavaScript on Node, Bun and Deno, pipelined queries on a small pool, and `LISTEN` that
+ * re-listens by itself after a reconnect. Chosen over `pg` for those last two: the store needs
+ * no reconnect code of its own, and publishes sent together share round trips.
+ *
+ * @module
+ */
+
+import type * as PostgresModule from "postgres";
+import { importOptional } from "../../src/_import.ts";
+import { ConnectionError, OperationalError } from "../../src/errors.ts";
+import {
+  numberPlaceholders,
+  type SqlDriver,
+  type SqlExecutor,
+  type SqlResult,
+  type SqlTarget,
+  type SqlValue,
+} from "./driver.ts";
+
+/** The npm package (an optional peer dependency). */
+const POSTGRES = {
+  name: "postgres",
+  range: "^4",
+  feature: "the sqla+postgresql:// transport",
+} as const;
+
+type Sql = PostgresModule.Sql;
+type Unsafe = Pick<Sql, "unsafe">;
+
+async function runOn(sql: Unsafe, text: string, params: readonly SqlValue[]): Promise<SqlResult> {
+  try {
+    const result = await sql.unsafe(numberPlaceholders(text), params as SqlValue[], {
+      prepare: true,
+    });
+    return { rows: [...result] as Record<string, unknown>[], count: result.count ?? 0 };
+  } catch (error) {
+    throw wrap(error);
+  }
+}
+
+/** A server's refusal stays an error of the statement; a lost socket is a database outage. */
+function wrap(error: unknown): Error {
+  if (error instanceof OperationalError) return error;
+  const text = error instanceof Error ? error.message : String(error);
+  return new OperationalError(`Cannot run a PostgreSQL statement: ${text}`, { cause: error });
+}
+
+class PostgresDriver implements SqlDriver {
+  readonly dialect = "postgresql" as const;
+  readonly serverVersion: string;
+  readonly #sql: Sql;
+
+  constructor(sql: Sql, serverVersion: string) {
+    this.#sql = sql;
+    this.serverVersion = serverVersion;
+  }
+
+  run(text: string, params: readonly SqlValue[] = []): Promise<SqlResult> {
+    return runOn(this.#sql, text, params);
+  }
+
+  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    try {
+      return await this.#sql.begin((tx) =>
+        work({ run: (text, params = []) => runOn(tx, text, params) })
+      ) as T;
+    } catch (error) {
+      throw wrap(error);
+    }
+  }
+
+  async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
+    try {
+      await this.#sql.listen(channel, onNotify);
+    } catch (error) {
+      throw wrap(error);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#sql.end({ timeout: 5 });
+  }
+}
+
+/**
+ * Connects to PostgreSQL.
+ *
+ * @param target where to connect
+ * @returns the driver, once the server answered
+ * @throws {ConnectionError} when the server cannot be reached or refuses the login
+ */
+export async function openPostgres(target: SqlTarget): Promise<SqlDriver> {
+  const module = await importOptional<{ default: typeof PostgresModule.default }>(POSTGRES);
+  const sql = module.default({
+    host: target.hostname,
+    port: target.port ?? 5432,
+    user: target.user ?? "postgres",
+    password: target.password,
+    database: target.database,
+    max: target.poolSize,
+    connect_timeout: Math.max(1, Math.ceil(target.connectTimeout / 1000)),
+    idle_timeout: 60,
+    onnotice: () => {},
+  });
+  try {
+    const [row] = await sql.unsafe("SELECT version() AS version");
+    return new PostgresDriver(sql, String(row.version));
+  } catch (error) {
+    await sql.end({ timeout: 0 }).catch(() => {});
+    throw new ConnectionError(
+      `Cannot connect to PostgreSQL at "${target.hostname}:${target.port ?? 5432}": ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      { cause: error },
+    );
+  }
+}
