@@ -60,7 +60,7 @@ export class SqlStatements {
         return this.#f.sequences
           ? `INSERT IGNORE INTO ${q} (id, name) VALUES (nextval(queue_id_sequence), ?)`
           : `INSERT IGNORE INTO ${q} (name) VALUES (?)`;
-      case "sqlite":
+      default:
         return `INSERT OR IGNORE INTO ${q} (name) VALUES (?)`;
     }
   }

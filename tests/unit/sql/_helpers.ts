@@ -40,18 +40,18 @@ function tag(): string {
   return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 }
 
-async function rawPostgres(): Promise<RawSql> {
+function rawPostgres(): Promise<RawSql> {
   const sql = postgres({ host: "127.0.0.1", user: "postgres", database: "test", max: 1 });
-  return {
+  return Promise.resolve({
     async query(text, params = []) {
       let n = 0;
       return [...await sql.unsafe(text.replace(/\?/g, () => `$${++n}`), params)];
     },
     close: () => sql.end({ timeout: 1 }),
-  };
+  });
 }
 
-async function rawMysql(database?: string): Promise<RawSql> {
+function rawMysql(database?: string): Promise<RawSql> {
   const pool = mysql.createPool({
     host: "127.0.0.1",
     user: "root",
@@ -59,13 +59,13 @@ async function rawMysql(database?: string): Promise<RawSql> {
     database,
     connectionLimit: 1,
   }).promise();
-  return {
+  return Promise.resolve({
     async query(text, params = []) {
       const [rows] = await pool.query(text, params);
       return Array.isArray(rows) ? rows as Record<string, unknown>[] : [];
     },
     close: () => pool.end(),
-  };
+  });
 }
 
 function rawSqlite(path: string): Promise<RawSql> {
