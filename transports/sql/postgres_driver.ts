@@ -47,6 +47,32 @@ function wrap(error: unknown): Error {
   return new OperationalError(`Cannot run a PostgreSQL statement: ${text}`, { cause: error });
 }
 
+/** Waits before each new try of a statement the server never received (it was starting up). */
+const REFUSED_BACKOFF = [100, 200, 400, 800, 1600];
+
+function refused(error: unknown): boolean {
+  const cause = error instanceof OperationalError ? error.cause : error;
+  return (cause as { code?: unknown } | null)?.code === "ECONNREFUSED";
+}
+
+/**
+ * Runs `attempt` again while the connection is refused (a server restarting): nothing reached
+ * the server, so nothing can be done twice. Other failures go to the caller at once.
+ */
+async function whileRefused<T>(
+  attempt: () => Promise<T>,
+  untouched: () => boolean = () => true,
+): Promise<T> {
+  for (let i = 0;; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= REFUSED_BACKOFF.length || !refused(error) || !untouched()) throw error;
+      await new Promise((resolve) => setTimeout(resolve, REFUSED_BACKOFF[i]));
+    }
+  }
+}
+
 class PostgresDriver implements SqlDriver {
   readonly dialect = "postgresql" as const;
   readonly serverVersion: string;
@@ -58,17 +84,22 @@ class PostgresDriver implements SqlDriver {
   }
 
   run(text: string, params: readonly SqlValue[] = []): Promise<SqlResult> {
-    return runOn(this.#sql, text, params);
+    return whileRefused(() => runOn(this.#sql, text, params));
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    try {
-      return await this.#sql.begin((tx) =>
-        work({ run: (text, params = []) => runOn(tx, text, params) })
-      ) as T;
-    } catch (error) {
-      throw wrap(error);
-    }
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    // Once the work began, a refusal is its own failure: the transaction is not run again.
+    let started = false;
+    return whileRefused(async () => {
+      try {
+        return await this.#sql.begin((tx) => {
+          started = true;
+          return work({ run: (text, params = []) => runOn(tx, text, params) });
+        }) as T;
+      } catch (error) {
+        throw wrap(error);
+      }
+    }, () => !started);
   }
 
   async listen(channel: string, onNotify: (payload: string) => void): Promise<void> {
