@@ -17,6 +17,9 @@ const DEBIAN: Record<string, string> = {
   yaml: "python3-yaml",
   boto3: "python3-boto3",
   "azure.storage.queue": "python3-azure-storage",
+  sqlalchemy: "python3-sqlalchemy",
+  psycopg2: "python3-psycopg2",
+  pymysql: "python3-pymysql",
 };
 
 /**

@@ -27,8 +27,16 @@ import type { SqlDriver, SqlRow, SqlValue } from "./driver.ts";
 import { type LeaseHost, SqlLease, type TakenRow } from "./lease.ts";
 import type { SqlSettings } from "./options.ts";
 import { SqlStatements } from "./statements.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { ensureSchema, featuresOf } from "./schema.ts";
 import { type WakeBoard, wakeBoard } from "./wakeups.ts";
+
+/** A publish waiting for its batch. */
+interface Insert {
+  readonly queue: string;
+  readonly queueId: number;
+  readonly payload: string;
+}
 
 /** How often the sweep runs, as a share of the visibility timeout. */
 const SWEEPS_PER_TIMEOUT = 4;
@@ -43,6 +51,7 @@ export class SqlBackend implements QueueBackend, LeaseHost {
   readonly #board: WakeBoard;
   readonly #queueIds = new Map<string, number>();
   readonly #channel: string;
+  readonly #inserts = new GroupCommit<Insert>((rows) => this.#insert(rows), 200);
   #listening = false;
   #sweeper: ReturnType<typeof setInterval> | undefined;
   #sweeping = false;
@@ -117,20 +126,25 @@ export class SqlBackend implements QueueBackend, LeaseHost {
     return (await this.#lookup(queue, false)) !== undefined;
   }
 
+  /** Appends a message; publishes that meet go in one `INSERT` ({@link GroupCommit}). */
   async put(queue: string, message: StoredMessage): Promise<void> {
     const queueId = await this.queueId(queue);
-    const payload = encodeEnvelope(message);
+    await this.#inserts.add({ queue, queueId, payload: encodeEnvelope(message) });
+  }
+
+  async #insert(rows: Insert[]): Promise<void> {
+    const values: SqlValue[] = rows.flatMap((row) => [row.payload, row.queueId]);
+    const queues = [...new Set(rows.map((row) => row.queue))];
     if (this.driver.dialect === "postgresql" && this.#settings.listen) {
-      await this.driver.run(this.statements.insertMessageAndNotify, [
-        payload,
-        queueId,
+      await this.driver.run(this.statements.insertMessagesAndNotify(rows.length, queues.length), [
+        ...values,
         this.#channel,
-        queue,
+        ...queues,
       ]);
     } else {
-      await this.driver.run(this.statements.insertMessage, [payload, queueId]);
+      await this.driver.run(this.statements.insertMessages(rows.length), values);
     }
-    this.#board.wake(queue);
+    for (const queue of queues) this.#board.wake(queue);
   }
 
   async get(queue: string): Promise<StoredMessage | undefined> {

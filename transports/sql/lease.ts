@@ -3,8 +3,8 @@
  * (`<message table>_wakame_lease`: message id, the row's version when taken, a deadline on the
  * database clock, how often it was delivered).
  *
- * - Ack and reject delete the row (Kombu leaves acknowledged rows behind, hidden, forever), in
- *   batches: the settlements of one turn of the event loop share one `DELETE`.
+ * - Ack and reject delete the row (Kombu leaves acknowledged rows behind, hidden, forever);
+ *   settlements that meet share one `DELETE` (group commit).
  * - A release makes the row visible again in place (a restore: it keeps its place, first stays
  *   first) or, for a reject with requeue, deletes it and inserts it anew at the back, as Kombu's
  *   restore does.
@@ -21,6 +21,7 @@ import { encodeEnvelope } from "../../src/envelope.ts";
 import type { Lease, ReleaseOptions, StoredMessage } from "../../src/virtual/backend.ts";
 import type { SqlDriver, SqlValue } from "./driver.ts";
 import type { SqlStatements } from "./statements.ts";
+import { GroupCommit } from "./group_commit.ts";
 
 /** What the store keeps of a taken row. */
 export interface TakenRow {
@@ -51,8 +52,7 @@ function rowOf(message: StoredMessage): TakenRow {
 export class SqlLease implements Lease {
   readonly duration: number;
   readonly #host: LeaseHost;
-  #open: { rows: TakenRow[]; done: Promise<void> } | undefined;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #settled = new GroupCommit<TakenRow>((rows) => this.#deleteRows(rows), BATCH);
 
   constructor(host: LeaseHost, duration: number) {
     this.#host = host;
@@ -60,34 +60,21 @@ export class SqlLease implements Lease {
   }
 
   /**
-   * Deletes a settled row. Settlements that come while a delete is running wait for it and go
-   * together in the next one (group commit): no added delay, fewer round trips under load.
+   * Deletes a settled row. Settlements that come while a delete is running go together in the
+   * next one ({@link GroupCommit}).
    */
   settle(_queue: string, message: StoredMessage): Promise<void> {
-    const open = this.#open;
-    if (open) {
-      open.rows.push(rowOf(message));
-      return open.done;
-    }
-    const batch: { rows: TakenRow[]; done: Promise<void> } = {
-      rows: [rowOf(message)],
-      done: this.#tail.then(() => {
-        if (this.#open === batch) this.#open = undefined;
-        return this.#deleteRows(batch.rows);
-      }),
-    };
-    this.#open = batch;
-    this.#tail = batch.done.catch(() => {});
-    return batch.done;
+    return this.#settled.add(rowOf(message));
   }
 
   async #deleteRows(rows: TakenRow[]): Promise<void> {
     const { driver, statements } = this.#host;
-    for (let i = 0; i < rows.length; i += BATCH) {
-      const chunk = rows.slice(i, i + BATCH);
-      const values = chunk.flatMap((row) => [row.id, row.version]);
-      await driver.run(statements.deleteMessages(chunk.length), values);
-      await driver.run(statements.deleteLeases(chunk.length), values);
+    const values = rows.flatMap((row) => [row.id, row.version]);
+    if (driver.dialect === "postgresql") {
+      await driver.run(statements.deleteSettled(rows.length), [...values, ...values]);
+    } else {
+      await driver.run(statements.deleteMessages(rows.length), values);
+      await driver.run(statements.deleteLeases(rows.length), values);
     }
   }
 

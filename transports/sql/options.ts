@@ -124,8 +124,8 @@ const DIALECTS: Record<string, SqlDialect> = {
 };
 
 /**
- * Reads where to connect from a `sqla+...` URL (the connection's own `hostname`, `port`,
- * `userid`, `password` and `virtualHost` options override the URL's parts).
+ * Reads where to connect from a `sqla+...` URL, as SQLAlchemy reads it (Kombu hands the URL
+ * after `sqla+` to `create_engine`).
  *
  * @param params the connection parameters (`params.url` is the whole URL)
  * @returns the database to open

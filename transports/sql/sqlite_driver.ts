@@ -11,7 +11,7 @@
  */
 
 import { importHidden, importOptional } from "../../src/_import.ts";
-import { ConnectionError, OperationalError } from "../../src/errors.ts";
+import { ConfigurationError, ConnectionError, OperationalError } from "../../src/errors.ts";
 import type { SqlDriver, SqlExecutor, SqlResult, SqlRow, SqlTarget, SqlValue } from "./driver.ts";
 
 /** The npm package for Node 20 (an optional peer dependency). */
@@ -155,6 +155,7 @@ export async function openSqlite(target: SqlTarget): Promise<SqlDriver> {
     db.exec(`PRAGMA busy_timeout = ${Math.max(1000, Math.round(target.connectTimeout))}`);
     if (target.database !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
   } catch (error) {
+    if (error instanceof ConfigurationError) throw error; // no SQLite module: say which to add
     throw new ConnectionError(
       `Cannot open the SQLite database "${target.database}": ${
         error instanceof Error ? error.message : String(error)

@@ -70,27 +70,32 @@ export class SqlStatements {
     return `SELECT id FROM ${this.#s.queueTable} WHERE name = ?`;
   }
 
-  /** Inserts a visible message as Kombu does (values: payload, queue id). */
+  /** Inserts one visible message as Kombu does (values: payload, queue id). */
   get insertMessage(): string {
+    return this.insertMessages(1);
+  }
+
+  /** Inserts `n` visible messages in order (values per row: payload, queue id). */
+  insertMessages(n: number): string {
     const m = this.#s.messageTable;
     const columns = "visible, timestamp, payload, version, queue_id";
-    const values = "TRUE, NULL, ?, 1, ?";
-    if (this.dialect === "postgresql") {
-      return `INSERT INTO ${m} (id, ${columns}) VALUES (nextval('message_id_sequence'), ${values})`;
-    }
-    if (this.dialect === "mysql" && this.#f.sequences) {
-      return `INSERT INTO ${m} (id, ${columns}) VALUES (nextval(message_id_sequence), ${values})`;
-    }
-    return `INSERT INTO ${m} (${columns}) VALUES (${values})`;
+    const id = this.dialect === "postgresql"
+      ? "nextval('message_id_sequence'), "
+      : this.dialect === "mysql" && this.#f.sequences
+      ? "nextval(message_id_sequence), "
+      : "";
+    const row = `(${id}TRUE, NULL, ?, 1, ?)`;
+    return `INSERT INTO ${m} (${id ? "id, " : ""}${columns}) VALUES ` +
+      Array.from({ length: n }, () => row).join(", ");
   }
 
   /**
-   * Inserts a message and notifies the channel (PostgreSQL; values: payload, queue id,
-   * channel, queue name) in one round trip.
+   * PostgreSQL: inserts `n` messages and notifies `queues` queues on one channel, in one
+   * statement (values: payload, queue id per row; the channel; the queue names).
    */
-  get insertMessageAndNotify(): string {
-    return `WITH inserted AS (${this.insertMessage} RETURNING id) ` +
-      "SELECT pg_notify(?, ?) FROM inserted";
+  insertMessagesAndNotify(n: number, queues: number): string {
+    return `WITH inserted AS (${this.insertMessages(n)}) SELECT pg_notify(?, v.name) FROM ` +
+      `(VALUES ${Array.from({ length: queues }, () => "(?)").join(", ")}) AS v(name)`;
   }
 
   /** Up to `?` visible rows of queue `?`, oldest first, locked (values: queue id, limit). */
@@ -133,6 +138,11 @@ export class SqlStatements {
   /** Deletes `n` settled messages still in the version taken (values: id, version pairs). */
   deleteMessages(n: number): string {
     return `DELETE FROM ${this.#s.messageTable} WHERE ${pairs("id", n)}`;
+  }
+
+  /** PostgreSQL: deletes `n` settled rows and their leases in one statement (pairs twice). */
+  deleteSettled(n: number): string {
+    return `WITH settled AS (${this.deleteMessages(n)}) ${this.deleteLeases(n)}`;
   }
 
   /** Deletes the leases of `n` messages (values: id, version pairs). */
