@@ -181,9 +181,32 @@ export class SqlBackend implements QueueBackend, LeaseHost {
   async #take(queue: string, max: number): Promise<StoredMessage[]> {
     const queueId = await this.#lookup(queue, false);
     if (queueId === undefined) return [];
+    const taken = await this.#takeRows(queueId, max);
+    const now = Date.now();
+    const messages: StoredMessage[] = [];
+    for (const { row, deliveries } of taken) {
+      const message = await this.#decode(queue, row);
+      if (!message) continue;
+      message.backendData = { id: Number(row.id), version: Number(row.version) } as TakenRow;
+      message.deliveryCount = deliveries;
+      message.leasedAt = now;
+      messages.push(message);
+    }
+    return messages;
+  }
+
+  /**
+   * Takes rows in one transaction: one statement on PostgreSQL, else select (locked), hide,
+   * lease. Each row comes with its version after the take and its delivery count.
+   */
+  async #takeRows(queueId: number, max: number): Promise<{ row: SqlRow; deliveries: number }[]> {
     const { statements: st, driver } = this;
     const ms = this.#settings.visibilityTimeout;
-    const taken = await driver.transaction(async (tx) => {
+    if (driver.dialect === "postgresql") {
+      const { rows } = await driver.run(st.takePostgres, [queueId, max, ms]);
+      return rows.map((row) => ({ row, deliveries: Number(row.deliveries) }));
+    }
+    return await driver.transaction(async (tx) => {
       const { rows } = await tx.run(st.selectVisible, [queueId, max]);
       if (rows.length === 0) return [];
       const ids = rows.map((row) => Number(row.id));
@@ -192,25 +215,13 @@ export class SqlBackend implements QueueBackend, LeaseHost {
       const counts = new Map(
         leases.rows.map((row) => [Number(row.message_id), Number(row.deliveries)]),
       );
-      const values: SqlValue[] = rows.flatMap((row) => [
-        Number(row.id),
-        Number(row.version) + 1,
-        ms,
-      ]);
-      await tx.run(st.upsertLeases(rows.length), values);
-      return rows.map((row) => ({ row, deliveries: (counts.get(Number(row.id)) ?? 0) + 1 }));
+      const taken: SqlRow[] = rows.map((row) => ({ ...row, version: Number(row.version) + 1 }));
+      await tx.run(
+        st.upsertLeases(taken.length),
+        taken.flatMap((row) => [Number(row.id), Number(row.version), ms]),
+      );
+      return taken.map((row) => ({ row, deliveries: (counts.get(Number(row.id)) ?? 0) + 1 }));
     });
-    const now = Date.now();
-    const messages: StoredMessage[] = [];
-    for (const { row, deliveries } of taken) {
-      const message = await this.#decode(queue, row);
-      if (!message) continue;
-      message.backendData = { id: Number(row.id), version: Number(row.version) + 1 } as TakenRow;
-      message.deliveryCount = deliveries;
-      message.leasedAt = now;
-      messages.push(message);
-    }
-    return messages;
   }
 
   /** Decodes a row's payload, or logs it and leaves it hidden without a lease. */

@@ -109,6 +109,27 @@ export class SqlStatements {
       `WHERE queue_id = ? AND visible = TRUE ORDER BY id LIMIT ?${lock}`;
   }
 
+  /**
+   * PostgreSQL: takes up to `?` visible rows of queue `?`, hides and leases them in one
+   * statement (values: queue id, limit, lease ms). Rows: id, payload, the new version, and the
+   * delivery count.
+   */
+  get takePostgres(): string {
+    const { messageTable: m, leaseTable: l } = this.#s;
+    return `WITH picked AS (SELECT id FROM ${m} WHERE queue_id = ? AND visible = TRUE ` +
+      "ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED), " +
+      `hidden AS (UPDATE ${m} SET visible = FALSE, timestamp = LOCALTIMESTAMP, ` +
+      `version = ${m}.version + 1 FROM picked WHERE ${m}.id = picked.id ` +
+      `RETURNING ${m}.id, ${m}.payload, ${m}.version), ` +
+      `leased AS (INSERT INTO ${l} (message_id, version, deadline, deliveries) ` +
+      `SELECT id, version, ${NOW_MS.postgresql} + ?, 1 FROM hidden ` +
+      "ON CONFLICT (message_id) DO UPDATE SET version = excluded.version, " +
+      `deadline = excluded.deadline, deliveries = ${l}.deliveries + 1 ` +
+      "RETURNING message_id, deliveries) " +
+      "SELECT hidden.id, hidden.payload, hidden.version, leased.deliveries FROM hidden " +
+      "JOIN leased ON leased.message_id = hidden.id ORDER BY hidden.id";
+  }
+
   /** Hides `n` taken rows, as Kombu's take does (values: the ids). */
   hide(n: number): string {
     return `UPDATE ${this.#s.messageTable} SET visible = FALSE, ` +
