@@ -69,9 +69,10 @@ export class SqlLease implements Lease {
 
   async #deleteRows(rows: TakenRow[]): Promise<void> {
     const { driver, statements } = this.#host;
-    const values = rows.flatMap((row) => [row.id, row.version]);
+    // In id order, as takes and sweeps lock, so that concurrent statements do not deadlock.
+    const values = [...rows].sort((a, b) => a.id - b.id).flatMap((row) => [row.id, row.version]);
     if (driver.dialect === "postgresql") {
-      await driver.run(statements.deleteSettled(rows.length), [...values, ...values]);
+      await driver.run(statements.deleteSettled(rows.length), values);
     } else {
       await driver.run(statements.deleteMessages(rows.length), values);
       await driver.run(statements.deleteLeases(rows.length), values);

@@ -49,6 +49,23 @@ async function runOn(db: Queryable, sql: string, params: readonly SqlValue[]): P
   }
 }
 
+/** InnoDB rolled the transaction back as a deadlock victim: it did nothing, it may run again. */
+function deadlocked(error: unknown): boolean {
+  const cause = error instanceof OperationalError ? error.cause : error;
+  return (cause as { errno?: unknown } | null)?.errno === 1213;
+}
+
+async function retryDeadlock<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let i = 0;; i++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (i >= 4 || !deadlocked(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** i));
+    }
+  }
+}
+
 class MysqlDriver implements SqlDriver {
   readonly dialect = "mysql" as const;
   readonly serverVersion: string;
@@ -60,10 +77,14 @@ class MysqlDriver implements SqlDriver {
   }
 
   run(sql: string, params: readonly SqlValue[] = []): Promise<SqlResult> {
-    return runOn(this.#pool, sql, params);
+    return retryDeadlock(() => runOn(this.#pool, sql, params));
   }
 
-  async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return retryDeadlock(() => this.#transaction(work));
+  }
+
+  async #transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     let connection: PooledConnection;
     try {
       connection = await this.#pool.getConnection();

@@ -47,17 +47,22 @@ function wrap(error: unknown): Error {
   return new OperationalError(`Cannot run a PostgreSQL statement: ${text}`, { cause: error });
 }
 
-/** Waits before each new try of a statement the server never received (it was starting up). */
+/** Waits before each new try of a statement that did nothing (see {@link whileRefused}). */
 const REFUSED_BACKOFF = [100, 200, 400, 800, 1600];
 
+/**
+ * The statement did nothing and may run again: the connection was refused (a server starting
+ * up), or the server chose it as a deadlock victim and rolled it back (40P01).
+ */
 function refused(error: unknown): boolean {
   const cause = error instanceof OperationalError ? error.cause : error;
-  return (cause as { code?: unknown } | null)?.code === "ECONNREFUSED";
+  const code = (cause as { code?: unknown } | null)?.code;
+  return code === "ECONNREFUSED" || code === "40P01";
 }
 
 /**
- * Runs `attempt` again while the connection is refused (a server restarting): nothing reached
- * the server, so nothing can be done twice. Other failures go to the caller at once.
+ * Runs `attempt` again while it did nothing (refused by a restarting server, or rolled back as
+ * a deadlock victim): nothing can be done twice. Other failures go to the caller at once.
  */
 async function whileRefused<T>(
   attempt: () => Promise<T>,

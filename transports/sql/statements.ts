@@ -161,9 +161,15 @@ export class SqlStatements {
     return `DELETE FROM ${this.#s.messageTable} WHERE ${pairs("id", n)}`;
   }
 
-  /** PostgreSQL: deletes `n` settled rows and their leases in one statement (pairs twice). */
+  /**
+   * PostgreSQL: deletes `n` settled rows, then their leases, in one statement (values: id,
+   * version pairs). Each lease is deleted after its row, the order every statement locks in.
+   */
   deleteSettled(n: number): string {
-    return `WITH settled AS (${this.deleteMessages(n)}) ${this.deleteLeases(n)}`;
+    const l = this.#s.leaseTable;
+    return `WITH settled AS (${this.deleteMessages(n)} RETURNING id, version) ` +
+      `DELETE FROM ${l} USING settled WHERE ${l}.message_id = settled.id ` +
+      `AND ${l}.version = settled.version`;
   }
 
   /** Deletes the leases of `n` messages (values: id, version pairs). */
