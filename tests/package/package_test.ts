@@ -80,12 +80,16 @@ const attempts = {
   yaml: () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", serializer: "yaml" }),
   msgpackr: () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", serializer: "msgpack" }),
   "@aws-sdk/client-sqs": () => new Connection("sqs://key:secret@127.0.0.1:1/").connect(),
+  postgres: () => new Connection("sqla+postgresql://postgres@127.0.0.1:1/test").connect(),
+  mysql2: () => new Connection("sqla+mysql://root@127.0.0.1:1/test").connect(),
+  "better-sqlite3": () => new Connection("sqla+sqlite://").connect(),
 };
 const out = {};
 for (const [name, attempt] of Object.entries(attempts)) {
   try { await attempt(); out[name] = "no error"; }
   catch (error) { out[name] = error.constructor.name + ": " + error.message; }
 }
+out.nodeMajor = process.versions.node.split(".")[0];
 console.log(JSON.stringify(out));
 `;
 
@@ -300,7 +304,19 @@ console.log(JSON.stringify(message.payload));
     skip.options(),
     () => {
       const out = JSON.parse(ok("node", ["missing.mjs"], lean)) as Record<string, string>;
-      for (const name of ["amqplib", "ioredis", "yaml", "msgpackr", "@aws-sdk/client-sqs"]) {
+      for (
+        const name of [
+          "amqplib",
+          "ioredis",
+          "yaml",
+          "msgpackr",
+          "@aws-sdk/client-sqs",
+          "postgres",
+          "mysql2",
+          // Node 20 has no node:sqlite: SQLite needs the package there.
+          ...(out.nodeMajor === "20" ? ["better-sqlite3"] : []),
+        ]
+      ) {
         assert.match(out[name], /^ConfigurationError: /, `${name}: ${out[name]}`);
         assert.ok(out[name].includes(`npm install ${name}`), `${name}: ${out[name]}`);
       }

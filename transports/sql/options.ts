@@ -36,7 +36,8 @@ export interface SqlSettings {
   readonly listen: boolean;
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
+/** A lower-case SQL name short enough that the derived names (`_wakame_lease`) fit in 63. */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,47}$/;
 
 function pick(options: Record<string, unknown>, camel: string, snake: string): unknown {
   return options[camel] ?? options[snake];
@@ -47,7 +48,8 @@ function tableName(value: unknown, option: string, fallback: string): string {
   if (typeof value !== "string" || !IDENTIFIER.test(value)) {
     throw new ConfigurationError(
       `Cannot use transport option "${option}" = ${JSON.stringify(value)}: ` +
-        "expected a lower-case SQL name (a-z, 0-9, _), as Kombu's tables are unquoted",
+        "expected a lower-case SQL name (a-z, 0-9, _; at most 48 characters), as Kombu's " +
+        "tables are unquoted",
     );
   }
   return value;
