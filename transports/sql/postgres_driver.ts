@@ -54,10 +54,9 @@ const REFUSED_BACKOFF = [100, 200, 400, 800, 1600];
  * The statement did nothing and may run again: the connection was refused (a server starting
  * up), or the server chose it as a deadlock victim and rolled it back (40P01).
  */
-function refused(error: unknown): boolean {
+function codeOf(error: unknown): unknown {
   const cause = error instanceof OperationalError ? error.cause : error;
-  const code = (cause as { code?: unknown } | null)?.code;
-  return code === "ECONNREFUSED" || code === "40P01";
+  return (cause as { code?: unknown } | null)?.code;
 }
 
 /**
@@ -72,7 +71,11 @@ async function whileRefused<T>(
     try {
       return await attempt();
     } catch (error) {
-      if (i >= REFUSED_BACKOFF.length || !refused(error) || !untouched()) throw error;
+      const code = codeOf(error);
+      // A deadlock victim was rolled back whole; a refused connection did nothing unless a
+      // transaction's work had begun.
+      const again = code === "40P01" || (code === "ECONNREFUSED" && untouched());
+      if (i >= REFUSED_BACKOFF.length || !again) throw error;
       await new Promise((resolve) => setTimeout(resolve, REFUSED_BACKOFF[i]));
     }
   }
@@ -93,7 +96,8 @@ class PostgresDriver implements SqlDriver {
   }
 
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    // Once the work began, a refusal is its own failure: the transaction is not run again.
+    // Once the work began, a refusal is its own failure: the transaction is not run again
+    // (a deadlock is: PostgreSQL rolled all of it back).
     let started = false;
     return whileRefused(async () => {
       try {

@@ -156,8 +156,32 @@ async function tableExists(tx: SqlExecutor, driver: SqlDriver, table: string): P
   return (await tx.run(sql, [table])).rows.length > 0;
 }
 
-/** MySQL has no `CREATE INDEX IF NOT EXISTS`: an index that is there already is fine. */
-async function createIndex(tx: SqlExecutor, sql: string): Promise<void> {
+/** Index names are per schema on PostgreSQL and SQLite, per table on MySQL. */
+async function indexExists(
+  tx: SqlExecutor,
+  driver: SqlDriver,
+  index: string,
+  table: string,
+): Promise<boolean> {
+  const sql = {
+    postgresql: "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON " +
+      "n.oid = c.relnamespace WHERE pg_catalog.pg_table_is_visible(c.oid) AND c.relname = ?",
+    mysql: "SELECT 1 FROM information_schema.statistics WHERE table_schema = DATABASE() AND " +
+      "index_name = ? AND table_name = ?",
+    sqlite: "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?",
+  }[driver.dialect];
+  const params = driver.dialect === "mysql" ? [index, table] : [index];
+  return (await tx.run(sql, params)).rows.length > 0;
+}
+
+/**
+ * Creates an index unless it exists. Asked first, so that a store opening on a schema in use
+ * takes no lock (`CREATE INDEX IF NOT EXISTS` would lock the table, and could deadlock with the
+ * takes of running consumers). MySQL has no `IF NOT EXISTS`: a duplicate is fine there.
+ */
+async function createIndex(tx: SqlExecutor, driver: SqlDriver, sql: string): Promise<void> {
+  const [, name, table] = /CREATE INDEX (?:IF NOT EXISTS )?(\w+) ON (\w+)/.exec(sql)!;
+  if (await indexExists(tx, driver, name, table)) return;
   try {
     await tx.run(sql);
   } catch (error) {
@@ -195,14 +219,13 @@ export async function ensureSchema(
       ) {
         if (await tableExists(tx, driver, table)) continue;
         for (const sql of statements) {
-          if (sql.startsWith("CREATE INDEX")) await createIndex(tx, sql);
+          if (sql.startsWith("CREATE INDEX")) await createIndex(tx, driver, sql);
           else await tx.run(sql);
         }
       }
-      for (const sql of wakameDdl(driver, settings)) {
-        if (sql.startsWith("CREATE INDEX")) await createIndex(tx, sql);
-        else await tx.run(sql);
-      }
+      const [leaseTable, ...indexes] = wakameDdl(driver, settings);
+      if (!(await tableExists(tx, driver, settings.leaseTable))) await tx.run(leaseTable);
+      for (const sql of indexes) await createIndex(tx, driver, sql);
     } finally {
       if (driver.dialect === "mysql") await tx.run("SELECT RELEASE_LOCK('wakame_sql_schema')");
     }
