@@ -145,3 +145,11 @@ registerTransport(
   builtin("../transports/azure_storage_queues/mod", "AzureStorageQueuesTransport"),
   { rawUrl: true },
 );
+registerTransport(
+  [
+    ...["postgresql", "postgres", "postgresql+psycopg2", "postgresql+pg8000", "mysql"],
+    ...["mysql+pymysql", "mysql+mysqldb", "sqlite"],
+  ].flatMap((rest) => [`sqla+${rest}`, `sqlalchemy+${rest}`]),
+  builtin("../transports/sql/mod", "SqlTransport"),
+  { rawUrl: true },
+);

@@ -14,6 +14,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
   const { AmqplibTransport } = await import("../transports/amqplib/mod.ts");
   const { redisCapabilities } = await import("../transports/redis/mod.ts");
   const { sqsCapabilities } = await import("../transports/sqs/mod.ts");
+  const { sqlCapabilities } = await import("../transports/sql/mod.ts");
   const { azureStorageQueuesCapabilities } = await import(
     "../transports/azure_storage_queues/mod.ts"
   );
@@ -26,6 +27,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
     ["amqplib (fallback)", "`amqplib://user:pass@host:5672/vhost`", AmqplibTransport.capabilities],
     ["redis", "`redis://[:pass@]host:6379/db`, `rediss://`, `sentinel://`", redisCapabilities],
     ["sqs", "`sqs://[key:secret@][endpoint]`", sqsCapabilities],
+    ["sqla", "`sqla+postgresql://`, `sqla+mysql://`, `sqla+sqlite:///path`", sqlCapabilities],
     [
       "azurestoragequeues",
       "`azurestoragequeues://<key or SAS>@<account URL>`",

@@ -2,9 +2,12 @@
 exchange, then consume them all, acking each.
 
 Usage: kombu_publish_consume.py N URL [PREFETCH [GLOBAL_KEYPREFIX]]
-(PREFETCH 0 means no limit; the key prefix is a Redis transport option).
+(PREFETCH 0 means no limit; the key prefix is a Redis transport option; more transport options,
+such as the SQL transport's table names, as JSON in the environment variable
+KOMBU_TRANSPORT_OPTIONS).
 Prints one JSON line: {"publish": msg/s, "consume": msg/s, "total": msg/s}."""
 import json
+import os
 import sys
 import time
 
@@ -14,6 +17,7 @@ n = int(sys.argv[1])
 url = sys.argv[2]
 prefetch = int(sys.argv[3]) if len(sys.argv) > 3 else 0
 options = {"global_keyprefix": sys.argv[4]} if len(sys.argv) > 4 else {}
+options.update(json.loads(os.environ.get("KOMBU_TRANSPORT_OPTIONS", "{}")))
 body = {"id": 0, "name": "wakame", "tags": ["a", "b"], "ok": True}
 with Connection(url, transport_options=options) as conn:
     exchange = Exchange("bench", type="direct")

@@ -20,6 +20,9 @@ const DEBIAN: Record<string, string> = {
   etcd: "python3-etcd",
   kazoo: "python3-kazoo",
   Pyro4: "python3-pyro4",
+  sqlalchemy: "python3-sqlalchemy",
+  psycopg2: "python3-psycopg2",
+  pymysql: "python3-pymysql",
 };
 
 /**

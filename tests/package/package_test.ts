@@ -82,12 +82,16 @@ const attempts = {
   "@aws-sdk/client-sqs": () => new Connection("sqs://key:secret@127.0.0.1:1/").connect(),
   compressjs: () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", compression: "bzip2" }),
   "node-liblzma": () => new Connection("memory://").producer().publish({ a: 1 }, { routingKey: "q", compression: "xz" }),
+  postgres: () => new Connection("sqla+postgresql://postgres@127.0.0.1:1/test").connect(),
+  mysql2: () => new Connection("sqla+mysql://root@127.0.0.1:1/test").connect(),
+  "better-sqlite3": () => new Connection("sqla+sqlite://").connect(),
 };
 const out = {};
 for (const [name, attempt] of Object.entries(attempts)) {
   try { await attempt(); out[name] = "no error"; }
   catch (error) { out[name] = error.constructor.name + ": " + error.message; }
 }
+out.nodeMajor = process.versions.node.split(".")[0];
 console.log(JSON.stringify(out));
 `;
 
@@ -324,6 +328,10 @@ console.log(JSON.stringify(message.payload));
           "@aws-sdk/client-sqs",
           "compressjs",
           "node-liblzma",
+          "postgres",
+          "mysql2",
+          // Node 20 has no node:sqlite: SQLite needs the package there.
+          ...(out.nodeMajor === "20" ? ["better-sqlite3"] : []),
         ]
       ) {
         assert.match(out[name], /^ConfigurationError: /, `${name}: ${out[name]}`);
