@@ -18,7 +18,7 @@ describe("wakame command line", () => {
       assert.match(run.stdout, new RegExp(`^  ${command} `, "m"));
     }
     assert.match(run.stdout, /Exit codes:/);
-    assert.match(run.stdout, /^  3 +the broker could not be reached/m);
+    assert.match(run.stdout, /^ {2}3 +the broker could not be reached/m);
   });
 
   it("an unknown transport is one line and exit code 2", async () => {
