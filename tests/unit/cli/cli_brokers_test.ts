@@ -20,7 +20,8 @@ describe("wakame command line on redis://", () => {
   before(async () => {
     if (skip.reason) return;
     const exchange = new Exchange(`${name}-x`, { type: "direct" });
-    await new Queue(name, { exchange, routingKey: "rk" }).bind(await conn.defaultChannel()).declare();
+    await new Queue(name, { exchange, routingKey: "rk" }).bind(await conn.defaultChannel())
+      .declare();
   });
   after(async () => {
     if (skip.reason) return;
