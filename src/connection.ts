@@ -447,8 +447,8 @@ export class Connection implements ChannelSource {
    * @param options default exchange, routing key, serializer, compression
    * @returns the producer
    */
-  producer(options?: ProducerOptions): Producer {
-    return new Producer(this, options);
+  producer<T = unknown>(options?: ProducerOptions<T>): Producer<T> {
+    return new Producer<T>(this, options);
   }
 
   /**
@@ -458,11 +458,11 @@ export class Connection implements ChannelSource {
    * @param options callbacks, accept, prefetch
    * @returns the consumer (call `consume()` or iterate it)
    */
-  consumer(
-    queues: Queue | string | ReadonlyArray<Queue | string>,
-    options?: ConsumerOptions,
-  ): Consumer {
-    return new Consumer(this, queues, options);
+  consumer<T = unknown>(
+    queues: Queue<T> | string | ReadonlyArray<Queue<T> | string>,
+    options?: ConsumerOptions<T>,
+  ): Consumer<T> {
+    return new Consumer<T>(this, queues, options);
   }
 
   /**
