@@ -132,6 +132,24 @@ export {
 } from "./src/producer.ts";
 export { Consumer, type ConsumerOptions, type MessageCallback } from "./src/consumer.ts";
 
+// OpenTelemetry (optional peer `@opentelemetry/api`, passed in: nothing loads without it).
+export {
+  type Attributes,
+  instrument,
+  type InstrumentOptions,
+  type OpenTelemetryApi,
+  type OtelContext,
+  type OtelCounter,
+  type OtelMeter,
+  type OtelSpan,
+  type OtelTracer,
+  Telemetry,
+  type TextMapGetter,
+  type TextMapSetter,
+  type TracedMessage,
+  uninstrument,
+} from "./src/telemetry/mod.ts";
+
 // Typed queues: payload validation with any Standard Schema (zod, valibot, arktype ...).
 export {
   formatIssues,

@@ -9,7 +9,8 @@ import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, maybeDeclare, Queue } from "./entity.ts";
 import { ConfigurationError, ConsumerCancelledError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
-import { decodeFailed, reportError } from "./consumer/_report.ts";
+import { decodeFailed, reportError, settled } from "./consumer/_report.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import { Message } from "./message.ts";
 import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
 import { IteratorSink } from "./consumer/_iterator_sink.ts";
@@ -381,7 +382,10 @@ export class Consumer<T = unknown> {
     let message: Message<T> | undefined;
     while ((message = this.#pending.shift()) !== undefined) {
       // #receive reports every failure itself (hooks, logger); it neither throws nor rejects.
-      const result = this.#receive(message);
+      const otel = telemetry();
+      const result = otel
+        ? otel.deliver(this.#connection, message, this.#receive.bind(this, message))
+        : this.#receive(message);
       if (result !== undefined) {
         const resume = () => {
           this.#activity?.notify();
@@ -405,7 +409,7 @@ export class Consumer<T = unknown> {
     try {
       if (this.onMessage) {
         const result = this.onMessage(message);
-        return isThenable(result) ? this.#settled(result, message) : undefined;
+        return isThenable(result) ? settled(this, result, message) : undefined;
       }
       let decoded: unknown;
       try {
@@ -449,14 +453,6 @@ export class Consumer<T = unknown> {
     return undefined;
   }
 
-  async #settled(result: PromiseLike<unknown>, message: Message<T>): Promise<void> {
-    try {
-      await result;
-    } catch (error) {
-      reportError(this, error, message);
-    }
-  }
-
   /**
    * Iterates over messages as they arrive, decoded (`message.payload` is ready). Starts consuming
    * if needed; `break` cancels the consumer and requeues messages received but not yet yielded.
@@ -472,6 +468,7 @@ export class Consumer<T = unknown> {
         // broker ends it with the error.
         const message = await sink.next();
         if (message === undefined) return;
+        telemetry()?.deliver(this.#connection, message);
         try {
           await message.decode();
         } catch (error) {

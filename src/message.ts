@@ -10,6 +10,7 @@ import { MessageStateError } from "./errors.ts";
 import { serializers } from "./serialization.ts";
 import type { StandardSchemaV1 } from "./schema/standard_schema.ts";
 import { validate } from "./schema/validate.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import type { Channel, Delivery, DeliveryTag, FieldTable, MessageProperties } from "./transport.ts";
 
 /** Where a message came from (Kombu's `delivery_info`). */
@@ -146,6 +147,11 @@ export class Message<T = unknown> {
     return this.#state !== MessageState.RECEIVED;
   }
 
+  /** Delivered without acknowledgement (nothing to ack, reject or requeue on the broker). */
+  get noAck(): boolean {
+    return this.#noAck;
+  }
+
   /** The decoded body; decodes on first use (a `DecodeError` or `ContentDisallowedError` throws). */
   get payload(): T {
     if (!this.#decoded) throw new MessageStateError("Cannot read the payload: call decode() first");
@@ -215,18 +221,15 @@ export class Message<T = unknown> {
         `Cannot ${action} message ${this.deliveryTag}: it was already ${this.#state.toLowerCase()}`,
       );
     }
-    if (this.#noAck) {
-      this.#state = next;
-      return false;
-    }
-    if (!this.channel.isOpen) {
+    if (!this.#noAck && !this.channel.isOpen) {
       throw new MessageStateError(
         `Cannot ${action} message ${this.deliveryTag}: the channel that delivered it is closed ` +
           "(the broker redelivers it)",
       );
     }
     this.#state = next;
-    return true;
+    telemetry()?.settled(this, next);
+    return !this.#noAck;
   }
 
   /**

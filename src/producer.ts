@@ -17,10 +17,12 @@ import { prepareBody } from "./producer/prepare_body.ts";
 import type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 import type { RetryPolicy } from "./retry.ts";
 import { type StandardSchemaV1, validate } from "./schema/mod.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import { type Encoded, serializers } from "./serialization.ts";
 import type {
   BasicPublishOptions,
   Channel,
+  FieldTable,
   MessageProperties,
   OutgoingMessage,
   ReturnedMessage,
@@ -205,13 +207,27 @@ export class Producer<T = unknown> {
   }
 
   #publishNow(body: unknown, options: PublishOptions<T>): Promise<void> {
+    const otel = telemetry();
+    if (otel === undefined) return this.#sendNow(body, options);
+    const exchange = nameOf(options.exchange ?? this.exchange);
+    const routingKey = options.routingKey ?? this.routingKey;
+    return otel.publish(
+      this.#connection,
+      exchange,
+      routingKey,
+      options.headers,
+      (headers) => this.#sendNow(body, { ...options, headers: headers as FieldTable }),
+    );
+  }
+
+  #sendNow(body: unknown, options: PublishOptions<T>): Promise<void> {
     try {
       const serializer = options.serializer ?? this.serializer;
       // msgpack / yaml load their package on first use; asked once per serializer name, not on
       // every publish.
       if (serializer !== undefined && serializer !== this.#readySerializer) {
         if (serializers.needsLoad(serializer)) {
-          return serializers.load(serializer).then(() => this.#publishNow(body, options));
+          return serializers.load(serializer).then(() => this.#sendNow(body, options));
         }
         this.#readySerializer = serializer;
       }

@@ -59,3 +59,16 @@ export async function decodeFailed<T>(
     log.warn("Cannot reject an undecodable message:", rejectError);
   }
 }
+
+/** Awaits a callback's promise, reporting its failure. */
+export async function settled<T>(
+  hooks: FailureHooks<T>,
+  result: PromiseLike<unknown>,
+  message: Message<T>,
+): Promise<void> {
+  try {
+    await result;
+  } catch (error) {
+    reportError(hooks, error, message);
+  }
+}
