@@ -162,9 +162,13 @@ export class Telemetry {
       "messaging.destination.name": destination,
       "messaging.rabbitmq.destination.routing_key": routingKey || undefined,
     };
-    const span = this.#tracer.startSpan(`publish ${destination}`, { kind: PRODUCER, attributes });
+    const active = api.context.active();
+    const span = this.#tracer.startSpan(`publish ${destination}`, {
+      kind: PRODUCER,
+      attributes,
+    }, active);
     const carrier: Record<string, unknown> = { ...headers };
-    api.propagation.inject(api.trace.setSpan(api.context.active(), span), carrier);
+    api.propagation.inject(api.trace.setSpan(active, span), carrier);
     let sent: Promise<void>;
     try {
       sent = send(carrier);

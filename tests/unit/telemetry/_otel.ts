@@ -47,12 +47,26 @@ export function testOtel(): TestOtel {
   const reader = new TestReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
   const propagator = new W3CTraceContextPropagator();
+  let current: api.Context = api.ROOT_CONTEXT;
   const otelApi: OpenTelemetryApi = {
     trace: {
       getTracer: (name, version) => tracerProvider.getTracer(name, version),
       setSpan: (context, span) => api.trace.setSpan(context as api.Context, span as api.Span),
     },
-    context: api.context as OpenTelemetryApi["context"],
+    // A synchronous context manager of its own (as AsyncLocalStorage's would, for sync code):
+    // what runs inside a process span sees it as the active context.
+    context: {
+      active: () => current,
+      with: (context, fn, thisArg, ...args) => {
+        const previous = current;
+        current = context as api.Context;
+        try {
+          return fn.call(thisArg, ...args);
+        } finally {
+          current = previous;
+        }
+      },
+    },
     propagation: {
       inject: (context, carrier) =>
         propagator.inject(context as api.Context, carrier, api.defaultTextMapSetter),
