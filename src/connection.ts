@@ -202,7 +202,7 @@ export class Connection implements ChannelSource {
     this.#defaultChannel = undefined;
     live.onEvent = (event) => this.onEvent?.(event);
     void live.closed.then((error) => this.#lost(live, error));
-    log.debug(`Connected to ${this.asUri()}`);
+    log.info(`Connected to ${this.asUri()}`);
   }
 
   #lost(live: TransportConnection, error: Error | undefined): void {

@@ -212,6 +212,7 @@ export class Consumer<T = unknown> {
   async #cancelledByBroker(channel: Channel, queue: Queue, tag: string): Promise<void> {
     // The queue may be gone: the next declaration must reach the broker.
     this.#cache?.declaredEntities.delete(queue.declarationKey);
+    log.info(`Consumer ${tag} of queue "${queue.name}" was cancelled by the broker`);
     let cause: unknown;
     if (this.#onCancel === "resume" && this.#consuming && channel.isOpen) {
       log.warn(`Consumer of queue "${queue.name}" was cancelled by the broker; consuming again`);

@@ -16,6 +16,8 @@ import type {
   OtelTracer,
   TextMapGetter,
 } from "./api.ts";
+import { messageLogOn } from "../logger.ts";
+import { type MessageLog, messageLog } from "./message_log.ts";
 
 /** What telemetry reads of a received message (a `Message` fits). */
 export interface TracedMessage {
@@ -151,8 +153,9 @@ export class Telemetry {
     exchange: string,
     routingKey: string,
     headers: Record<string, unknown> | undefined,
-    send: (headers: Record<string, unknown>) => Promise<void>,
+    send: (headers: Record<string, unknown> | undefined) => Promise<void>,
   ): Promise<void> {
+    if (messageLogOn()) messageLog.notePublish(exchange, routingKey);
     const api = this.#api;
     const destination = exchange || "amq.default";
     const attributes: Attributes = {
@@ -196,6 +199,7 @@ export class Telemetry {
    * @returns what `run` returns
    */
   deliver<R>(source: unknown, message: TracedMessage, run?: () => R): R | undefined {
+    if (messageLogOn()) messageLog.noteDelivery(message);
     const api = this.#api;
     const info = message.deliveryInfo;
     const destination = info.exchange || "amq.default";
@@ -270,6 +274,7 @@ export class Telemetry {
    * @param state `ACK`, `REJECTED` or `REQUEUED`
    */
   settled(message: TracedMessage, state: string): void {
+    messageLog.noteSettled(message, state);
     const counters = this.#counters;
     if (counters === undefined) return;
     const metric: Attributes = {
@@ -314,7 +319,12 @@ export function uninstrument(): void {
   active = undefined;
 }
 
-/** The instruments in use, or `undefined` (the hooks of producers and consumers read this). */
-export function telemetry(): Telemetry | undefined {
-  return active;
+/**
+ * The hooks of producers and consumers: the instruments after {@link instrument}, the sampled
+ * per-message debug log when only that is on, or `undefined` (nothing to do).
+ *
+ * @returns the hooks, or undefined
+ */
+export function telemetry(): Telemetry | MessageLog | undefined {
+  return active ?? (messageLogOn() ? messageLog : undefined);
 }
