@@ -7,7 +7,7 @@
 
 import process from "node:process";
 import { Command, CommanderError } from "commander";
-import { redact } from "../src/logger.ts";
+import { type LogLevel, readEnv, redact, setLogger } from "../src/logger.ts";
 import { describeError, ExitCode } from "./_common.ts";
 import { addBench } from "./bench.ts";
 import { addCelery } from "./celery.ts";
@@ -27,6 +27,7 @@ Exit codes:
   4    a queue or exchange named on the command line does not exist
   130  interrupted
 
+WAKAME_LOG=info (or debug) writes the library's log lines to standard error.
 URLs are any the library accepts (amqp://, redis://, sqs://, memory://, filesystem://, ...);
 passwords and secret parameters are masked in every line printed.`;
 
@@ -59,6 +60,18 @@ export function program(): Command {
   return root;
 }
 
+/** `WAKAME_LOG` lines go to standard error, so they never mix with what a command prints. */
+function logToStderr(): void {
+  const level = readEnv("WAKAME_LOG")?.trim().toLowerCase();
+  if (level !== "debug" && level !== "info" && level !== "warn" && level !== "error") return;
+  const write = (line: string) => void process.stderr.write(line + "\n");
+  const sample = Number(readEnv("WAKAME_LOG_SAMPLE") ?? 1);
+  setLogger({ debug: write, info: write, warn: write, error: write }, {
+    level: level as LogLevel,
+    sample,
+  });
+}
+
 /**
  * Runs the command line.
  *
@@ -66,6 +79,7 @@ export function program(): Command {
  * @returns the exit code
  */
 export async function main(argv: readonly string[]): Promise<number> {
+  logToStderr();
   try {
     await program().parseAsync([...argv], { from: "user" });
     return ExitCode.ok;

@@ -48,6 +48,15 @@ describe("wakame command line", () => {
     assert.match(run.stderr, /bench on memory:\/\/: 200 messages of 64 bytes, prefetch 100/);
   });
 
+  it("WAKAME_LOG lines go to standard error, never into the output", async () => {
+    const run = await wakame(["bench", "memory://", "--count", "10", "--size", "8"], {
+      env: { WAKAME_LOG: "info" },
+    });
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /^\[wakame\.connection\] Connected to memory:\/\/$/m);
+    assert.doesNotMatch(run.stdout, /\[wakame\./);
+  });
+
   it("purge refuses to run unasked when standard input is not a terminal", async () => {
     const run = await wakame(["purge", "memory://", "q"]);
     assert.equal(run.code, 2);
