@@ -6,8 +6,10 @@ import { type LogLevel, setLogger } from "../../../src/logger.ts";
 import { uuid } from "../../../src/utils/uuid.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { envSkip } from "../../_support/skips.ts";
+import { dropPrefix, message, openStore, rawRedis } from "../redis/_helpers.ts";
 
 const amqpSkip = envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672));
+const redisSkip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
 
 function capture(level: LogLevel, sample?: number): string[] {
   const lines: string[] = [];
@@ -93,6 +95,31 @@ describe("logging that helps", () => {
         `I [wakame.transport.amqp] Cannot declare queue "${missing}": NOT_FOUND - no queue '${missing}' in vhost '/' (404)`,
         `I [wakame.consumer] Consumer TAG of queue "${name}" was cancelled by the broker`,
       ]);
+    },
+  );
+
+  it(
+    "redis: a restore of unacknowledged messages is one info line",
+    redisSkip.options(),
+    async () => {
+      const store = await openStore({ visibilityTimeout: 0 });
+      const raw = await rawRedis();
+      try {
+        await store.put("q", message("m1"));
+        await store.put("q", message("m2"));
+        assert.ok(await store.get("q"));
+        assert.ok(await store.get("q"));
+        const lines = capture("info");
+        assert.equal(await store.restoreVisible(), 2);
+        assert.equal(await store.restoreVisible(), 0);
+        assert.deepEqual(lines, [
+          "I [wakame.transport.redis] Restored 2 unacknowledged message(s) past the visibility timeout",
+        ]);
+      } finally {
+        await dropPrefix(raw, store.layout.prefix);
+        await store.close();
+        await raw.close();
+      }
     },
   );
 });
