@@ -12,6 +12,7 @@ import { NotFoundError } from "../src/errors.ts";
 import { CliError, connect, ExitCode } from "./_common.ts";
 import { inspectManagement } from "./inspect_amqp.ts";
 import { inspectRedis, isRedis } from "./inspect_redis.ts";
+import { inspectSqs } from "./inspect_sqs.ts";
 import { type InspectReport, printReport, type QueueRow } from "./inspect_report.ts";
 
 const AMQP = new Set(["amqp", "amqps", "pyamqp", "librabbitmq", "amqplib", "amqp+amqplib"]);
@@ -41,7 +42,12 @@ async function run(url: string, named: string[], flags: InspectFlags): Promise<v
   const missing: string[] = [];
   try {
     if (isRedis(scheme)) report = await inspectRedis(url, scheme, named);
-    else if (AMQP.has(scheme) && flags.management !== false) {
+    else if (scheme === "sqs") {
+      const found = await inspectSqs(url, named);
+      printReport(found.report, flags.json === true);
+      if (found.missing.length > 0) missing.push(...found.missing);
+      return finish(missing);
+    } else if (AMQP.has(scheme) && flags.management !== false) {
       const found = await inspectManagement(
         url,
         typeof flags.management === "string" ? flags.management : undefined,
@@ -73,6 +79,10 @@ async function run(url: string, named: string[], flags: InspectFlags): Promise<v
     await connection.close();
   }
   printReport(report, flags.json === true);
+  finish(missing);
+}
+
+function finish(missing: readonly string[]): void {
   if (missing.length > 0) {
     throw new CliError(
       `queue${missing.length === 1 ? "" : "s"} not found: ${missing.join(", ")}`,

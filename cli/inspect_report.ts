@@ -18,6 +18,8 @@ export interface QueueRow {
   subQueues?: { priority: number; depth: number }[];
   /** Unacknowledged messages, where the broker tells. */
   unacked?: number;
+  /** SQS: every queue attribute. */
+  attributes?: Record<string, string>;
 }
 
 /** Everything found. */
@@ -85,6 +87,12 @@ export function printReport(report: InspectReport, json: boolean): void {
     if (report.unacked.length > shown.length) {
       out(`  ... and ${report.unacked.length - shown.length} more`);
     }
+  }
+  for (const queue of report.queues) {
+    if (queue.attributes === undefined) continue;
+    out(`Attributes of "${queue.name}"`);
+    const rows = Object.entries(queue.attributes).sort(([a], [b]) => a.localeCompare(b));
+    for (const line of columns(["attribute", "value"], rows)) out(`  ${line}`);
   }
   for (const note of report.notes) out(note);
 }
