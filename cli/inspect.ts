@@ -12,7 +12,6 @@ import { NotFoundError } from "../src/errors.ts";
 import { CliError, connect, ExitCode } from "./_common.ts";
 import { inspectManagement } from "./inspect_amqp.ts";
 import { inspectRedis, isRedis } from "./inspect_redis.ts";
-import { inspectSqs } from "./inspect_sqs.ts";
 import { type InspectReport, printReport, type QueueRow } from "./inspect_report.ts";
 
 const AMQP = new Set(["amqp", "amqps", "pyamqp", "librabbitmq", "amqplib", "amqp+amqplib"]);
@@ -43,6 +42,8 @@ async function run(url: string, named: string[], flags: InspectFlags): Promise<v
   try {
     if (isRedis(scheme)) report = await inspectRedis(url, scheme, named);
     else if (scheme === "sqs") {
+      // Loaded only for SQS: it needs the optional @aws-sdk/client-sqs package.
+      const { inspectSqs } = await import("./inspect_sqs.ts");
       const found = await inspectSqs(url, named);
       printReport(found.report, flags.json === true);
       if (found.missing.length > 0) missing.push(...found.missing);
