@@ -97,6 +97,7 @@ export { retryDelays, retryOverTime, type RetryPolicy } from "./src/retry.ts";
 // Kombu's model: connection, entities, producer, consumer, message, simple queues.
 export { Connection, type ConnectionOptions, type FailoverStrategy } from "./src/connection.ts";
 export type { ConnectionInfo } from "./src/connection/info.ts";
+export type { PasswordProvider } from "./src/connection/credentials.ts";
 export {
   type ChannelSource,
   type EnsureOptions,
@@ -217,6 +218,20 @@ export {
   virtualTransport,
   type VirtualTransportSpec,
 } from "./src/virtual/transport.ts";
+export {
+  declareOptions,
+  kombuName,
+  type OptionKind,
+  type OptionsDeclaration,
+  type OptionSource,
+  type OptionSpec,
+  type OptionSpecs,
+  type OptionSpelling,
+  type OptionValue,
+  type OptionValues,
+  parseBoolean,
+  readOptions,
+} from "./src/options/declare.ts";
 export {
   headersMatch,
   kombuBindingPattern,

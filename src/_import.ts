@@ -42,6 +42,8 @@ export interface OptionalPackage {
   readonly name: string;
   /** The semver range wakame supports (`^5`); Deno falls back to `npm:<name>@<range>`. */
   readonly range: string;
+  /** The export of the package to import (`wasm` for `node-liblzma/wasm`); the root when absent. */
+  readonly subpath?: string;
   /** What the user asked for that needs it, for the error (`the ioredis Redis driver`). */
   readonly feature: string;
 }
@@ -58,7 +60,7 @@ function isNotFound(error: unknown): boolean {
 
 async function importPackage(pkg: OptionalPackage): Promise<unknown> {
   try {
-    return await importHidden(pkg.name);
+    return await importHidden(pkg.subpath ? `${pkg.name}/${pkg.subpath}` : pkg.name);
   } catch (error) {
     // Only a failure that names the package means it is missing: an error thrown while the
     // package itself loads (one of its own imports, its initialisation) is reported as such.
@@ -73,7 +75,9 @@ async function importPackage(pkg: OptionalPackage): Promise<unknown> {
     // Deno without an import map entry for the package: ask npm for it directly.
     if ((globalThis as { Deno?: unknown }).Deno !== undefined) {
       try {
-        return await importHidden(`npm:${pkg.name}@${pkg.range}`);
+        return await importHidden(
+          `npm:${pkg.name}@${pkg.range}${pkg.subpath ? `/${pkg.subpath}` : ""}`,
+        );
       } catch {
         // reported below with the install lines
       }
@@ -118,12 +122,13 @@ export function isModuleNotFound(error: unknown, name?: string): boolean {
  * @throws {ConfigurationError} naming the package and the install command when it is missing
  */
 export function importOptional<T>(pkg: OptionalPackage): Promise<T> {
-  let pending = loaded.get(pkg.name);
+  const key = pkg.subpath ? `${pkg.name}/${pkg.subpath}` : pkg.name;
+  let pending = loaded.get(key);
   if (pending === undefined) {
     pending = importPackage(pkg);
-    loaded.set(pkg.name, pending);
+    loaded.set(key, pending);
     // A failed load may succeed later (the user installs the package and retries).
-    pending.catch(() => loaded.delete(pkg.name));
+    pending.catch(() => loaded.delete(key));
   }
   return pending as Promise<T>;
 }

@@ -9,8 +9,8 @@
  * | `gzip` | `application/x-gzip` | gzip, zlib | all (Web `CompressionStream("deflate")`; `node:zlib` for small bodies where present) |
  * | `brotli` | `application/x-brotli` | brotli | Web streams where they know brotli (Node 24, Deno, Bun), else `node:zlib` (Node 20) |
  * | `zstd` | `application/zstd` | zstd, zstandard | where `node:zlib` has zstd (Node >= 22.15, Deno, Bun) |
- * | `bzip2` | `application/x-bz2` | bzip2, bzip | none: no portable codec |
- * | `lzma` | `application/x-lzma` | lzma, xz | none: no portable codec |
+ * | `bzip2` | `application/x-bz2` | bzip2, bzip | all, with the optional package `compressjs` (pure JavaScript, loaded on first use) |
+ * | `lzma` | `application/x-lzma` | lzma, xz | all with WebAssembly, with the optional package `node-liblzma` (its WebAssembly build, loaded on first use) |
  *
  * Decompression checks integrity where a runtime does not: the zlib Adler-32 trailer, and that
  * every zstd frame is complete and as long as it declares.
@@ -20,7 +20,9 @@
  * @module
  */
 
-import { DecodeError, EncodeError } from "./errors.ts";
+import { bzip2Compressor } from "./compressors/bzip2.ts";
+import { lzmaCompressor } from "./compressors/lzma.ts";
+import { ConfigurationError, DecodeError, EncodeError } from "./errors.ts";
 
 /** A compression codec (one entry of Kombu's compression registry). */
 export interface Compressor {
@@ -122,6 +124,7 @@ export function getCompressor(nameOrTypeOrAlias: string): Compressor {
  * @param method a codec name, alias or MIME type
  * @returns the compressed body and the value for the `compression` header
  * @throws {EncodeError} when the codec is unknown, unavailable or fails
+ * @throws {ConfigurationError} when the codec's optional package is not installed
  */
 export async function compress(
   body: Uint8Array,
@@ -131,7 +134,7 @@ export async function compress(
   try {
     return { body: await c.compress(body), contentType: c.contentType };
   } catch (cause) {
-    if (cause instanceof EncodeError) throw cause;
+    if (cause instanceof EncodeError || cause instanceof ConfigurationError) throw cause;
     throw new EncodeError(`Cannot compress with "${method}": ${errorText(cause)}`, { cause });
   }
 }
@@ -143,6 +146,7 @@ export async function compress(
  * @param contentTypeOrAlias the `compression` header (a MIME type) or an alias
  * @returns the original body
  * @throws {DecodeError} when the codec is unknown or unavailable, or the data is corrupt
+ * @throws {ConfigurationError} when the codec's optional package is not installed
  */
 export async function decompress(
   body: Uint8Array,
@@ -157,7 +161,7 @@ export async function decompress(
   try {
     return await c.decompress(body);
   } catch (cause) {
-    if (cause instanceof DecodeError) throw cause;
+    if (cause instanceof DecodeError || cause instanceof ConfigurationError) throw cause;
     throw new DecodeError(
       `Cannot decompress "${contentTypeOrAlias}" body of ${body.length} bytes: ${errorText(cause)}`,
       { cause },
@@ -168,7 +172,9 @@ export async function decompress(
 /**
  * Lists the codecs that work on this runtime (Kombu's `compression.encoders`, by name).
  *
- * @returns names such as `["gzip", "brotli", "zstd"]`
+ * `bzip2` and `lzma` are always listed: their packages load on first use.
+ *
+ * @returns names such as `["gzip", "bzip2", "lzma", "brotli", "zstd"]`
  */
 export function availableCompressors(): string[] {
   return [...byType.values()].map((c) => c.name);
@@ -320,6 +326,9 @@ export const zlibCompressor: Compressor = {
 };
 
 registerCompressor(zlibCompressor);
+// Their packages load on first use, so they are registered on every runtime.
+registerCompressor(bzip2Compressor);
+registerCompressor(lzmaCompressor);
 
 /** True when the Web Compression Streams API of this runtime knows `format` both ways. */
 function streamsSupport(format: string): boolean {

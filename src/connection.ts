@@ -12,6 +12,7 @@ import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
 import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
+import { withCurrentPassword } from "./connection/credentials.ts";
 import { resolveParams } from "./connection/params.ts";
 import { Consumer, type ConsumerOptions } from "./consumer.ts";
 import type { Queue } from "./entity.ts";
@@ -176,7 +177,7 @@ export class Connection implements ChannelSource {
       const { transport, params } = await resolveParams(url, this.#options, this.#stop.signal);
       this.#transport = transport;
       const live = await withTimeout(
-        transport.connect(params),
+        withCurrentPassword(params, this.#options.password).then((p) => transport.connect(p)),
         params.connectTimeout,
         () => `Cannot connect to ${maskUrl(url)}: timed out after ${params.connectTimeout} ms`,
       );

@@ -6,6 +6,7 @@
  */
 
 import { UnknownTransportError } from "./errors.ts";
+import { closestNames } from "./utils/closest.ts";
 import type { Transport } from "./transport.ts";
 import {
   importSibling,
@@ -57,29 +58,11 @@ export function transportNames(): string[] {
   return [...table.keys()].sort();
 }
 
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const here = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = here;
-    }
-  }
-  return row[b.length];
-}
-
 function entryFor(name: string): Entry {
   const entry = table.get(name.toLowerCase());
   if (entry) return entry;
   const names = transportNames();
-  const close = names
-    .map((candidate) => [candidate, distance(name.toLowerCase(), candidate)] as const)
-    .filter(([, d]) => d <= Math.max(2, Math.floor(name.length / 3)))
-    .sort((a, b) => a[1] - b[1])
-    .map(([candidate]) => `"${candidate}"`);
+  const close = closestNames(name, names).map((candidate) => `"${candidate}"`);
   const hint = close.length ? ` Did you mean ${close.slice(0, 3).join(" or ")}?` : "";
   throw new UnknownTransportError(
     `Cannot find transport "${name}".${hint} Known transports: ${names.join(", ")}.`,
@@ -151,6 +134,11 @@ registerTransport(
     range: "^3",
     feature: "the sqs:// transport",
   }),
+);
+registerTransport(["etcd"], builtin("../transports/etcd/mod", "EtcdTransport"));
+registerTransport(
+  ["zookeeper"],
+  builtin("../transports/zookeeper/mod", "ZooKeeperTransport"),
 );
 registerTransport(
   ["azurestoragequeues"],

@@ -292,6 +292,12 @@ export interface ConnectionParams {
   userid: string | undefined;
   /** Password, if any: never log it. */
   password: string | undefined;
+  /**
+   * Set when the password comes from a function (the `password` option): the password of this
+   * moment. A transport that opens another socket after the first (Redis's subscriber link)
+   * asks it again, so a rotated password or a fresh token is used.
+   */
+  passwordProvider?: () => Promise<string>;
   /** Virtual host (AMQP), database number (Redis), folder or prefix elsewhere; `""` = default. */
   virtualHost: string;
   /** The URL as given. It holds the password: never log it or put it in an error. */
@@ -302,8 +308,14 @@ export interface ConnectionParams {
   heartbeat: number;
   /** Connect timeout in milliseconds. */
   connectTimeout: number;
-  /** Query-string options merged with `transportOptions`. */
+  /** The connection's `transportOptions` as given (camelCase or Kombu's names). */
   transportOptions: Record<string, unknown>;
+  /**
+   * The URL's query options as written (Kombu's names and units, values as text), without the
+   * connection's own (`ssl`, `ssl_*`, `heartbeat`, `connect_timeout`). `transportOptions` win
+   * over them; `readOptions` (`src/options/declare.ts`) reads both.
+   */
+  queryOptions?: Record<string, string>;
   /** Aborts connecting. */
   signal?: AbortSignal;
 }
@@ -320,6 +332,15 @@ export interface TlsOptions {
   serverName?: string;
   /** Set to false to skip certificate verification (never the default). */
   rejectUnauthorized?: boolean;
+  /**
+   * A PEM file of CA certificates to trust, read when connecting (Kombu's `ssl_ca_certs`; not
+   * on Cloudflare Workers, which cannot read files).
+   */
+  caFile?: string;
+  /** A PEM file of the client certificate, read when connecting (Kombu's `ssl_certfile`). */
+  certFile?: string;
+  /** A PEM file of the client key, read when connecting (Kombu's `ssl_keyfile`). */
+  keyFile?: string;
 }
 
 /** An open connection of one transport. */

@@ -1,6 +1,10 @@
 /**
  * Runs the whole suite: static checks once, then every `*_test.ts` under tests/ on Deno, Bun,
- * the machine's Node (with tsx) and Node 24 from npm (native type stripping).
+ * the machine's Node (with tsx) and Node 24 from npm (native type stripping). Two stages run
+ * once instead of once per runtime: the package's tests (tests/package/, which drive every
+ * runtime themselves from the packed tarball) and the accounting fault suite (tests/faults/,
+ * under Deno only, capped at `WAKAME_FAULTS_LIMIT_MS`, 5 min by default; `--only faults` runs it
+ * alone, and `WAKAME_FAULT_SEED` replays a failed run's fault points).
  *
  * Usage: `deno task test` (or `deno run -A tests/run.ts [--only deno,bun,node,node24,package]
  * [--no-static] [filter...]`). Prints one summary line per runtime and a last line
@@ -36,6 +40,9 @@ const RUN_LIMIT_MS = envMs("WAKAME_TEST_RUN_LIMIT_MS", 10 * 60 * 1000);
  * Node's and Bun's per-test timeouts, so those report a slow test first.
  */
 const IDLE_LIMIT_MS = envMs("WAKAME_TEST_IDLE_LIMIT_MS", 3 * 60 * 1000);
+
+/** Longest time the fault suite's stage may take (`WAKAME_FAULTS_LIMIT_MS`). */
+const FAULTS_LIMIT_MS = envMs("WAKAME_FAULTS_LIMIT_MS", 5 * 60 * 1000);
 
 interface Counts {
   passed: number;
@@ -86,9 +93,10 @@ async function findTests(dir: string): Promise<string[]> {
     if (entry.isDirectory) {
       if (
         entry.name.startsWith("_") || entry.name === "fixtures" || entry.name === "python" ||
-        // The package's tests drive every runtime themselves from the packed tarball: they run
-        // once, in their own stage (below), not once per runtime.
-        path === `${root}/tests/package`
+        // The package's tests drive every runtime themselves from the packed tarball, and the
+        // fault suite runs under Deno only: each runs once, in its own stage (below), not once
+        // per runtime.
+        path === `${root}/tests/package` || path === `${root}/tests/faults`
       ) {
         continue;
       }
@@ -120,7 +128,7 @@ async function run(
   cmd: string,
   args: string[],
   parse: (text: string, code: number) => Counts,
-  { mustRun = false }: { mustRun?: boolean } = {},
+  { mustRun = false, limitMs = RUN_LIMIT_MS }: { mustRun?: boolean; limitMs?: number } = {},
 ): Promise<Outcome> {
   const started = performance.now();
   console.log(
@@ -169,8 +177,8 @@ async function run(
     }
   };
   const limit = setTimeout(
-    () => stop(`still running after ${minutes(RUN_LIMIT_MS)}`),
-    RUN_LIMIT_MS,
+    () => stop(`still running after ${minutes(limitMs)}`),
+    limitMs,
   );
   const idle = setInterval(() => {
     if (performance.now() - lastOutput > IDLE_LIMIT_MS) {
@@ -299,15 +307,23 @@ async function nodeVersion(path: string): Promise<string> {
 const options = parseArgs(Deno.args);
 const all = await findTests(`${root}/tests`);
 // A filter that is the path of a test file runs that file even where the search does not look
-// (the runner's own fixtures under tests/fixtures/).
-const named = options.filters.filter((x) => x.endsWith("_test.ts") && exists(`${root}/${x}`))
-  .map((x) => `${root}/${x}`);
+// (the runner's own fixtures under tests/fixtures/); the fault suite's files run in its stage.
+const named = options.filters.filter((x) =>
+  x.endsWith("_test.ts") && exists(`${root}/${x}`) && !x.startsWith("tests/faults/")
+).map((x) => `${root}/${x}`);
 const files = options.filters.length
   ? [...new Set([...all.filter((f) => options.filters.some((x) => f.includes(x))), ...named])]
   : all;
 const relative = files.map((f) => f.replace(`${root}/`, ""));
+const faultTests = (await findTests(`${root}/tests/faults`)).filter((f) =>
+  !options.filters.length || options.filters.some((x) => f.includes(x))
+).map((f) => f.replace(`${root}/`, ""));
 const wants = (runtime: string) => !options.only || options.only.includes(runtime);
-console.log(`wakame test suite: ${relative.length} test files; CI=${Deno.env.get("CI") ?? ""}`);
+console.log(
+  `wakame test suite: ${relative.length + faultTests.length} test files; CI=${
+    Deno.env.get("CI") ?? ""
+  }`,
+);
 
 const outcomes: Outcome[] = [];
 if (options.staticChecks && !options.filters.length) {
@@ -327,6 +343,7 @@ if (options.staticChecks && !options.filters.length) {
       "bench",
       "examples",
       ...relative,
+      ...faultTests,
     ], quiet),
   );
   outcomes.push(await run("deno lint", deno, ["lint"], quiet));
@@ -365,6 +382,7 @@ if (options.staticChecks && !options.filters.length) {
     "transports/redis/resp/parser.ts",
     "transports/sqs/names.ts",
     "transports/azure_storage_queues/names.ts",
+    "celery/mod.ts",
   ];
   outcomes.push(
     await run("deno test --doc", deno, ["test", "-A", "--doc", ...docFiles], parseDeno),
@@ -398,6 +416,23 @@ if (packageTests.length && wants("package")) {
       ),
     );
   }
+}
+if (faultTests.length && (wants("deno") || wants("faults"))) {
+  // The accounting fault suite: brokers killed, paused, cut and restarted under load, each run
+  // checked against a ledger. Deno only (the transports' fault handling is runtime-neutral; the
+  // unit tests cover the runtimes' sockets), once, with its own cap.
+  outcomes.push(
+    await run(
+      "faults (deno)",
+      bin("deno"),
+      ["test", "-A", "--no-check", ...faultTests],
+      parseDeno,
+      {
+        mustRun: true,
+        limitMs: FAULTS_LIMIT_MS,
+      },
+    ),
+  );
 }
 if (relative.length) {
   if (wants("deno")) {

@@ -72,6 +72,7 @@ const tsconfig = {
     `${root}/src/**/*.ts`,
     `${root}/transports/**/*.ts`,
     `${root}/testing/**/*.ts`,
+    `${root}/celery/**/*.ts`,
     `${root}/cli/**/*.ts`,
   ],
   exclude: [`${root}/**/*_test.ts`],

@@ -17,6 +17,8 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
   const { azureStorageQueuesCapabilities } = await import(
     "../transports/azure_storage_queues/mod.ts"
   );
+  const { etcdCapabilities } = await import("../transports/etcd/mod.ts");
+  const { zookeeperCapabilities } = await import("../transports/zookeeper/mod.ts");
   const rows: [string, string, Capabilities][] = [
     ["memory", "`memory://`", memoryCapabilities],
     ["filesystem", "`filesystem://`", filesystemCapabilities],
@@ -29,6 +31,8 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
       "`azurestoragequeues://<key or SAS>@<account URL>`",
       azureStorageQueuesCapabilities,
     ],
+    ["etcd", "`etcd://host:2379`", etcdCapabilities],
+    ["zookeeper", "`zookeeper://host:2181/vhost`", zookeeperCapabilities],
   ];
   return rows;
 }

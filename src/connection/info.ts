@@ -29,7 +29,7 @@ export interface ConnectionInfo {
   heartbeat: number;
   /** Connect timeout in ms. */
   connectTimeout: number;
-  /** The URL's query options merged with `transportOptions`. */
+  /** The URL's query options (as written: Kombu's names and units) under `transportOptions`. */
   transportOptions: Record<string, unknown>;
   /** `round-robin`, `shuffle` or `custom` (a function). */
   failoverStrategy: string;
@@ -61,12 +61,14 @@ export async function connectionInfo(
     hostname: params.hostname,
     port: params.port ?? (transport as Transport).defaultPort,
     userid,
-    password: params.password || defaults.password ? "**" : undefined,
+    password: params.password || defaults.password || typeof options.password === "function"
+      ? "**"
+      : undefined,
     virtualHost: params.virtualHost || defaults.virtualHost || params.virtualHost,
     ssl: params.ssl,
     heartbeat: params.heartbeat * 1000,
     connectTimeout: params.connectTimeout,
-    transportOptions: params.transportOptions,
+    transportOptions: { ...params.queryOptions, ...params.transportOptions },
     failoverStrategy: typeof strategy === "function" ? "custom" : strategy,
     alternates: urls.map(maskUrl),
   };

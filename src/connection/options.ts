@@ -6,6 +6,7 @@
 
 import type { RetryPolicy } from "../retry.ts";
 import type { TlsOptions, Transport } from "../transport.ts";
+import type { PasswordProvider } from "./credentials.ts";
 
 /** Picks the order in which failover URLs are tried. */
 export type FailoverStrategy = (urls: readonly string[]) => Iterator<string>;
@@ -18,7 +19,11 @@ export interface ConnectionOptions {
   failoverStrategy?: "round-robin" | "shuffle" | FailoverStrategy;
   /** Use this transport instead of the URL's scheme (a name or a Transport object). */
   transport?: string | Transport;
-  /** Options for the transport (merged over the URL's query string). */
+  /**
+   * Options for the transport, over the URL's query: camelCase names in wakame's units
+   * (durations in ms) or Kombu's snake_case names in Kombu's units (a Celery
+   * `broker_transport_options` dictionary as it is). Unknown names fail with the closest one.
+   */
   transportOptions?: Record<string, unknown>;
   /** Milliseconds to wait for one connection attempt (default 4000, Kombu's 4 s). */
   connectTimeout?: number;
@@ -28,8 +33,11 @@ export interface ConnectionOptions {
   ssl?: boolean | TlsOptions;
   /** Overrides the URL's user name. */
   userid?: string;
-  /** Overrides the URL's password. */
-  password?: string;
+  /**
+   * Overrides the URL's password; a function is called at every connect (a rotating password,
+   * a short-lived token) and its value never shown (see {@link PasswordProvider}).
+   */
+  password?: string | PasswordProvider;
   /** Overrides the URL's host. */
   hostname?: string;
   /** Overrides the URL's port. */

@@ -1,7 +1,12 @@
 /**
  * From a broker URL and a connection's options to the parameters its transport connects with:
- * Kombu's URL forms, `?query` options in camelCase, TLS by scheme or `?ssl=true`, the heartbeat
- * in whole seconds (Kombu's unit on the wire; the option is in ms).
+ * Kombu's URL forms; the URL's own query options, in Kombu's names and units
+ * (`src/connection/url_options.ts`): `ssl`, `heartbeat` and `connect_timeout` (seconds), and
+ * Kombu's TLS keys `ssl_cert_reqs` (`required`, `optional`, `none`, or `CERT_*`),
+ * `ssl_ca_certs`, `ssl_certfile`, `ssl_keyfile` (files read when connecting) and
+ * `ssl_check_hostname`, mapped onto `TlsOptions`; every other query key is handed to the
+ * transport as written (`queryOptions`). TLS by scheme, `?ssl=true` or `ssl_*`; the heartbeat
+ * in seconds (Kombu's unit on the wire; the option is in ms).
  *
  * @module
  */
@@ -11,22 +16,10 @@ import { resolveTransport, takesRawUrl } from "../registry.ts";
 import type { ConnectionParams, Transport } from "../transport.ts";
 import { maskUrl, parseUrl, type UrlParts } from "../url.ts";
 import type { ConnectionOptions } from "./options.ts";
+import { splitQuery, urlTlsOptions } from "./url_options.ts";
 
 /** Schemes that mean TLS (Kombu: `amqps://`, `rediss://`); `?ssl=true` turns it on for others. */
 const TLS_SCHEMES: ReadonlySet<string> = new Set(["amqps", "rediss"]);
-
-function queryOptions(query: Record<string, string>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [key, text] of Object.entries(query)) {
-    const camel = key.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
-    let value: unknown = text;
-    if (/^(true|yes|on)$/i.test(text)) value = true;
-    else if (/^(false|no|off)$/i.test(text)) value = false;
-    else if (/^-?\d+(\.\d+)?$/.test(text)) value = Number(text);
-    out[camel] = value;
-  }
-  return out;
-}
 
 /**
  * Resolves the parameters of one URL, loading its transport.
@@ -65,28 +58,29 @@ export async function resolveParams(
   const transport = typeof o.transport === "object"
     ? o.transport
     : await resolveTransport(o.transport ?? scheme);
-  const query = queryOptions(parts.query);
-  const sslFromQuery = query.ssl;
-  delete query.ssl;
-  const ssl = o.ssl ?? (sslFromQuery === true || TLS_SCHEMES.has(scheme));
+  const { connection: u, transport: queryOptions } = splitQuery(parts.query);
+  const urlTls = urlTlsOptions(u);
+  const ssl = o.ssl === true && urlTls
+    ? urlTls
+    : o.ssl ?? urlTls ?? (u.ssl ?? TLS_SCHEMES.has(scheme));
   const heartbeatSeconds = o.heartbeat !== undefined
     ? Math.round(o.heartbeat / 1000)
-    : typeof query.heartbeat === "number"
-    ? query.heartbeat
-    : 0;
+    : (u.heartbeat ?? 0) / 1000;
   const params: ConnectionParams = {
     transport: transport.name,
     hostname: o.hostname ?? (parts.hostname || "localhost"),
     // Left undefined when not given, so a transport can pick its TLS port (5671, ...).
     port: o.port ?? parts.port,
     userid: o.userid ?? parts.userid,
-    password: o.password ?? parts.password,
+    // A password function is called at connect (withCurrentPassword), never here.
+    password: typeof o.password === "function" ? undefined : o.password ?? parts.password,
     virtualHost: o.virtualHost ?? parts.virtualHost ?? "",
     url,
     ssl,
     heartbeat: heartbeatSeconds,
-    connectTimeout: o.connectTimeout ?? 4000,
-    transportOptions: { ...query, ...o.transportOptions },
+    connectTimeout: o.connectTimeout ?? u.connectTimeout ?? 4000,
+    transportOptions: { ...o.transportOptions },
+    queryOptions,
     signal,
   };
   return { transport, params };

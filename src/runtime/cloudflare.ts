@@ -80,7 +80,10 @@ export async function connectCloudflareWith(
   }
   const tls = options.tls;
   if (typeof tls === "object") {
-    const refused = tls.ca !== undefined
+    const refused = tls.caFile !== undefined || tls.certFile !== undefined ||
+        tls.keyFile !== undefined
+      ? "TLS files (ssl_ca_certs, ssl_certfile, ssl_keyfile: Workers cannot read files)"
+      : tls.ca !== undefined
       ? "tls.ca (custom CAs)"
       : tls.cert !== undefined || tls.key !== undefined
       ? "tls.cert/tls.key (client certificates)"

@@ -6,7 +6,8 @@
  * adapter is loaded with a dynamic `import()`, so an edge bundle never pulls `node:net`.
  * Every connect honours `timeout` and `signal`, and a failure is a `ConnectionError` whose
  * `cause` is the runtime's error. TLS is never dropped: an adapter that cannot honour the TLS
- * settings throws a `ConfigurationError` rather than connecting in plain text.
+ * settings throws a `ConfigurationError` rather than connecting in plain text. TLS files
+ * (`tls.caFile`, `certFile`, `keyFile`) are read here, before the adapter connects.
  *
  * A connection can bring its own factory instead (`transportOptions.socketFactory`, a
  * {@link SocketFactory}); wrap it with {@link guardSocketFactory} to get the same timeout,
@@ -24,6 +25,7 @@
 
 import type { Socket, SocketFactory, SocketOptions } from "../socket.ts";
 import { ConnectionError, KombuError } from "../errors.ts";
+import { readTlsFiles } from "./_tls_files.ts";
 
 export type { Socket, SocketFactory, SocketOptions } from "../socket.ts";
 
@@ -139,7 +141,10 @@ let adapter: Promise<SocketFactory> | undefined;
  *   runtime's error
  * @throws {ConfigurationError} when the TLS settings cannot be honoured on this runtime
  */
-export const connectSocket: SocketFactory = guardSocketFactory((options) => {
-  adapter ??= loadAdapter(detectRuntime());
-  return adapter.then((connect) => connect(options));
+export const connectSocket: SocketFactory = guardSocketFactory(async (options) => {
+  const runtime = detectRuntime();
+  adapter ??= loadAdapter(runtime);
+  // Workers cannot read files: their adapter refuses `caFile` & co. with a clear error.
+  const tls = runtime === "cloudflare" ? options.tls : await readTlsFiles(options.tls);
+  return (await adapter)({ ...options, tls });
 });

@@ -19,7 +19,8 @@ import type { Binding } from "./backend.ts";
 export type TopicRules = "amqp" | "kombu";
 
 /**
- * Reads the `topicRules` transport option (`topic_rules` in a URL query arrives camelCased).
+ * Reads a `topicRules` value (the virtual transports read the option through their declaration,
+ * `VIRTUAL_OPTIONS`; this is for code of your own).
  *
  * @param value the option's value; `undefined`, `null` or `""` mean the default
  * @returns `"amqp"` or `"kombu"`

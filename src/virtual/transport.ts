@@ -1,21 +1,24 @@
 /**
  * Makes a {@link Transport} out of a queue store: the one way every non-AMQP transport is built.
  *
- * Every virtual transport reads these `transportOptions`: `pollingInterval` (ms), `batchSize`,
- * `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python Kombu 5.2's
- * regexes, for stores shared with Python publishers; see `kombuTopicMatches`), and
+ * Every virtual transport reads the options declared in `src/virtual/options.ts`
+ * (`VIRTUAL_OPTIONS`): `pollingInterval` (ms; Kombu's `polling_interval` in seconds),
+ * `batchSize`, `topicRules`: `"amqp"` (default, RabbitMQ's topic matching) or `"kombu"` (Python
+ * Kombu 5.2's regexes, for stores shared with Python publishers; see `kombuTopicMatches`), and
  * `queueOrderStrategy` (Kombu's `queue_order_strategy`): `round_robin` (default), `priority` or
- * `sorted`, the order in which a consumer of several queues visits them.
+ * `sorted`, the order in which a consumer of several queues visits them. A transport that
+ * passes its own declaration (`options`, which spreads `VIRTUAL_OPTIONS`) has every key of
+ * `transportOptions` and of the URL query checked against it.
  *
  * A failure a store or channel survives (a lost Redis connection being re-opened, a message that
  * cannot be decoded, a lease that cannot be renewed) is logged at `warn` level through the
  * logger `transport.<name>` (`setLogger`, `WAKAME_LOG`), and passed to the transport option
- * `onWarning(message, error)` when one is given.
+ * `onWarning` (called with `(message, error)`) when one is given.
  *
  * @module
  */
 
-import { ConfigurationError, ConnectionError } from "../errors.ts";
+import { ConnectionError } from "../errors.ts";
 import { getLogger, type Logger } from "../logger.ts";
 import type {
   Capabilities,
@@ -27,7 +30,9 @@ import type {
 } from "../transport.ts";
 import type { QueueBackend } from "./backend.ts";
 import { VirtualChannel } from "./channel.ts";
-import { readTopicRules, type TopicRules } from "./exchange_types.ts";
+import type { TopicRules } from "./exchange_types.ts";
+import { declareOptions, type OptionsDeclaration, readOptions } from "../options/declare.ts";
+import { VIRTUAL_OPTIONS } from "./options.ts";
 import { bindingRouter } from "./router.ts";
 import { stateFor, type VirtualState } from "./state.ts";
 import type { CycleName } from "../utils/fair_cycle.ts";
@@ -69,6 +74,12 @@ export interface VirtualTransportSpec {
   pollingInterval?: number;
   /** Most messages fetched in one round (default 100). */
   batchSize?: number;
+  /**
+   * The transport's option declaration (spreading `VIRTUAL_OPTIONS`): every key of
+   * `transportOptions` and of the URL query is checked against it, and the base reads its own
+   * options from it. Without it the base reads its own options and leaves the rest alone.
+   */
+  options?: OptionsDeclaration;
 }
 
 /**
@@ -107,18 +118,28 @@ export function virtualTransport(spec: VirtualTransportSpec): Transport {
   };
 }
 
-function optionNumber(value: unknown, fallback: number): number {
-  const n = typeof value === "string" ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : fallback;
+interface BaseSettings {
+  pollingInterval: number;
+  batchSize: number;
+  topicRules: TopicRules;
+  queueOrder: CycleName;
+  onWarning: ((message: string, error: unknown) => void) | undefined;
 }
 
-function readQueueOrder(value: unknown): CycleName {
-  if (value === undefined || value === null || value === "") return "round_robin";
-  if (value === "round_robin" || value === "priority" || value === "sorted") return value;
-  throw new ConfigurationError(
-    `Cannot use transport option "queueOrderStrategy" = ${JSON.stringify(String(value))}: ` +
-      'expected "round_robin", "priority" or "sorted"',
-  );
+function readBaseSettings(spec: VirtualTransportSpec, params: ConnectionParams): BaseSettings {
+  const declaration = spec.options ?? declareOptions(spec.name, {
+    ...VIRTUAL_OPTIONS,
+    pollingInterval: { ...VIRTUAL_OPTIONS.pollingInterval, default: spec.pollingInterval ?? 1000 },
+    batchSize: { ...VIRTUAL_OPTIONS.batchSize, default: spec.batchSize ?? 100 },
+  });
+  const o = readOptions(declaration, params, spec.options ? "error" : "skip");
+  return {
+    pollingInterval: o.pollingInterval as number,
+    batchSize: o.batchSize as number,
+    topicRules: o.topicRules as TopicRules,
+    queueOrder: o.queueOrderStrategy as CycleName,
+    onWarning: o.onWarning as BaseSettings["onWarning"],
+  };
 }
 
 class VirtualConnection implements TransportConnection {
@@ -126,8 +147,8 @@ class VirtualConnection implements TransportConnection {
   readonly closed: Promise<Error | undefined>;
   readonly #spec: VirtualTransportSpec;
   readonly #params: ConnectionParams;
+  readonly #settings: BaseSettings;
   readonly #topicRules: TopicRules;
-  readonly #queueOrder: CycleName;
   readonly #state: VirtualState;
   readonly #channels = new Set<VirtualChannel>();
   #backend: QueueBackend | undefined;
@@ -138,8 +159,8 @@ class VirtualConnection implements TransportConnection {
   constructor(spec: VirtualTransportSpec, params: ConnectionParams) {
     this.#spec = spec;
     this.#params = params;
-    this.#topicRules = readTopicRules(params.transportOptions.topicRules);
-    this.#queueOrder = readQueueOrder(params.transportOptions.queueOrderStrategy);
+    this.#settings = readBaseSettings(spec, params);
+    this.#topicRules = this.#settings.topicRules;
     this.#state = stateFor(
       spec.scopeKey?.(params) ??
         `${spec.name}|${params.hostname}:${params.port ?? ""}/${params.virtualHost}`,
@@ -169,8 +190,8 @@ class VirtualConnection implements TransportConnection {
   #warn(message: string, error: unknown): void {
     if (error === undefined) this.#log.warn(message);
     else this.#log.warn(message, error);
-    const hook = (this.#params.transportOptions as { onWarning?: unknown }).onWarning;
-    if (typeof hook !== "function") return;
+    const hook = this.#settings.onWarning;
+    if (hook === undefined) return;
     try {
       hook(message, error);
     } catch {
@@ -187,12 +208,11 @@ class VirtualConnection implements TransportConnection {
     if (this.#isClosed || !this.#backend) {
       return Promise.reject(new ConnectionError("Cannot open a channel: the connection is closed"));
     }
-    const options = this.#params.transportOptions;
     const channel = new VirtualChannel(this.#backend, this.#state, {
-      pollingInterval: optionNumber(options.pollingInterval, this.#spec.pollingInterval ?? 1000),
-      batchSize: optionNumber(options.batchSize, this.#spec.batchSize ?? 100) || 1,
+      pollingInterval: this.#settings.pollingInterval,
+      batchSize: this.#settings.batchSize,
       topicRules: this.#topicRules,
-      queueOrder: this.#queueOrder,
+      queueOrder: this.#settings.queueOrder,
       queueEquivalence: this.#spec.capabilities.queueEquivalence,
       onFatal: (error) => this.#fail(error),
       onWarning: (message, error) => this.#warn(message, error),

@@ -9,6 +9,9 @@
  * const conn = new Connection(`amqp://guest:guest@127.0.0.1:${proxy.port}//`);
  * proxy.cut();      // the connection is lost; reconnects are refused
  * proxy.restore();  // reconnects get through
+ * proxy.blackhole(); // bytes vanish both ways, nothing is closed (a dead route)
+ * proxy.restore();  // the black-holed connections are reset; new ones get through
+ * proxy.corruptNext(bytes); // the broker's next chunk to each connection comes after `bytes`
  * await proxy.close();
  * ```
  */
@@ -19,6 +22,15 @@ export class FaultProxy {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
   #down = false;
+  #hole = false;
+  /** Bytes to put before the next chunk the broker sends each open connection. */
+  #corruption: Uint8Array | undefined;
+  /** Client sockets (the side the proxy accepted). */
+  readonly #clients = new Set<net.Socket>();
+  /** Client sockets whose next chunk from the broker gets {@link #corruption} before it. */
+  readonly #pendingCorruption = new Set<net.Socket>();
+  /** Connections that lost bytes to the black hole: reset on {@link restore}. */
+  readonly #holed = new Set<net.Socket>();
   /** Connections refused while cut. */
   refused = 0;
   /** Connections let through. */
@@ -61,16 +73,49 @@ export class FaultProxy {
     this.accepted++;
     const upstream = net.connect(port, host);
     this.#sockets.add(client).add(upstream);
+    this.#clients.add(client);
     const end = () => {
       client.destroy();
       upstream.destroy();
-      this.#sockets.delete(client);
-      this.#sockets.delete(upstream);
+      for (const s of [client, upstream]) {
+        this.#sockets.delete(s);
+        this.#holed.delete(s);
+      }
+      this.#clients.delete(client);
+      this.#pendingCorruption.delete(client);
     };
     client.on("error", end).on("close", end);
     upstream.on("error", end).on("close", end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Forwarded by hand, so that the black hole can swallow bytes without closing anything.
+    const forward = (from: net.Socket, to: net.Socket) =>
+      from.on("data", (chunk: Uint8Array) => {
+        if (from === upstream && this.#corruption && this.#pendingCorruption.has(client)) {
+          this.#pendingCorruption.delete(client);
+          to.write(this.#corruption);
+        }
+        if (this.#hole) this.#holed.add(from);
+        else if (this.#holed.has(from)) return; // its stream lost bytes: never resumes
+        else if (!to.write(chunk)) {
+          from.pause();
+          to.once("drain", () => from.resume());
+        }
+      });
+    forward(client, upstream);
+    forward(upstream, client);
+  }
+
+  /**
+   * Puts `bytes` in front of the next chunk the broker sends each connection open now (where a
+   * reply or frame most likely begins): a broker that answers with malformed bytes.
+   */
+  corruptNext(bytes: Uint8Array): void {
+    this.#corruption = bytes;
+    for (const client of this.#clients) this.#pendingCorruption.add(client);
+  }
+
+  /** Swallows every byte both ways (a dead route): no reset, no close, until {@link restore}. */
+  blackhole(): void {
+    this.#hole = true;
   }
 
   /** Resets every open connection and refuses new ones until {@link restore}. */
@@ -80,9 +125,15 @@ export class FaultProxy {
     this.#sockets.clear();
   }
 
-  /** Lets connections through again. */
+  /**
+   * Lets connections through again. Connections that lost bytes to the black hole are reset (a
+   * stream with a gap cannot go on).
+   */
   restore(): void {
     this.#down = false;
+    this.#hole = false;
+    for (const socket of this.#holed) socket.destroy();
+    this.#holed.clear();
   }
 
   /** Cuts every connection and stops listening. */

@@ -12,6 +12,8 @@ import { azureQueueName } from "../../transports/azure_storage_queues/names.ts";
 import { readAzureSettings } from "../../transports/azure_storage_queues/options.ts";
 import { sqsQueueName } from "../../transports/sqs/names.ts";
 import { rawRedis, text } from "../unit/redis/_helpers.ts";
+import { ZkClient } from "../../transports/zookeeper/client.ts";
+import { connectSocket } from "../../src/runtime/mod.ts";
 
 /** Kombu's priority-step separator in Redis list names (`queue\x06\x16<step>`). */
 const REDIS_STEP_SEP = "\x06\x16";
@@ -136,6 +138,60 @@ export function filesystemInspector(folder: string): ConformanceInspector {
     async held(queue) {
       const names = await readdir(folder).catch(() => [] as string[]);
       return names.filter((name) => name.endsWith(`.${queue}.msg`)).length;
+    },
+  };
+}
+
+/**
+ * etcd in Kombu's layout, read over plain HTTP: the in-order keys of `/kombu/<queue>` plus
+ * wakame's unacked records `/wakame.unacked/<queue>/*`.
+ *
+ * @param url the server's URL, read when asked (known only once it runs)
+ */
+export function etcdInspector(url: () => string): ConformanceInspector {
+  const count = async (key: string): Promise<number> => {
+    const answer = await fetch(`${url()}/v2/keys/${key}`);
+    const json = await answer.json() as { node?: { nodes?: unknown[] } };
+    return json.node?.nodes?.length ?? 0;
+  };
+  return {
+    async held(queue) {
+      const name = encodeURIComponent(queue);
+      return await count(`kombu/${name}`) + await count(`wakame.unacked/${name}`);
+    },
+  };
+}
+
+/**
+ * ZooKeeper in Kombu's layout, through kazoo-free plain protocol calls of a separate session:
+ * the entries of `/<queue>` plus wakame's records `/wakame.unacked/<queue>/*`.
+ *
+ * @param port the server's port, read when asked
+ */
+export function zookeeperInspector(port: () => number): ConformanceInspector {
+  return {
+    async held(queue) {
+      const client = new ZkClient({
+        hosts: [{ hostname: "127.0.0.1", port: port() }],
+        sessionTimeout: 5000,
+        connectTimeout: 5000,
+        socketFactory: connectSocket,
+        warn: () => {},
+      });
+      await client.start();
+      const count = async (path: string) => {
+        try {
+          const answer = await client.call({ op: "getChildren", path, watch: false });
+          return answer.op === "getChildren" ? answer.children.length : 0;
+        } catch {
+          return 0;
+        }
+      };
+      try {
+        return await count(`/${queue}`) + await count(`/wakame.unacked/${queue}`);
+      } finally {
+        await client.close();
+      }
     },
   };
 }

@@ -17,6 +17,9 @@ const DEBIAN: Record<string, string> = {
   yaml: "python3-yaml",
   boto3: "python3-boto3",
   "azure.storage.queue": "python3-azure-storage",
+  etcd: "python3-etcd",
+  kazoo: "python3-kazoo",
+  Pyro4: "python3-pyro4",
 };
 
 /**

@@ -95,3 +95,18 @@ export async function startTlsListener(
     },
   };
 }
+
+/**
+ * Closes (`rabbitmqctl close_connection`) every broker connection whose client properties carry
+ * `connectionName`, and only those: the shared broker's other clients are left alone.
+ *
+ * @returns how many were closed
+ */
+export async function closeConnectionsNamed(connectionName: string): Promise<number> {
+  const rows = await rabbitmqctl("list_connections", "pid", "client_properties", "-q");
+  const pids = rows.split("\n").filter((l) => l.includes(connectionName)).map((l) =>
+    l.split("\t")[0]
+  );
+  for (const pid of pids) await rabbitmqctl("close_connection", pid, "test");
+  return pids.length;
+}

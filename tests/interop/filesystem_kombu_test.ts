@@ -92,6 +92,43 @@ describe("filesystem interop with Python Kombu", () => {
     assert.equal(got[0].content_type, "application/json");
   });
 
+  it("bzip2 and lzma (xz) both ways", skip.options(), async () => {
+    const fromPython = `bz-xz-from-python-${crypto.randomUUID()}`;
+    await runPython(peer, ["publish", root, fromPython, "2", "bzip2,xz"]);
+    await using conn = connect();
+    await using simple = conn.simpleQueue(new Queue(fromPython));
+    const got = [];
+    for (let i = 0; i < 2; i++) {
+      const message = await simple.get({ timeout: 5000 });
+      got.push({ body: message.payload as { n: number }, compression: message.compression });
+      await message.ack();
+    }
+    got.sort((a, b) => a.body.n - b.body.n);
+    assert.deepEqual(got, [
+      { body: { from: "kombu", n: 0 }, compression: "application/x-bz2" },
+      { body: { from: "kombu", n: 1 }, compression: "application/x-lzma" },
+    ]);
+
+    const toPython = `bz-xz-to-python-${crypto.randomUUID()}`;
+    const queue = new Queue(toPython, { exchange: new Exchange(toPython), routingKey: toPython });
+    const producer = conn.producer();
+    const text = "héllo ✓ ".repeat(200);
+    await producer.publish({ n: 0, text }, {
+      routingKey: toPython,
+      declare: [queue],
+      compression: "bzip2",
+    });
+    await producer.publish({ n: 1, text }, { routingKey: toPython, compression: "xz" });
+    const lines = (await runPython(peer, ["consume", root, toPython, "2"])).trim().split("\n");
+    const bodies = lines.map((line) => JSON.parse(line))
+      .map((m) => ({ body: m.body, compression: m.headers.compression }))
+      .sort((a, b) => a.body.n - b.body.n);
+    assert.deepEqual(bodies, [
+      { body: { n: 0, text }, compression: "application/x-bz2" },
+      { body: { n: 1, text }, compression: "application/x-lzma" },
+    ]);
+  });
+
   it("moves a corrupt file aside and keeps consuming", skip.options(), async () => {
     writeFileSync(join(root, `1000_${crypto.randomUUID()}.corrupt-q.msg`), "{ not an envelope");
     await using conn = connect();

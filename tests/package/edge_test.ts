@@ -240,7 +240,10 @@ const readmeWorker :Workerd.Worker = (
       // No optional package is in an edge bundle that does not use it (esbuild names every
       // bundled file in a comment).
       for (const text of Object.values(bundles)) {
-        assert.doesNotMatch(text, /node_modules\/(msgpackr|yaml|ioredis|amqplib)\//);
+        assert.doesNotMatch(
+          text,
+          /node_modules\/(msgpackr|yaml|ioredis|amqplib|compressjs|node-liblzma)\//,
+        );
       }
     },
   );

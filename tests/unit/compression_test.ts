@@ -11,7 +11,8 @@ import {
   getCompressor,
   registerCompressor,
 } from "../../src/compression.ts";
-import { DecodeError, EncodeError } from "../../src/errors.ts";
+import { lazyCompressor } from "../../src/compressors/lazy.ts";
+import { ConfigurationError, DecodeError, EncodeError } from "../../src/errors.ts";
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { inCi } from "../_support/brokers.ts";
 import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
@@ -20,7 +21,7 @@ import { capabilitySkip, envSkip } from "../_support/skips.ts";
 
 const available = availableCompressors();
 /** Every codec with a round trip: those this runtime lacks (zstd on Node 20) are named skips. */
-const codecs = [...new Set(["gzip", "brotli", "zstd", ...available])];
+const codecs = [...new Set(["gzip", "bzip2", "lzma", "brotli", "zstd", ...available])];
 const lacking = (name: string) =>
   capabilitySkip(
     import.meta.url,
@@ -28,6 +29,8 @@ const lacking = (name: string) =>
   ).options();
 const GOLDEN: Record<string, string> = {
   gzip: "body.json.zlib",
+  bzip2: "body.json.bz2",
+  lzma: "body.json.xz",
   brotli: "body.json.br",
   zstd: "body.json.zst",
 };
@@ -48,31 +51,51 @@ describe("compression registry", () => {
     assert.notEqual(body[0], 0x1f, "not a gzip member");
   });
 
-  it("names a codec this runtime lacks", async () => {
+  it("names a codec that is not registered", async () => {
+    assert.throws(() => getCompressor("snappy"), /"snappy": no such compression method/);
+    await assert.rejects(compress(new Uint8Array(1), "snappy"), EncodeError);
+    await assert.rejects(decompress(new Uint8Array(1), "snappy"), DecodeError);
+  });
+
+  it("registers Kombu's bzip2 and lzma under their names and aliases on every runtime", () => {
+    for (const [alias, type] of [["bzip2", "application/x-bz2"], ["bzip", "application/x-bz2"]]) {
+      assert.equal(getCompressor(alias).contentType, type);
+    }
+    for (const alias of ["lzma", "xz", "application/x-lzma"]) {
+      assert.equal(getCompressor(alias).contentType, "application/x-lzma");
+    }
+    assert.ok(available.includes("bzip2") && available.includes("lzma"));
+  });
+
+  it("a lazily loaded codec whose package is missing fails with the install line", async () => {
+    const codec = lazyCompressor({
+      name: "nothing",
+      contentType: "application/x-nothing",
+      aliases: [],
+      package: {
+        name: "wakame-test-no-such-package",
+        range: "^1",
+        feature: "the nothing compression",
+      },
+      make: () => ({ compress: (d) => d, decompress: (d) => d }),
+    });
+    registerCompressor(codec);
     for (
-      const [alias, codec] of [["bzip2", "bzip2"], ["application/x-bz2", "bzip2"], ["xz", "lzma"]]
+      const attempt of [
+        compress(new Uint8Array(1), "nothing"),
+        decompress(new Uint8Array(1), "nothing"),
+      ]
     ) {
-      assert.throws(() => getCompressor(alias), (e: unknown) => {
-        assert.ok(e instanceof EncodeError);
-        assert.equal(
+      await assert.rejects(attempt, (e: unknown) => {
+        assert.ok(e instanceof ConfigurationError, String(e));
+        assert.match(
           e.message,
-          `Cannot compress with "${alias}": no ${codec} codec is available on this runtime`,
+          /Cannot use the nothing compression: the optional package "wakame-test-no-such-package" is not installed/,
         );
+        assert.match(e.message, /npm install wakame-test-no-such-package@\^1/);
         return true;
       });
-      await assert.rejects(compress(new Uint8Array(1), alias), EncodeError);
-      await assert.rejects(decompress(new Uint8Array(1), alias), DecodeError);
     }
-    assert.throws(() => getCompressor("snappy"), /"snappy": no such compression method/);
-    // Real bodies from Kombu: the error names the codec instead of failing somewhere deeper.
-    await assert.rejects(
-      decompress(kombuFixture("body.json.bz2"), "application/x-bz2"),
-      /Cannot decompress "application\/x-bz2": no bzip2 codec is available on this runtime/,
-    );
-    await assert.rejects(
-      decompress(kombuFixture("body.json.xz"), "application/x-lzma"),
-      /no lzma codec is available on this runtime/,
-    );
   });
 
   it("reports corrupt data as DecodeError naming the codec", async () => {
@@ -178,6 +201,19 @@ describe("round trips (property)", () => {
     });
   }
 
+  for (const name of ["bzip2", "lzma"]) {
+    it(`${name}: every prefix of Python's body is a DecodeError`, async () => {
+      const file = kombuFixture(GOLDEN[name]);
+      for (let cut = 0; cut < file.length; cut++) {
+        await assert.rejects(
+          decompress(file.subarray(0, cut), name),
+          DecodeError,
+          `cut at ${cut} of ${file.length}`,
+        );
+      }
+    });
+  }
+
   it("a large body (1 MiB) through zlib", async () => {
     let x = 2463534242; // xorshift32: incompressible, reproducible
     const big = new Uint8Array(1 << 20).map(() => {
@@ -200,6 +236,61 @@ const PYTHON_CODECS: Record<string, string> = {
   brotli: "python3-brotli",
   zstd: "python3-zstandard",
 };
+
+describe("lzma formats Python writes (live)", () => {
+  it(
+    "reads xz at every preset and check, and the legacy .lzma format",
+    skipPython.options(),
+    async () => {
+      const out = runPython(
+        `
+import base64, json, lzma
+data = ("wörld " * 300).encode()
+bodies = [lzma.compress(data, preset=p, check=c) for p in (0, 6, 9)
+          for c in (lzma.CHECK_NONE, lzma.CHECK_CRC32, lzma.CHECK_CRC64, lzma.CHECK_SHA256)]
+bodies.append(lzma.compress(data, format=lzma.FORMAT_ALONE))
+print(json.dumps({"data": base64.b64encode(data).decode(),
+                  "bodies": [base64.b64encode(b).decode() for b in bodies]}))
+`,
+        null,
+      ) as { data: string; bodies: string[] };
+      const data = decodeBase64(out.data);
+      assert.equal(out.bodies.length, 13);
+      for (const body of out.bodies) {
+        assert.deepEqual(await decompress(decodeBase64(body), "application/x-lzma"), data);
+      }
+    },
+  );
+});
+
+describe("bzip2 blocks across Python and wakame (live)", () => {
+  it(
+    "reads Python's two-block body and writes a one-block body Python reads",
+    skipPython.options(),
+    async () => {
+      const out = runPython(
+        `
+import base64, bz2, json, sys
+ours = base64.b64decode(json.load(sys.stdin))
+data = bytes((i * 7919 >> 3) % 251 for i in range(1_000_000))  # over one 900 kB block
+print(json.dumps({"data": base64.b64encode(data).decode(),
+                  "body": base64.b64encode(bz2.compress(data)).decode(),
+                  "ours": base64.b64encode(bz2.decompress(ours)).decode()}))
+`,
+        encodeBase64(
+          (await compress(new TextEncoder().encode("x".repeat(150_000) + "y"), "bzip2")).body,
+        ),
+      ) as { data: string; body: string; ours: string };
+      assert.deepEqual(
+        await decompress(decodeBase64(out.body), "application/x-bz2"),
+        decodeBase64(out.data),
+      );
+      assert.equal(new TextDecoder().decode(decodeBase64(out.ours)), "x".repeat(150_000) + "y");
+      const ours = await compress(new Uint8Array(150_000), "bzip2");
+      assert.equal(new TextDecoder().decode(ours.body.subarray(0, 4)), "BZh2", "a 200 kB block");
+    },
+  );
+});
 
 describe("Python Kombu decompresses our bodies (live)", () => {
   it(

@@ -25,6 +25,7 @@ it("doc examples assert with throwing assertions, not console.assert", () => {
       join(root, "mod.ts"),
       ...sources(join(root, "src")),
       ...sources(join(root, "transports")),
+      ...sources(join(root, "celery")),
     ]
   ) {
     const name = relative(root, file).replaceAll("\\", "/");

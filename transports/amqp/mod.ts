@@ -8,17 +8,23 @@
  * Connection parameters: `heartbeat` in seconds as in Kombu (0 = off), `connectTimeout` in
  * milliseconds, `ssl` (true or {@link TlsOptions}).
  *
- * Transport options (`transportOptions` or the query string):
+ * Transport options (declared once in `AMQP_OPTIONS`; camelCase in `transportOptions`, or
+ * py-amqp's / Kombu's snake_case names with durations in seconds, as in a Celery
+ * `broker_transport_options`; in the URL query Kombu's names and units):
  * | option | meaning | default |
  * | --- | --- | --- |
  * | `frameMax` | largest frame asked for, bytes | 131072 |
  * | `channelMax` | most channels asked for | 2047 |
  * | `maxMessageSize` | largest incoming body accepted, bytes; a bigger one fails the connection | 128 MiB |
- * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate); Kombu's `login_method` too | PLAIN |
+ * | `authMechanism` | `PLAIN`, `AMQPLAIN` or `EXTERNAL` (client certificate); Kombu's `login_method` | PLAIN |
  * | `confirmPublish` | every channel in confirm mode: a publish resolves once the broker has it (Kombu's `confirm_publish`) | false |
  * | `connectionName` | shown by `rabbitmqctl list_connections client_properties` | none |
  * | `clientProperties` | extra client properties | none |
+ * | `connectTimeout` | time connecting may take, over the connection's | the connection's |
  * | `socketFactory` | a {@link SocketFactory} to connect with | the runtime's |
+ *
+ * py-amqp's `read_timeout`, `write_timeout`, `socket_settings`, `locale` and Kombu's
+ * `max_retries` / `interval_*` are accepted and ignored (logged once).
  *
  * Capabilities: every exchange type, native priority (x-max-priority), per-message and per-queue
  * TTL and limits, the redelivered flag, publisher confirms, mandatory returns, heartbeats,
@@ -41,7 +47,7 @@
  * @module
  */
 
-import { ConfigurationError, ConnectionError, KombuError } from "../../src/errors.ts";
+import { ConnectionError, KombuError } from "../../src/errors.ts";
 import { connectSocket, guardSocketFactory } from "../../src/runtime/mod.ts";
 import type { SocketFactory } from "../../src/socket.ts";
 import type {
@@ -52,11 +58,8 @@ import type {
   Transport,
 } from "../../src/transport.ts";
 import { AmqpConnection } from "./connection.ts";
-import {
-  type AmqpConnectionOptions,
-  type AuthMechanism,
-  DEFAULT_MAX_MESSAGE_SIZE,
-} from "./options.ts";
+import { AMQP_OPTIONS, type AmqpConnectionOptions } from "./options.ts";
+import { readOptions } from "../../src/options/declare.ts";
 
 export { AmqpConnection } from "./connection.ts";
 export type { AmqpConnectionOptions, AuthMechanism } from "./options.ts";
@@ -100,18 +103,6 @@ export const AMQPS_PORT = 5671;
 /** What the native AMQP transport can do (all of it: RabbitMQ is the reference broker). */
 export const AMQP_CAPABILITIES: Capabilities = RABBITMQ_CAPABILITIES;
 
-function numberOption(options: Record<string, unknown>, name: string): number | undefined {
-  const v = options[name];
-  if (v === undefined || v === null || v === "") return undefined;
-  const n = typeof v === "number" ? v : Number(v);
-  if (!Number.isFinite(n) || n < 0) {
-    throw new ConfigurationError(`Cannot use transport option "${name}": "${v}" is not a number`);
-  }
-  return n;
-}
-
-const MECHANISMS: readonly AuthMechanism[] = ["PLAIN", "AMQPLAIN", "EXTERNAL"];
-
 /**
  * Turns connection parameters into the options of {@link AmqpConnection}.
  *
@@ -121,22 +112,17 @@ const MECHANISMS: readonly AuthMechanism[] = ["PLAIN", "AMQPLAIN", "EXTERNAL"];
  */
 export function amqpOptions(
   params: ConnectionParams,
-): AmqpConnectionOptions & { port: number; tls: boolean | TlsOptions; factory: SocketFactory } {
-  const t = params.transportOptions ?? {};
+): AmqpConnectionOptions & {
+  port: number;
+  tls: boolean | TlsOptions;
+  factory: SocketFactory;
+  connectTimeout: number;
+} {
+  const t = readOptions(AMQP_OPTIONS, params);
   const tls = params.ssl ?? false;
   const port = params.port ?? (tls === false ? AMQP_PORT : AMQPS_PORT);
-  // Kombu spells it login_method (Connection argument and query string).
-  const asked = t.authMechanism ?? t.loginMethod ?? t.login_method;
-  const mechanism = asked === undefined ? undefined : String(asked).toUpperCase() as AuthMechanism;
-  if (mechanism !== undefined && !MECHANISMS.includes(mechanism)) {
-    throw new ConfigurationError(
-      `Cannot use authMechanism "${asked}": expected PLAIN, AMQPLAIN or EXTERNAL`,
-    );
-  }
-  const custom = t.socketFactory;
-  if (custom !== undefined && typeof custom !== "function") {
-    throw new ConfigurationError('Cannot use transport option "socketFactory": not a function');
-  }
+  const custom = t.socketFactory as SocketFactory | undefined;
+  const connectTimeout = t.connectTimeout ?? params.connectTimeout;
   return {
     // Kombu: an empty user or password (`amqp://:@host//`) falls back to guest too.
     username: params.userid || "guest",
@@ -145,15 +131,15 @@ export function amqpOptions(
       ? "/"
       : params.virtualHost,
     heartbeat: params.heartbeat ?? 0,
-    frameMax: numberOption(t, "frameMax"),
-    channelMax: numberOption(t, "channelMax"),
-    maxMessageSize: numberOption(t, "maxMessageSize") ?? DEFAULT_MAX_MESSAGE_SIZE,
-    authMechanism: mechanism,
-    connectionName: t.connectionName === undefined ? undefined : String(t.connectionName),
-    confirmPublish: t.confirmPublish === true || t.confirmPublish === "true" ||
-      t.confirmPublish === "1",
+    frameMax: t.frameMax,
+    channelMax: t.channelMax,
+    maxMessageSize: t.maxMessageSize,
+    authMechanism: t.authMechanism,
+    connectionName: t.connectionName,
+    confirmPublish: t.confirmPublish,
     clientProperties: t.clientProperties as FieldTable | undefined,
-    handshakeTimeout: params.connectTimeout > 0 ? params.connectTimeout : undefined,
+    handshakeTimeout: connectTimeout > 0 ? connectTimeout : undefined,
+    connectTimeout,
     peer: `${params.hostname}:${port}`,
     port,
     tls,
@@ -181,7 +167,7 @@ export const AmqpTransport: Transport = {
       hostname: params.hostname,
       port: options.port,
       tls: options.tls,
-      timeout: params.connectTimeout > 0 ? params.connectTimeout : undefined,
+      timeout: options.connectTimeout > 0 ? options.connectTimeout : undefined,
       signal: params.signal,
       noDelay: true,
     });

@@ -8,10 +8,13 @@
  * 5671 by default). The virtual host is the URL path (`/` when empty; `//` in the URL means
  * `/`).
  *
- * Options (`transportOptions`):
+ * Options (declared once in `AMQPLIB_OPTIONS`; camelCase in `transportOptions` or Kombu's
+ * snake_case names; in the URL query Kombu's names):
  * - `confirmPublish` (boolean): open every channel in publisher-confirm mode, so each publish
  *   resolves once the broker has the message (Kombu's `confirm_publish`).
  * - `frameMax` (number): largest frame to negotiate, in bytes.
+ * py-amqp's `read_timeout`, `write_timeout`, `socket_settings`, `locale` and Kombu's
+ * `max_retries` / `interval_*` are accepted and ignored (logged once).
  *
  * Heartbeat: `heartbeat` in seconds (0 turns it off), passed to amqplib, which closes the
  * connection when the broker stays silent. TLS: `ssl: true` or TLS options (`ca`, `cert`,
@@ -44,7 +47,10 @@
  */
 
 import type * as Amqplib from "amqplib";
-import { ConfigurationError, ConnectionError } from "../../src/errors.ts";
+import { ConnectionError } from "../../src/errors.ts";
+import { readOptions } from "../../src/options/declare.ts";
+import { readTlsFiles } from "../../src/runtime/_tls_files.ts";
+import { AMQPLIB_OPTIONS } from "../amqp/options.ts";
 import type {
   Capabilities,
   ConnectionParams,
@@ -69,21 +75,6 @@ function tlsSettings(ssl: boolean | TlsOptions): TlsOptions | undefined {
   return ssl === true ? {} : ssl;
 }
 
-function numberOption(options: Record<string, unknown>, name: string): number | undefined {
-  const value = options[name];
-  if (value === undefined) return undefined;
-  const number = typeof value === "string" ? Number(value) : value;
-  if (typeof number !== "number" || !Number.isFinite(number) || number < 0) {
-    throw new ConfigurationError(`Cannot use transport option "${name}": not a number`);
-  }
-  return number;
-}
-
-function booleanOption(options: Record<string, unknown>, name: string): boolean {
-  const value = options[name];
-  return value === true || value === "true" || value === "1" || value === 1;
-}
-
 /**
  * Connects to RabbitMQ with amqplib.
  *
@@ -94,13 +85,11 @@ function booleanOption(options: Record<string, unknown>, name: string): boolean 
  * @throws {ConfigurationError} for an invalid transport option
  */
 async function connect(params: ConnectionParams): Promise<TransportConnection> {
-  const tls = tlsSettings(params.ssl);
+  const tls = tlsSettings(await readTlsFiles(params.ssl));
   const port = params.port ?? (tls === undefined ? 5672 : 5671);
   const virtualHost = params.virtualHost === "" ? "/" : params.virtualHost;
   const where = `${params.hostname}:${port}/${encodeURIComponent(virtualHost)}`;
-  const options = params.transportOptions;
-  const frameMax = numberOption(options, "frameMax");
-  const confirmPublish = booleanOption(options, "confirmPublish");
+  const { frameMax, confirmPublish } = readOptions(AMQPLIB_OPTIONS, params);
   const signal = params.signal;
   if (signal?.aborted) {
     throw new ConnectionError(`Cannot connect to ${where}: aborted`, { cause: signal.reason });

@@ -8,12 +8,9 @@
 
 import { decodeBase64, encodeBase64 } from "../../src/_base64.ts";
 import { ConfigurationError } from "../../src/errors.ts";
+import { type AzureTokenCredential, bearerTokensOf } from "./credential.ts";
 
-/** A token source in the shape of `@azure/identity` credentials (`getToken`). */
-export interface AzureTokenCredential {
-  /** Returns an access token for the scopes. */
-  getToken(scopes: string | string[]): Promise<{ token: string } | null>;
-}
+export type { AzureTokenCredential } from "./credential.ts";
 
 /** How requests are authorized. */
 export type AzureAuth =
@@ -137,11 +134,8 @@ export async function authorize(auth: AzureAuth, request: SignableRequest): Prom
     return;
   }
   if (auth.kind === "token") {
-    const token = await auth.credential.getToken("https://storage.azure.com/.default");
-    if (!token) {
-      throw new ConfigurationError("Cannot authorize to Azure: the credential gave no token");
-    }
-    request.headers.authorization = `Bearer ${token.token}`;
+    // Kept until near its expiry (credential.ts), so getToken is not asked on every request.
+    request.headers.authorization = `Bearer ${await bearerTokensOf(auth.credential).token()}`;
     return;
   }
   const signature = await hmacSha256Base64(

@@ -15,6 +15,7 @@ import {
 } from "../_http/backoff.ts";
 import { utf8Length } from "../_http/foreign.ts";
 import { authorize } from "./auth.ts";
+import { bearerTokensOf } from "./credential.ts";
 import type { AzureSettings } from "./options.ts";
 
 /** The REST API version the client speaks. */
@@ -214,12 +215,22 @@ export class AzureQueueClient {
     try {
       return await withBackoff(
         (info) => this.#once(method, path, options, info),
-        classifyAzureFailure,
+        (error) => this.#classify(error),
         { ...this.#settings.backoff, signal: options.signal },
       );
     } catch (error) {
       throw this.#mapError(action, error);
     }
+  }
+
+  /** A 401 to a bearer token: drop the kept token and try again (the request had no effect). */
+  #classify(error: unknown): FailureKind {
+    const auth = this.#settings.auth;
+    if (auth.kind === "token" && error instanceof AzureServiceFailure && error.status === 401) {
+      bearerTokensOf(auth.credential).expire();
+      return "refused";
+    }
+    return classifyAzureFailure(error);
   }
 
   async #once(

@@ -10,10 +10,18 @@
  * - `azurestoragequeues://<key>@http://127.0.0.1:10001/devstoreaccount1` (Azurite)
  * - `azurestoragequeues://DefaultEndpointsProtocol=https;AccountName=...;AccountKey=...`, or
  *   `UseDevelopmentStorage=true`, or `transportOptions.connectionString`
- * - a token credential (such as `@azure/identity`'s) in `transportOptions.credential`
+ * - `azurestoragequeues://DefaultAzureCredential@https://<account>.queue.core.windows.net` and
+ *   `azurestoragequeues://ManagedIdentityCredential@...` (Kombu 5.3): with the credential itself
+ *   in `transportOptions.credential` (wakame has no Azure SDK; without it a
+ *   `ConfigurationError` says so)
+ * - a token credential (`@azure/core-auth`'s `TokenCredential` shape, such as
+ *   `new DefaultAzureCredential()` from `@azure/identity`) in `transportOptions.credential`:
+ *   tokens for `https://storage.azure.com/.default`, kept until 2 minutes before they expire,
+ *   asked for again then and after a 401
  *
- * Options (`transportOptions`, see {@link AzureTransportOptions}): `queueNamePrefix`,
- * `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
+ * Options (declared once in `AZURE_OPTIONS`; camelCase with durations in ms, or Kombu's
+ * snake_case names with Kombu's seconds as in a Celery `broker_transport_options`; see
+ * {@link AzureTransportOptions}): `queueNamePrefix`, `connectionString`, `credential`, `ackMode`, `visibilityTimeout` (ms, 30 000),
  * `messageTtl` (ms), `pollingInterval` (ms, 1000), `maxMessageSize` (65 536), `maxAttempts`,
  * `retryBaseDelay`, `maxRetryDelay`, `fetch`.
  *
@@ -49,7 +57,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { AzureBackend } from "./backend.ts";
-import { readAzureSettings } from "./options.ts";
+import { AZURE_OPTIONS, readAzureSettings } from "./options.ts";
 
 export {
   type AzureAuth,
@@ -57,6 +65,11 @@ export {
   sharedKeyStringToSign,
   type SignableRequest,
 } from "./auth.ts";
+export {
+  AZURE_STORAGE_SCOPE,
+  type AzureAccessToken,
+  TOKEN_REFRESH_BEFORE_EXPIRY_MS,
+} from "./credential.ts";
 export type { AttemptInfo, BackoffPolicy, FailureKind } from "../_http/backoff.ts";
 export { AzureBackend, type AzureReceipt } from "./backend.ts";
 export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
@@ -115,6 +128,7 @@ export const AzureStorageQueuesTransport: Transport = virtualTransport({
   name: "azurestoragequeues",
   capabilities: azureStorageQueuesCapabilities,
   openBackend: openAzureBackend,
+  options: AZURE_OPTIONS,
   scopeKey: (params) => {
     const settings = readAzureSettings(params);
     return `azurestoragequeues|${settings.accountUrl}|${params.virtualHost}`;

@@ -12,9 +12,12 @@
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { BackoffPolicy } from "../_http/backoff.ts";
 import type { AzureAuth, AzureTokenCredential } from "./auth.ts";
+import { identityCredentialMissing, identityCredentialName } from "./credential.ts";
 
 /** A `fetch` function (the global one, or a test double). */
 export type FetchFunction = (input: Request) => Promise<Response>;
@@ -38,7 +41,10 @@ export interface AzureTransportOptions {
   queueNamePrefix?: string;
   /** A connection string, instead of the URL's. */
   connectionString?: string;
-  /** A token credential (such as `@azure/identity`'s) instead of a key or SAS. */
+  /**
+   * A token credential (`@azure/identity`'s `DefaultAzureCredential`, ...) instead of a key or
+   * SAS; required by the URL forms `DefaultAzureCredential@...` / `ManagedIdentityCredential@...`.
+   */
   credential?: AzureTokenCredential;
   /** `visibility` (default, at least once) or `deleteOnReceive` (Kombu's at most once). */
   ackMode?: AzureAckMode;
@@ -94,6 +100,8 @@ export interface AzureEndpoint {
   accountName: string;
   /** The credential found, if any. */
   auth: AzureAuth | undefined;
+  /** The identity credential the URL names (`DefaultAzureCredential@...`), to be handed in. */
+  identity?: string;
 }
 
 const USAGE = "expected azurestoragequeues://<key or SAS>@<account URL>, " +
@@ -199,11 +207,15 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   let credential = rest.slice(0, at);
   const target = rest.slice(at + 1).replace(/\/$/, "");
   if (!target) throw new ConfigurationError(`Cannot parse the Azure URL: ${USAGE}`);
-  if (/^(DefaultAzureCredential|ManagedIdentityCredential)$/i.test(credential)) {
-    throw new ConfigurationError(
-      `Cannot use "${credential}" in an Azure URL: pass a token credential in ` +
-        "`transportOptions.credential` (for example `new DefaultAzureCredential()`)",
-    );
+  const identity = identityCredentialName(credential);
+  if (identity !== undefined) {
+    // Kombu 5.3's forms: the token comes from `transportOptions.credential` (credential.ts).
+    const accountUrl = target.includes("://")
+      ? target
+      : target.includes(".")
+      ? `https://${target}`
+      : `https://${target}.queue.core.windows.net`;
+    return { accountUrl, accountName: accountNameOf(accountUrl), auth: undefined, identity };
   }
   let accountUrl: string;
   if (target.includes("://")) {
@@ -224,16 +236,80 @@ export function parseAzureUrl(url: string): AzureEndpoint {
   };
 }
 
-function num(value: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === null || value === "") return fallback;
-  const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
-    throw new ConfigurationError(
-      `Cannot read Azure option "${name}": expected a number from ${min} to ${max}`,
-    );
-  }
-  return n;
-}
+/** Every option of the Azure Storage Queues transport (with the virtual base's), declared once. */
+export const AZURE_OPTIONS = declareOptions("Azure", {
+  ...VIRTUAL_OPTIONS,
+  queueNamePrefix: { kind: "string", default: "", doc: "Prefixed to every queue name" },
+  connectionString: {
+    kind: "string",
+    secret: true,
+    own: true,
+    doc: "A connection string, instead of the URL's",
+  },
+  credential: { kind: "object", own: true, doc: "A token credential, such as `@azure/identity`'s" },
+  ackMode: {
+    kind: "enum",
+    values: ["visibility", "deleteOnReceive"],
+    default: "visibility",
+    own: true,
+    doc: "`visibility` (at least once) or `deleteOnReceive` (Kombu's at most once)",
+  },
+  visibilityTimeout: {
+    kind: "duration",
+    default: 30_000,
+    min: 1000,
+    max: 604_800_000,
+    own: true,
+    doc: "How long a received message stays hidden (renewed while processed)",
+  },
+  messageTtl: {
+    kind: "duration",
+    min: -1,
+    own: true,
+    doc: "Time-to-live of sent messages (default the service's 7 days; -1 never expires)",
+    parse: (value, spelling, fail) => {
+      const n = typeof value === "number" ? value : Number(String(value).trim() || NaN);
+      if (!Number.isFinite(n) || n < -1) return fail("a duration >= 0, or -1 (never expires)");
+      return n < 0 || spelling === "camel" ? n : n * 1000;
+    },
+  },
+  maxMessageSize: {
+    kind: "integer",
+    default: 65_536,
+    min: 1,
+    max: 65_536,
+    own: true,
+    doc: "Largest message text in bytes",
+  },
+  maxAttempts: {
+    kind: "integer",
+    default: 5,
+    min: 1,
+    max: 100,
+    own: true,
+    doc: "Attempts per call, first included",
+  },
+  retryBaseDelay: {
+    kind: "duration",
+    default: 50,
+    min: 0,
+    max: 60_000,
+    own: true,
+    doc: "Upper bound of the first retry wait",
+  },
+  maxRetryDelay: {
+    kind: "duration",
+    default: 5000,
+    min: 0,
+    max: 600_000,
+    own: true,
+    doc: "Upper bound of any retry wait",
+  },
+  fetch: { kind: "function", own: true, doc: "The `fetch` requests go through" },
+});
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof AzureTransportOptions, OptionSpec> = AZURE_OPTIONS.options;
 
 /**
  * Reads the settings of one connection.
@@ -243,50 +319,42 @@ function num(value: unknown, name: string, fallback: number, min: number, max: n
  * @throws {ConfigurationError} for an invalid URL or option, or when no credential is given
  */
 export function readAzureSettings(params: ConnectionParams): AzureSettings {
-  const o = params.transportOptions as AzureTransportOptions & Record<string, unknown>;
+  const o = readOptions(AZURE_OPTIONS, params);
   const endpoint = o.connectionString
     ? parseConnectionString(o.connectionString)
     : parseAzureUrl(params.url);
   const auth: AzureAuth | undefined = o.credential
-    ? { kind: "token", credential: o.credential }
+    ? { kind: "token", credential: o.credential as AzureTokenCredential }
     : endpoint.auth;
+  if (!auth && endpoint.identity !== undefined) {
+    throw identityCredentialMissing(endpoint.identity, endpoint.accountName);
+  }
   if (!auth) {
     throw new ConfigurationError(
       `Cannot connect to Azure account "${endpoint.accountName}": give a key, a SAS token or ` +
         "`transportOptions.credential`",
     );
   }
-  const ackMode = o.ackMode ?? "visibility";
-  if (ackMode !== "visibility" && ackMode !== "deleteOnReceive") {
-    throw new ConfigurationError(
-      `Cannot read Azure option "ackMode": expected "visibility" or "deleteOnReceive", got "${ackMode}"`,
-    );
-  }
-  const ttl = o.messageTtl === undefined
-    ? undefined
-    : num(o.messageTtl, "messageTtl", -1, -1, 1e15);
+  const ttl = o.messageTtl as number | undefined;
   return {
     accountUrl: endpoint.accountUrl,
     accountName: endpoint.accountName,
     auth,
-    queueNamePrefix: typeof o.queueNamePrefix === "string" ? o.queueNamePrefix : "",
-    ackMode,
-    visibilityTimeoutSeconds: Math.max(
-      1,
-      Math.ceil(num(o.visibilityTimeout, "visibilityTimeout", 30_000, 1000, 604_800_000) / 1000),
-    ),
+    queueNamePrefix: o.queueNamePrefix,
+    ackMode: o.ackMode,
+    visibilityTimeoutSeconds: Math.max(1, Math.ceil(o.visibilityTimeout / 1000)),
     messageTtlSeconds: ttl === undefined
       ? undefined
       : ttl < 0
       ? -1
       : Math.max(1, Math.ceil(ttl / 1000)),
-    pollingInterval: num(o.pollingInterval, "pollingInterval", 1000, 0, 3_600_000),
-    maxMessageSize: num(o.maxMessageSize, "maxMessageSize", 65_536, 1, 65_536),
-    fetch: o.fetch ?? ((request: Request) => fetch(request)),
+    pollingInterval: o.pollingInterval,
+    maxMessageSize: o.maxMessageSize,
+    fetch: (o.fetch as FetchFunction | undefined) ?? ((request: Request) => fetch(request)),
     backoff: {
-      attempts: num(o.maxAttempts, "maxAttempts", 5, 1, 100),
-      baseDelay: num(o.retryBaseDelay, "retryBaseDelay", 50, 0, 60_000),
-      maxDelay: num(o.maxRetryDelay, "maxRetryDelay", 5000, 0, 600_000),
+      attempts: o.maxAttempts,
+      baseDelay: o.retryBaseDelay,
+      maxDelay: o.maxRetryDelay,
     },
   };
 }

@@ -2,18 +2,23 @@
  * The `filesystem://` transport (Kombu's `filesystem` transport): one file per message in shared
  * folders, readable and writable by Python Kombu on the same folders.
  *
- * URL: `filesystem://` with transport options (camelCase; Kombu's snake_case names are accepted
- * in the query string):
+ * URL: `filesystem://` with transport options (camelCase, or Kombu's snake_case names as in a
+ * Celery `broker_transport_options`; in the URL query Kombu's names and units), declared in
+ * {@link FILESYSTEM_OPTIONS}:
  * - `dataFolderIn` / `dataFolderOut` (default `data_in` / `data_out`; point both at one folder
  *   for a single-folder broker, or cross them for two peers)
- * - `processedFolder` (default `processed`), `storeProcessed` (default false: delete after reading)
+ * - `processedFolder` (default `processed`), `storeProcessed` (default false: delete at the ack)
  * - `controlFolder` (default `control`): bindings in `<exchange>.exchange` files as in Kombu 5.3
- * - `pollingInterval` in ms (default 100)
+ * - `pollingInterval` in ms (default 100; Kombu's `polling_interval` in seconds)
  *
  * Layout: `<ms>_<uuid4>.<queue>.msg` holding Kombu's JSON envelope. Writers write a temporary
- * `.tmp-<uuid>` file and rename it, so readers never see half a message. Queue names match
+ * `.tmp-<pid>@<host>-<uuid>` file and rename it, so readers never see half a message; opening a
+ * broker removes the temporary files of writers that died before their rename. Queue names match
  * exactly (Kombu's substring match also took `x.a` for `a`). A corrupt file is moved to
- * `<dataFolderIn>/corrupt/` and never stops a consumer.
+ * `<dataFolderIn>/corrupt/` and never stops a consumer. A delivered message waits in
+ * `<processedFolder>/unacked-<pid>@<host>/` until its ack; what a consumer that died held is put
+ * back, marked redelivered, by the next broker that opens the folders on that host (Kombu
+ * deletes a message when it reads it).
  *
  * Capabilities: direct, topic and fanout exchanges (bindings shared through the control folder),
  * redelivered flag, persistence. No priority, no TTL, no headers exchange (Kombu's binding files
@@ -30,12 +35,18 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type {
   Binding,
   BindingStore,
+  Lease,
   QueueBackend,
   StoredMessage,
 } from "../../src/virtual/backend.ts";
 import { sameBinding } from "../../src/virtual/state.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { registerTransport } from "../../src/registry.ts";
+import { FILESYSTEM_OPTIONS, type FilesystemOptions, filesystemOptions } from "./options.ts";
+import { removeLeftoverTemps, tempPath } from "./temp_files.ts";
+import { FileLease, restoreAbandoned } from "./lease.ts";
+
+export { type FilesystemOptions, filesystemOptions } from "./options.ts";
 
 /** What `filesystem://` can do. */
 export const filesystemCapabilities: Capabilities = {
@@ -55,43 +66,7 @@ export const filesystemCapabilities: Capabilities = {
   queueEquivalence: false,
 };
 
-/** Folders and behaviour of a filesystem broker. */
-export interface FilesystemOptions {
-  /** Where consumers read (default `data_in`). */
-  dataFolderIn: string;
-  /** Where producers write (default `data_out`). */
-  dataFolderOut: string;
-  /** Where read messages go (default `processed`). */
-  processedFolder: string;
-  /** Keep read messages in `processedFolder` (default false). */
-  storeProcessed: boolean;
-  /** Where bindings live (default `control`). */
-  controlFolder: string;
-}
-
 const MESSAGE_FILE = /^\d+_[0-9a-fA-F-]{36}\.(.+)\.msg$/;
-
-function option(
-  o: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  fallback: string,
-): string {
-  const value = o[camel] ?? o[snake];
-  return typeof value === "string" && value !== "" ? value : fallback;
-}
-
-/** Reads the options, accepting Kombu's snake_case names too. */
-export function filesystemOptions(o: Record<string, unknown>): FilesystemOptions {
-  const stored = o.storeProcessed ?? o.store_processed;
-  return {
-    dataFolderIn: option(o, "dataFolderIn", "data_folder_in", "data_in"),
-    dataFolderOut: option(o, "dataFolderOut", "data_folder_out", "data_out"),
-    processedFolder: option(o, "processedFolder", "processed_folder", "processed"),
-    storeProcessed: stored === true || stored === "true",
-    controlFolder: option(o, "controlFolder", "control_folder", "control"),
-  };
-}
 
 let lastMs = 0;
 let sequence = 0;
@@ -137,7 +112,7 @@ class FileBindingStore implements BindingStore {
   }
 
   async #write(exchange: string, rows: [string, string | null, string][]): Promise<void> {
-    const temp = join(this.#folder, `.tmp-${crypto.randomUUID()}`);
+    const temp = tempPath(this.#folder);
     await writeFile(temp, JSON.stringify(rows));
     await rename(temp, this.#file(exchange));
   }
@@ -182,6 +157,9 @@ class FileBindingStore implements BindingStore {
 export class FilesystemBackend implements QueueBackend {
   /** Bindings, kept in Kombu 5.3's binding files beside the queues. */
   readonly bindings: BindingStore;
+  /** Delivered messages held in this process's folder until the ack. */
+  readonly lease: Lease;
+  readonly #hold: FileLease;
   readonly #o: FilesystemOptions;
   readonly #context: Pick<BackendContext, "warn"> | undefined;
 
@@ -195,9 +173,14 @@ export class FilesystemBackend implements QueueBackend {
     this.#o = options;
     this.#context = context;
     this.bindings = new FileBindingStore(options.controlFolder);
+    this.#hold = new FileLease(options);
+    this.lease = this.#hold;
   }
 
-  /** Makes the folders. */
+  /**
+   * Makes the folders, removes the temporary files writers that died left there, and puts back
+   * what consumers that died held.
+   */
   async open(): Promise<void> {
     const o = this.#o;
     for (const folder of [o.dataFolderIn, o.dataFolderOut, o.processedFolder, o.controlFolder]) {
@@ -212,12 +195,24 @@ export class FilesystemBackend implements QueueBackend {
         );
       }
     }
+    for (const folder of new Set([o.dataFolderOut, o.controlFolder])) {
+      const removed = await removeLeftoverTemps(folder);
+      if (removed.length) {
+        this.#context?.warn(
+          `Removed ${removed.length} temporary file(s) of dead writers from "${folder}"`,
+        );
+      }
+    }
+    const restored = await restoreAbandoned(o);
+    if (restored) {
+      this.#context?.warn(`Restored ${restored} message(s) that dead consumers held`);
+    }
   }
 
   /** Writes the message as a new file (temporary name, then rename). */
   async put(queue: string, message: StoredMessage): Promise<void> {
     const name = `${stamp()}_${crypto.randomUUID()}.${queue}.msg`;
-    const temp = join(this.#o.dataFolderOut, `.tmp-${crypto.randomUUID()}`);
+    const temp = tempPath(this.#o.dataFolderOut);
     await writeFile(temp, encodeEnvelope(message));
     await rename(temp, join(this.#o.dataFolderOut, name));
   }
@@ -227,16 +222,11 @@ export class FilesystemBackend implements QueueBackend {
     return names.filter((name) => MESSAGE_FILE.exec(name)?.[1] === queue).sort();
   }
 
-  /** Claims the oldest file of the queue by renaming it, then reads it. */
+  /** Claims the oldest file of the queue (moves it into the lease's folder), then reads it. */
   async get(queue: string): Promise<StoredMessage | undefined> {
     for (const name of await this.#files(queue)) {
-      const claimed = join(this.#o.processedFolder, name);
-      try {
-        await rename(join(this.#o.dataFolderIn, name), claimed);
-      } catch (error) {
-        if (isMissing(error)) continue; // another consumer took it
-        throw error;
-      }
+      const claimed = await this.#hold.claim(name);
+      if (claimed === undefined) continue; // another consumer took it
       const text = await readFile(claimed, "utf8");
       let message: StoredMessage;
       try {
@@ -245,8 +235,7 @@ export class FilesystemBackend implements QueueBackend {
         await this.#quarantine(claimed, name, error);
         continue;
       }
-      if (!this.#o.storeProcessed) await rm(claimed, { force: true });
-      return message;
+      return this.#hold.hold(message, name, claimed);
     }
     return undefined;
   }
@@ -288,12 +277,16 @@ export const FilesystemTransport: Transport = virtualTransport({
   name: "filesystem",
   capabilities: filesystemCapabilities,
   pollingInterval: 100,
+  options: FILESYSTEM_OPTIONS,
   scopeKey: (params: ConnectionParams) => {
-    const o = filesystemOptions(params.transportOptions);
+    const o = filesystemOptions(params.transportOptions, params.queryOptions);
     return `filesystem|${o.controlFolder}|${o.dataFolderOut}`;
   },
   async openBackend(params, context) {
-    const backend = new FilesystemBackend(filesystemOptions(params.transportOptions), context);
+    const backend = new FilesystemBackend(
+      filesystemOptions(params.transportOptions, params.queryOptions),
+      context,
+    );
     await backend.open();
     return backend;
   },

@@ -28,6 +28,7 @@ import type {
   StoredMessage,
 } from "../../src/virtual/backend.ts";
 import { virtualTransport } from "../../src/virtual/transport.ts";
+import { MEMORY_OPTIONS } from "./options.ts";
 
 /** What `memory://` can do. */
 export const memoryCapabilities: Capabilities = {
@@ -218,6 +219,7 @@ const backends = new Map<string, MemoryBackend>();
 export const MemoryTransport: Transport = virtualTransport({
   name: "memory",
   capabilities: memoryCapabilities,
+  options: MEMORY_OPTIONS,
   scopeKey: (params) => `memory|${params.virtualHost}`,
   openBackend(params) {
     let backend = backends.get(params.virtualHost);

@@ -19,6 +19,7 @@ import {
 import type { RedisSettings } from "./options.ts";
 import { RespErrorReply } from "./resp/types.ts";
 import { importSibling } from "../../src/_import.ts";
+import { currentPassword } from "../../src/connection/credentials.ts";
 
 /** How the URL names the server. */
 export type RedisMode = "tcp" | "tls" | "socket" | "sentinel";
@@ -32,6 +33,8 @@ export class RedisConnector {
   readonly #mode: RedisMode;
   readonly #driver: Promise<RedisDriver>;
   #clusterTarget: { hostname: string; port: number } | undefined;
+  /** Cluster mode: every node the last `CLUSTER SLOTS` named (the fallbacks of a dead owner). */
+  #clusterNodes: { hostname: string; port: number }[] = [];
 
   /**
    * Reads where to connect.
@@ -45,7 +48,7 @@ export class RedisConnector {
     this.#params = params;
     this.#settings = settings;
     this.#mode = mode;
-    this.db = mode === "socket" ? socketDb(params) : parseDb(params.virtualHost);
+    this.db = mode === "socket" ? settings.db ?? 0 : parseDb(params.virtualHost);
     if (mode === "sentinel" && !settings.masterName) {
       throw new ConfigurationError(
         'Cannot connect through Sentinel: the "masterName" transport option is required',
@@ -90,7 +93,8 @@ export class RedisConnector {
    */
   async open(subscriber = false): Promise<RedisLink> {
     const driver = await this.#driver;
-    const base = { ...this.#base(), subscriber };
+    // A password function is asked again for each link: a later one may need a fresh token.
+    const base = { ...this.#base(), password: await currentPassword(this.#params), subscriber };
     if (this.#mode === "socket") {
       return await driver.connect({
         ...base,
@@ -104,11 +108,73 @@ export class RedisConnector {
       const master = await this.#discoverMaster(driver);
       return await driver.connect({ ...base, ...master });
     }
-    const target = this.#clusterTarget ?? {
+    if (this.#settings.cluster) return await this.#openInCluster(driver, base);
+    return await driver.connect({ ...base, ...this.#target() });
+  }
+
+  /**
+   * Cluster mode: the slot owner, else (it died, and its replica may not be promoted yet) any
+   * other node the cluster named, so that `CLUSTER SLOTS` or a `MOVED` can tell the new owner.
+   */
+  async #openInCluster(
+    driver: RedisDriver,
+    base: Omit<RedisLinkOptions, "hostname" | "port">,
+  ): Promise<RedisLink> {
+    const target = this.#target();
+    const seed = {
       hostname: this.#params.hostname || "127.0.0.1",
       port: this.#params.port ?? 6379,
     };
-    return await driver.connect({ ...base, ...target });
+    const others = [seed, ...this.#clusterNodes].filter((node, i, all) =>
+      (node.hostname !== target.hostname || node.port !== target.port) &&
+      all.findIndex((n) => n.hostname === node.hostname && n.port === node.port) === i
+    );
+    let failure: unknown;
+    for (const node of [target, ...others]) {
+      try {
+        const link = await driver.connect({ ...base, ...node });
+        if (node !== target) this.#clusterTarget = node;
+        return link;
+      } catch (error) {
+        failure ??= error;
+      }
+    }
+    throw failure;
+  }
+
+  #target(): { hostname: string; port: number } {
+    return this.#clusterTarget ?? {
+      hostname: this.#params.hostname || "127.0.0.1",
+      port: this.#params.port ?? 6379,
+    };
+  }
+
+  /**
+   * Cluster mode: the transport's slot has a new owner (a `MOVED` reply); links opened from
+   * now on go there.
+   *
+   * @param hostname the owner's host (empty: the host of the current node)
+   * @param port the owner's port
+   */
+  moveTo(hostname: string, port: number): void {
+    this.#clusterTarget = { hostname: hostname || this.#target().hostname, port };
+  }
+
+  /**
+   * Cluster mode: opens a command link to another node (the target of an `ASK`).
+   *
+   * @param hostname the node's host (empty: the host of the current node)
+   * @param port the node's port
+   * @returns the link
+   * @throws {ConnectionError} when the node cannot be reached
+   */
+  async openAt(hostname: string, port: number): Promise<RedisLink> {
+    const driver = await this.#driver;
+    return await driver.connect({
+      ...this.#base(),
+      hostname: hostname || this.#target().hostname,
+      port,
+    });
   }
 
   /**
@@ -141,16 +207,21 @@ export class RedisConnector {
     const [slot] = slots;
     const shards = await link.send(["CLUSTER", "SLOTS"]);
     if (!Array.isArray(shards)) return link;
+    this.#clusterNodes = shards.flatMap((shard) =>
+      Array.isArray(shard)
+        ? shard.slice(2).filter(Array.isArray).map((node) => ({
+          hostname: replyText(node[0]) || this.#target().hostname,
+          port: Number(node[1]),
+        }))
+        : []
+    );
     for (const shard of shards) {
       if (!Array.isArray(shard)) continue;
       const [from, to, master] = shard;
       if (Number(from) <= slot! && slot! <= Number(to) && Array.isArray(master)) {
         const hostname = replyText(master[0]) ?? "";
         const port = Number(master[1]);
-        const current = this.#clusterTarget ?? {
-          hostname: this.#params.hostname || "127.0.0.1",
-          port: this.#params.port ?? 6379,
-        };
+        const current = this.#target();
         if (hostname && (hostname !== current.hostname || port !== current.port)) {
           this.#clusterTarget = { hostname, port };
           await link.close();
@@ -221,10 +292,4 @@ function socketPath(params: ConnectionParams): string {
   // redis+socket:///run/redis.sock: the "virtual host" is the path without its leading slash.
   const path = params.virtualHost ?? "";
   return path.startsWith("/") ? path : `/${path}`;
-}
-
-function socketDb(params: ConnectionParams): number {
-  const db = params.transportOptions.db ?? params.transportOptions.virtual_host ??
-    params.transportOptions.virtualHost;
-  return db === undefined ? 0 : parseDb(String(db));
 }

@@ -10,6 +10,7 @@
  * @module
  */
 
+import { readTlsFiles } from "../../src/runtime/_tls_files.ts";
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import type * as IoRedisModule from "ioredis";
@@ -186,7 +187,8 @@ export const ioredisDriver: RedisDriver = {
   name: "ioredis",
   async connect(options: RedisLinkOptions): Promise<RedisLink> {
     const endpoint = describeEndpoint(options);
-    const tls = options.tls === true ? {} : options.tls === false ? undefined : options.tls;
+    const given = await readTlsFiles(options.tls);
+    const tls = given === true ? {} : given === false ? undefined : given;
     const { Redis } = await importOptional<typeof IoRedisModule>(IOREDIS);
     const redis = new Redis({
       host: options.hostname,

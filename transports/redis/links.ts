@@ -13,6 +13,7 @@
  */
 
 import { ConnectionError } from "../../src/errors.ts";
+import { ClusterLink } from "./cluster_link.ts";
 import type { RedisConnector } from "./connector.ts";
 import type { RedisLink } from "./driver.ts";
 import type { KeyLayout } from "./keys.ts";
@@ -47,6 +48,10 @@ export class RedisLinks {
   readonly #layout: KeyLayout;
   readonly #events: LinkEvents;
   #cmd: RedisLink | undefined;
+  /** Cluster mode: the command link handed out, which follows the slot owner. */
+  readonly #cluster: ClusterLink | undefined;
+  /** Links closed because the cluster moved the slot (no warning when they go). */
+  readonly #relocated = new WeakSet<RedisLink>();
   #sub: Subscriber | undefined;
   #connecting: Promise<void> | undefined;
   #wakeup: "tracking" | "poll";
@@ -75,6 +80,18 @@ export class RedisLinks {
     this.#layout = layout;
     this.#events = events;
     this.#wakeup = settings.wakeup;
+    const closed = () => this.#closed;
+    if (settings.cluster) {
+      this.#cluster = new ClusterLink({
+        current: () => this.#rawCommand(),
+        openNow: () => this.#cmd?.isOpen ? this.#cmd : undefined,
+        relocate: (from, hostname, port) => this.#relocate(from, hostname, port),
+        openAt: (hostname, port) => this.#connector.openAt(hostname, port),
+        get isClosed() {
+          return closed();
+        },
+      });
+    }
   }
 
   /** True once closed. */
@@ -109,9 +126,34 @@ export class RedisLinks {
    * @throws {ConnectionError} when the server cannot be reached or the store is closed
    */
   async command(): Promise<RedisLink> {
+    if (this.#cluster) {
+      await this.#rawCommand();
+      return this.#cluster;
+    }
+    return await this.#rawCommand();
+  }
+
+  async #rawCommand(): Promise<RedisLink> {
     if (this.#cmd?.isOpen) return this.#cmd;
     await this.ensure(false);
     return this.#cmd!;
+  }
+
+  /** Cluster mode: the slot moved; both links reopen at the new owner when next needed. */
+  #relocate(from: RedisLink, hostname: string, port: number): boolean {
+    if (from !== this.#cmd || this.#closed) return false;
+    this.#events.warn(`The Redis cluster moved the transport's slot to ${hostname}:${port}`);
+    this.#connector.moveTo(hostname, port);
+    this.#cmd = undefined;
+    this.#tracking = false;
+    const sub = this.#sub?.link;
+    this.#sub = undefined;
+    for (const link of [from, sub]) {
+      if (!link) continue;
+      this.#relocated.add(link);
+      link.close().catch(() => undefined);
+    }
+    return true;
   }
 
   /**
@@ -156,15 +198,23 @@ export class RedisLinks {
         throw new ConnectionError("Cannot use the Redis store: it is closed");
       }
       this.#cmd = link;
-      void link.closed.then((error) => this.#lost("command", error));
+      void link.closed.then((error) => this.#lost("command", link, error));
     }
     if (!withSubscriber || !this.#needsSubscriber()) return;
     if (!this.#sub?.link.isOpen) {
       this.#tracking = false;
-      this.#sub = await this.#openSubscriber();
-      void this.#sub.link.closed.then((error) => this.#lost("subscriber", error));
+      const opened = await this.#openSubscriber();
+      if (!this.#cmd?.isOpen) {
+        // The command link went (lost, or the cluster moved the slot) while this one opened:
+        // the pair must be on one node; ensure() opens both again.
+        await opened.link.close().catch(() => undefined);
+        return;
+      }
+      this.#sub = opened;
+      const sub = opened.link;
+      void sub.closed.then((error) => this.#lost("subscriber", sub, error));
     }
-    if (this.#wakeup === "tracking" && !this.#tracking) await this.#track(this.#cmd!, this.#sub);
+    if (this.#wakeup === "tracking" && !this.#tracking) await this.#track(this.#cmd, this.#sub);
   }
 
   async #openSubscriber(): Promise<Subscriber> {
@@ -197,8 +247,8 @@ export class RedisLinks {
     }
   }
 
-  #lost(which: "command" | "subscriber", error: Error | undefined): void {
-    if (!this.#closed) {
+  #lost(which: "command" | "subscriber", link: RedisLink, error: Error | undefined): void {
+    if (!this.#closed && !this.#relocated.has(link)) {
       this.#events.warn(`Lost the Redis ${which} connection; reopening it when next needed`, error);
     }
     this.#events.onLost();
@@ -285,6 +335,7 @@ export class RedisLinks {
     this.wake();
     await this.#connecting?.catch(() => undefined);
     await Promise.all([
+      this.#cluster?.close(),
       this.#cmd?.close().catch(() => undefined),
       this.#sub?.link.close().catch(() => undefined),
     ]);

@@ -7,12 +7,15 @@
  * - `rediss://...` TLS, certificate and host name verified unless
  *   `ssl: { rejectUnauthorized: false }`
  * - `redis+socket:///path/to/redis.sock` (database from `transportOptions.db`)
- * - `sentinel://host[:26379]` with `transportOptions.masterName` (more sentinels in
- *   `transportOptions.sentinels`, as `host:port` strings); the master is asked for again on every
- *   reconnect
+ * - `sentinel://host[:26379]` with the option `masterName` (more sentinels in `sentinels`, as
+ *   `host:port` strings; their own password in `sentinelPassword`); the master is asked for
+ *   again on every reconnect
  *
- * Options (`transportOptions`, Kombu's names in camelCase, durations in milliseconds where Kombu
- * has seconds): `visibilityTimeout` (3 600 000), `ackEmulation` (true), `unackedKey`,
+ * Options (declared once in `REDIS_OPTIONS`; `transportOptions` in camelCase with durations in
+ * milliseconds, or Kombu's snake_case names with Kombu's seconds as in a Celery
+ * `broker_transport_options`; the URL query in Kombu's names and units, `?visibility_timeout=3600`
+ * is one hour; Kombu's `max_connections`, `socket_keepalive`, `retry_on_timeout` are accepted
+ * and ignored): `visibilityTimeout` (3 600 000), `ackEmulation` (true), `unackedKey`,
  * `unackedIndexKey`, `unackedMutexKey`, `unackedMutexExpire` (300 000), `unackedRestoreLimit`,
  * `fanoutPrefix` (true: `/{db}.`), `fanoutPatterns` (true), `globalKeyprefix`, `sep`,
  * `prioritySteps` ([0, 3, 6, 9]), `queueOrderStrategy` (`round_robin`, `sorted`, `priority`),
@@ -50,7 +53,9 @@
  *
  * Cluster mode (`cluster: true`) needs a hash tag in `globalKeyprefix` (`"{wakame}."`) so that
  * every key of the transport shares one slot; it is checked at connect, and the connection goes
- * to the node owning that slot.
+ * to the node owning that slot and follows it: `-MOVED` (to the new owner), `-ASK` (`ASKING` at
+ * the importing node, once), `-TRYAGAIN` / `-CLUSTERDOWN` (retried with a growing wait), and a
+ * dead owner (the other nodes are asked until a replica is promoted). Both drivers.
  *
  * @example
  * ```ts ignore
@@ -68,7 +73,7 @@ import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { RedisBackend } from "./backend.ts";
 import { RedisConnector, type RedisMode } from "./connector.ts";
-import { readSettings } from "./options.ts";
+import { readSettings, REDIS_OPTIONS } from "./options.ts";
 import { registerTransport } from "../../src/registry.ts";
 
 export { RedisBackend, type RedisBackendContext } from "./backend.ts";
@@ -116,7 +121,7 @@ export async function openRedisBackend(
   context: Pick<BackendContext, "warn" | "route">,
   mode: RedisMode = "tcp",
 ): Promise<RedisBackend> {
-  const settings = readSettings(params.transportOptions);
+  const settings = readSettings(params.transportOptions, params.queryOptions);
   const connector = new RedisConnector(params, settings, mode);
   const backend = new RedisBackend(connector, settings, context);
   await backend.open();
@@ -129,6 +134,7 @@ function makeTransport(name: string, mode: RedisMode, defaultPort: number): Tran
     capabilities: redisCapabilities,
     defaultPort,
     batchSize: 100,
+    options: REDIS_OPTIONS,
     openBackend: (params, context): Promise<QueueBackend> =>
       openRedisBackend(params, context, mode),
   });

@@ -1,12 +1,15 @@
 /**
- * Kombu's Redis transport options in camelCase, with wakame's defaults and unit conversions
- * (Kombu's seconds become milliseconds here).
+ * The Redis transport's options, declared once ({@link REDIS_OPTIONS}): Kombu's names in
+ * camelCase with durations in ms, or Kombu's snake_case names with Kombu's seconds (a Celery
+ * `broker_transport_options` dictionary as it is), or in the URL query (Kombu's names, seconds).
  *
  * @module
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import type { SocketFactory } from "../../src/socket.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { RespParserOptions } from "./resp/parser.ts";
 
 /**
@@ -75,6 +78,8 @@ export interface RedisTransportOptions {
   parser?: RespParserOptions;
   /** Opens sockets (native driver); the runtime's by default. */
   socketFactory?: SocketFactory;
+  /** Database number of `redis+socket://` (Kombu: `virtual_host`); default 0. */
+  db?: number;
 }
 
 /** Resolved settings: every option of {@link RedisTransportOptions} with its default. */
@@ -88,6 +93,7 @@ export type RedisSettings =
       | "sentinelPassword"
       | "parser"
       | "socketFactory"
+      | "db"
     >
   >
   & Pick<
@@ -98,120 +104,216 @@ export type RedisSettings =
     | "sentinelPassword"
     | "parser"
     | "socketFactory"
+    | "db"
   >;
 
-function bool(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined || value === null || value === "") return fallback;
-  if (typeof value === "boolean") return value;
-  if (value === "true" || value === "1" || value === "yes" || value === 1) return true;
-  if (value === "false" || value === "0" || value === "no" || value === 0) return false;
-  throw new ConfigurationError(`Cannot use Redis option "${name}": expected a boolean`);
-}
+const IGNORED = "accepted from Celery configurations and ignored: ";
 
-function num(name: string, value: unknown, fallback: number): number;
-function num(name: string, value: unknown, fallback: undefined): number | undefined;
-function num(name: string, value: unknown, fallback: number | undefined): number | undefined {
-  if (value === undefined || value === null || value === "") return fallback;
-  const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < 0) {
-    throw new ConfigurationError(`Cannot use Redis option "${name}": expected a number >= 0`);
-  }
-  return n;
-}
+/** Every option of the Redis transport (with the virtual base's), declared once. */
+export const REDIS_OPTIONS = declareOptions("Redis", {
+  ...VIRTUAL_OPTIONS,
+  visibilityTimeout: {
+    kind: "duration",
+    default: 3_600_000,
+    min: 0,
+    doc: "Time before an unacknowledged message goes back to its queue",
+  },
+  ackEmulation: {
+    kind: "boolean",
+    default: true,
+    doc: "Keep delivered messages in `unacked` until acknowledged",
+  },
+  unackedKey: { kind: "string", default: "unacked", doc: "Hash of unacknowledged messages" },
+  unackedIndexKey: {
+    kind: "string",
+    default: "unacked_index",
+    doc: "Sorted set of delivery times",
+  },
+  unackedMutexKey: {
+    kind: "string",
+    default: "unacked_mutex",
+    doc: "Lock of the restore sweep",
+  },
+  unackedMutexExpire: {
+    kind: "duration",
+    default: 300_000,
+    min: 0,
+    doc: "How long the sweep lock lives",
+  },
+  unackedRestoreLimit: {
+    kind: "integer",
+    min: 0,
+    doc: "Most messages one sweep restores (default: no limit)",
+  },
+  fanoutPrefix: {
+    kind: "string",
+    default: true,
+    doc: "`true` for `/{db}.`, `false` for none, or a prefix of your own",
+    parse: (value, _spelling, fail): boolean | string => {
+      if (typeof value === "boolean") return value;
+      if (typeof value !== "string") return fail("true, false or a prefix");
+      return /^(true|1)$/i.test(value) ? true : /^(false|0)$/i.test(value) ? false : value;
+    },
+  },
+  fanoutPatterns: {
+    kind: "boolean",
+    default: true,
+    doc: "Fanout channels carry the routing key, `/{db}.exchange/key`",
+  },
+  globalKeyprefix: { kind: "string", default: "", doc: "Prefix of every key and channel" },
+  sep: {
+    kind: "string",
+    default: "\x06\x16",
+    doc: "Separator of priority keys and binding members",
+  },
+  prioritySteps: {
+    kind: "list",
+    items: "integer",
+    default: [0, 3, 6, 9],
+    doc: "Priority steps; a priority is rounded down to a step",
+  },
+  socketTimeout: {
+    kind: "duration",
+    default: 0,
+    min: 0,
+    doc: "Time a command may take (0 = no limit)",
+  },
+  socketConnectTimeout: { kind: "duration", min: 0, doc: "Time connecting may take" },
+  healthCheckInterval: {
+    kind: "duration",
+    default: 25_000,
+    min: 0,
+    doc: "PING of the pub/sub connection while consuming (0 = off)",
+  },
+  masterName: { kind: "string", doc: "Sentinel: name of the monitored master" },
+  sentinels: {
+    kind: "list",
+    default: [],
+    own: true,
+    doc: "Sentinel: more sentinels to ask, as `host:port`",
+  },
+  sentinelPassword: {
+    kind: "string",
+    secret: true,
+    own: true,
+    doc: "Sentinel: password of the sentinels themselves",
+  },
+  cluster: {
+    kind: "boolean",
+    default: false,
+    own: true,
+    doc: "Cluster mode (needs a `{tag}` in `globalKeyprefix`)",
+  },
+  driver: {
+    kind: "enum",
+    values: ["resp", "ioredis"],
+    default: "resp",
+    own: true,
+    doc: "wakame's own client, or ioredis",
+  },
+  protocol: {
+    kind: "integer",
+    default: 2,
+    min: 2,
+    max: 3,
+    own: true,
+    doc: "RESP version of the command connection",
+  },
+  clientName: {
+    kind: "string",
+    default: "wakame",
+    own: true,
+    doc: "CLIENT SETNAME of every connection",
+  },
+  wakeup: {
+    kind: "enum",
+    values: ["tracking", "poll"],
+    default: "tracking",
+    own: true,
+    doc: "How a waiting consumer learns of new messages",
+  },
+  pollInterval: {
+    kind: "duration",
+    default: 100,
+    min: 0,
+    own: true,
+    doc: "Wait between polls with `wakeup: poll`",
+  },
+  fanoutBufferLimit: {
+    kind: "integer",
+    default: 10_000,
+    min: 0,
+    own: true,
+    doc: "Most fanout messages kept for one queue",
+  },
+  parser: { kind: "object", own: true, doc: "Parser limits of the native driver" },
+  socketFactory: { kind: "function", own: true, doc: "Opens sockets (native driver)" },
+  db: {
+    kind: "integer",
+    min: 0,
+    own: true,
+    aliases: ["virtual_host", "virtualHost"],
+    doc: "Database of `redis+socket://` (also `virtual_host`)",
+  },
+  maxConnections: { kind: "integer", ignored: true, doc: IGNORED + "one command link each" },
+  retryOnTimeout: { kind: "boolean", ignored: true, doc: IGNORED + "links are reopened anyway" },
+  socketKeepalive: { kind: "boolean", ignored: true, doc: IGNORED + "the runtime's default" },
+  socketKeepaliveOptions: { kind: "any", ignored: true, doc: IGNORED + "the runtime's default" },
+  minOtherSentinels: { kind: "integer", ignored: true, doc: IGNORED + "any sentinel is asked" },
+  sentinelKwargs: { kind: "any", ignored: true, doc: IGNORED + "use `sentinelPassword`" },
+});
 
-function str(name: string, value: unknown, fallback: string): string {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value !== "string") {
-    throw new ConfigurationError(`Cannot use Redis option "${name}": expected a string`);
-  }
-  return value;
-}
-
-function oneOf<T extends string>(
-  name: string,
-  value: unknown,
-  allowed: readonly T[],
-  fallback: T,
-): T {
-  if (value === undefined || value === null || value === "") return fallback;
-  if (typeof value === "string" && (allowed as readonly string[]).includes(value)) {
-    return value as T;
-  }
-  throw new ConfigurationError(
-    `Cannot use Redis option "${name}": expected one of ${allowed.map((a) => `"${a}"`).join(", ")}`,
-  );
-}
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof RedisTransportOptions, OptionSpec> = REDIS_OPTIONS.options;
 
 /**
- * Reads the transport options (camelCase; query-string values arrive as text).
+ * Reads the transport options (either spelling) and the URL's query options.
  *
- * @param options the merged `transportOptions`
+ * @param options the connection's `transportOptions`
+ * @param query the URL's query options (Kombu's names and units)
  * @returns the settings with defaults filled in
- * @throws {ConfigurationError} when an option has the wrong type
+ * @throws {ConfigurationError} for an unknown option or a wrong value
  */
-export function readSettings(options: Record<string, unknown>): RedisSettings {
-  const o = options as Record<string, unknown> & RedisTransportOptions;
-  let steps = o.prioritySteps as unknown;
-  if (typeof steps === "string") steps = steps.split(",").map((s) => Number(s.trim()));
-  if (steps === undefined) steps = [0, 3, 6, 9];
-  if (
-    !Array.isArray(steps) || steps.length === 0 ||
-    !steps.every((s) => Number.isInteger(s) && s >= 0)
-  ) {
-    throw new ConfigurationError(
-      'Cannot use Redis option "prioritySteps": expected integers >= 0',
-    );
+export function readSettings(
+  options: Record<string, unknown>,
+  query: Readonly<Record<string, string>> = {},
+): RedisSettings {
+  const o = readOptions(REDIS_OPTIONS, { transportOptions: options, queryOptions: query });
+  if (o.prioritySteps.length === 0) {
+    throw new ConfigurationError('Cannot use Redis option "prioritySteps": expected integers >= 0');
   }
-  const prioritySteps = [...new Set(steps as number[])].sort((a, b) => a - b);
+  const prioritySteps = [...new Set(o.prioritySteps)].sort((a, b) => a - b);
   if (prioritySteps[0] !== 0) prioritySteps.unshift(0);
-  let fanoutPrefix: boolean | string = true;
-  if (typeof o.fanoutPrefix === "string" && !["true", "false", "1", "0"].includes(o.fanoutPrefix)) {
-    fanoutPrefix = o.fanoutPrefix;
-  } else {
-    fanoutPrefix = bool("fanoutPrefix", o.fanoutPrefix, true);
-  }
-  let sentinels = o.sentinels as unknown;
-  if (typeof sentinels === "string") sentinels = sentinels.split(/[;,]/).filter(Boolean);
-  const protocol = num("protocol", o.protocol, 2);
-  if (protocol !== 2 && protocol !== 3) {
-    throw new ConfigurationError('Cannot use Redis option "protocol": expected 2 or 3');
-  }
   const settings: RedisSettings = {
-    sep: str("sep", o.sep, "\x06\x16"),
-    ackEmulation: bool("ackEmulation", o.ackEmulation, true),
-    unackedKey: str("unackedKey", o.unackedKey, "unacked"),
-    unackedIndexKey: str("unackedIndexKey", o.unackedIndexKey, "unacked_index"),
-    unackedMutexKey: str("unackedMutexKey", o.unackedMutexKey, "unacked_mutex"),
-    unackedMutexExpire: num("unackedMutexExpire", o.unackedMutexExpire, 300_000),
-    visibilityTimeout: num("visibilityTimeout", o.visibilityTimeout, 3_600_000),
-    unackedRestoreLimit: num("unackedRestoreLimit", o.unackedRestoreLimit, undefined),
-    fanoutPrefix,
-    fanoutPatterns: bool("fanoutPatterns", o.fanoutPatterns, true),
-    globalKeyprefix: str("globalKeyprefix", o.globalKeyprefix, ""),
-    socketTimeout: num("socketTimeout", o.socketTimeout, 0),
-    socketConnectTimeout: num("socketConnectTimeout", o.socketConnectTimeout, undefined),
-    queueOrderStrategy: oneOf(
-      "queueOrderStrategy",
-      o.queueOrderStrategy,
-      ["round_robin", "sorted", "priority"] as const,
-      "round_robin",
-    ),
+    sep: o.sep,
+    ackEmulation: o.ackEmulation,
+    unackedKey: o.unackedKey,
+    unackedIndexKey: o.unackedIndexKey,
+    unackedMutexKey: o.unackedMutexKey,
+    unackedMutexExpire: o.unackedMutexExpire,
+    visibilityTimeout: o.visibilityTimeout,
+    unackedRestoreLimit: o.unackedRestoreLimit,
+    fanoutPrefix: o.fanoutPrefix,
+    fanoutPatterns: o.fanoutPatterns,
+    globalKeyprefix: o.globalKeyprefix,
+    socketTimeout: o.socketTimeout,
+    socketConnectTimeout: o.socketConnectTimeout,
+    queueOrderStrategy: o.queueOrderStrategy,
     prioritySteps,
-    masterName: o.masterName === undefined ? undefined : str("masterName", o.masterName, ""),
-    sentinels: Array.isArray(sentinels) ? sentinels.map(String) : [],
-    sentinelPassword: o.sentinelPassword === undefined
-      ? undefined
-      : str("sentinelPassword", o.sentinelPassword, ""),
-    cluster: bool("cluster", o.cluster, false),
-    driver: oneOf("driver", o.driver, ["resp", "ioredis"] as const, "resp"),
-    protocol,
-    clientName: str("clientName", o.clientName, "wakame"),
-    wakeup: oneOf("wakeup", o.wakeup, ["tracking", "poll"] as const, "tracking"),
-    pollInterval: num("pollInterval", o.pollInterval, 100),
-    fanoutBufferLimit: num("fanoutBufferLimit", o.fanoutBufferLimit, 10_000),
-    healthCheckInterval: num("healthCheckInterval", o.healthCheckInterval, 25_000),
-    parser: o.parser,
-    socketFactory: typeof o.socketFactory === "function" ? o.socketFactory : undefined,
+    masterName: o.masterName,
+    sentinels: o.sentinels,
+    sentinelPassword: o.sentinelPassword,
+    cluster: o.cluster,
+    driver: o.driver,
+    protocol: o.protocol as 2 | 3,
+    clientName: o.clientName,
+    wakeup: o.wakeup,
+    pollInterval: o.pollInterval,
+    fanoutBufferLimit: o.fanoutBufferLimit,
+    healthCheckInterval: o.healthCheckInterval,
+    parser: o.parser as RespParserOptions | undefined,
+    socketFactory: o.socketFactory as SocketFactory | undefined,
+    db: o.db,
   };
   if (settings.cluster && !/\{[^}]+\}/.test(settings.globalKeyprefix)) {
     throw new ConfigurationError(

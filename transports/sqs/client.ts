@@ -20,6 +20,7 @@ import {
   isRetryableStatus,
   withBackoff,
 } from "../_http/backoff.ts";
+import { isExpiredTokenCode, RefreshingCredentials } from "./credentials.ts";
 import { type FetchFunction, FetchRequestHandler } from "./fetch_handler.ts";
 
 /** AWS credentials. */
@@ -30,9 +31,15 @@ export interface AwsCredentials {
   secretAccessKey: string;
   /** Session token of temporary credentials. */
   sessionToken?: string;
+  /** When temporary credentials stop working: a function is asked again 5 minutes before. */
+  expiration?: Date;
 }
 
-/** Credentials, or a provider of them (such as one of `@aws-sdk/credential-providers`). */
+/**
+ * Credentials, or a provider of them (such as one of `@aws-sdk/credential-providers`). A
+ * provider is called once and again 5 minutes before the `expiration` of its answer, and when
+ * SQS answers `ExpiredToken` (see `transports/sqs/credentials.ts`).
+ */
 export type AwsCredentialSource = AwsCredentials | (() => Promise<AwsCredentials>);
 
 /** How to reach SQS. */
@@ -192,6 +199,7 @@ export class SqsClient {
   readonly #sdk: SQSClient;
   readonly #backoff: BackoffPolicy;
   readonly #endpoint: string;
+  readonly #classify: (error: unknown) => FailureKind = classifySqsFailure;
 
   /**
    * Makes a client (the SDK client is built at once, no request is made).
@@ -207,7 +215,21 @@ export class SqsClient {
       ],
     };
     if (settings.endpoint) config.endpoint = settings.endpoint;
-    if (settings.credentials) config.credentials = settings.credentials;
+    if (typeof settings.credentials === "function") {
+      const refreshing = new RefreshingCredentials(settings.credentials);
+      config.credentials = refreshing.provider();
+      // ExpiredToken: drop the kept credentials and try again (the request had no effect).
+      this.#classify = (error) => {
+        const failure = serviceFailure(error);
+        if (failure && isExpiredTokenCode(failure.code)) {
+          refreshing.expire();
+          return "refused";
+        }
+        return classifySqsFailure(error);
+      };
+    } else if (settings.credentials) {
+      config.credentials = settings.credentials;
+    }
     this.#sdk = new SQSClient(config);
     this.#backoff = settings.backoff;
     this.#endpoint = settings.endpoint ?? `the ${settings.region} endpoint`;
@@ -232,7 +254,7 @@ export class SqsClient {
     try {
       return await withBackoff(
         (info) => this.#sdk.send(make(info), signal ? { abortSignal: signal } : {}) as Promise<T>,
-        classifySqsFailure,
+        this.#classify,
         { ...this.#backoff, signal },
       );
     } catch (error) {

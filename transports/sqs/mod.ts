@@ -10,8 +10,9 @@
  * `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, then the SDK's default
  * chain (profiles, SSO, container and instance roles) where the runtime has one (not workerd).
  *
- * Options (`transportOptions`, see {@link SqsTransportOptions}): `region`, `endpoint`,
- * `isSecure`, `accessKeyId`, `secretAccessKey`, `sessionToken`, `credentials`, `queueNamePrefix`,
+ * Options (declared once in `SQS_OPTIONS`; camelCase with durations in ms, or Kombu's
+ * snake_case names with Kombu's seconds as in a Celery `broker_transport_options`; see
+ * {@link SqsTransportOptions}): `region`, `endpoint`, `isSecure`, `accessKeyId`, `secretAccessKey`, `sessionToken`, `credentials`, `queueNamePrefix`,
  * `predefinedQueues`, `visibilityTimeout` (ms, default 1 800 000 = Kombu's 1800 s),
  * `waitTimeSeconds` (seconds as the name says, default 10), `pollingInterval` (ms),
  * `sqsBase64Encoding` (true), `sqsCreationAttributes`, `queueTags`, `rejectMode`,
@@ -69,7 +70,7 @@ import type { Capabilities, ConnectionParams, Transport } from "../../src/transp
 import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { type BackendContext, virtualTransport } from "../../src/virtual/transport.ts";
 import { SqsBackend } from "./backend.ts";
-import { readSqsSettings } from "./options.ts";
+import { readSqsSettings, SQS_OPTIONS } from "./options.ts";
 
 export { POSSIBLE_DUPLICATE_ATTRIBUTE, SqsBackend } from "./backend.ts";
 export { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
@@ -121,10 +122,7 @@ export function openSqsBackend(
   context?: Pick<BackendContext, "warn">,
 ): Promise<QueueBackend> {
   const settings = readSqsSettings(params);
-  const interval = Number(params.transportOptions.pollingInterval ?? 1000);
-  return Promise.resolve(
-    new SqsBackend(settings, context, Number.isFinite(interval) ? interval : 1000),
-  );
+  return Promise.resolve(new SqsBackend(settings, context, settings.pollingInterval));
 }
 
 /** The `sqs://` transport. */
@@ -132,6 +130,7 @@ export const SqsTransport: Transport = virtualTransport({
   name: "sqs",
   capabilities: sqsCapabilities,
   openBackend: openSqsBackend,
+  options: SQS_OPTIONS,
   scopeKey: (params) => `sqs|${params.hostname}:${params.port ?? ""}|${params.virtualHost}`,
 });
 

@@ -1,12 +1,15 @@
 /**
- * The options of the SQS transport: Kombu's `transport_options` in camelCase, read from the URL,
- * `transportOptions` and the environment.
+ * The options of the SQS transport, declared once ({@link SQS_OPTIONS}): camelCase with
+ * durations in ms, or Kombu's `transport_options` names with Kombu's seconds, from
+ * `transportOptions`, the URL query (Kombu's names and units) and the environment.
  *
  * @module
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
 import { readEnv } from "../../src/logger.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import { parseUrl } from "../../src/url.ts";
 import type { BackoffPolicy } from "../_http/backoff.ts";
@@ -44,7 +47,10 @@ export interface SqsTransportOptions {
   secretAccessKey?: string;
   /** Session token of temporary credentials (Kombu `session_token`; `AWS_SESSION_TOKEN`). */
   sessionToken?: string;
-  /** Credentials or a provider, for other sources (STS, SSO, a secrets store). */
+  /**
+   * Credentials or a provider, for other sources (STS, SSO, a secrets store); a provider is
+   * asked again 5 minutes before the `expiration` of its answer and after `ExpiredToken`.
+   */
   credentials?: AwsCredentialSource;
   /** Prefixed to every queue name (Kombu `queue_name_prefix`). */
   queueNamePrefix?: string;
@@ -110,34 +116,165 @@ export interface SqsSettings {
   fetch: FetchFunction;
   /** Retry policy of every call. */
   backoff: BackoffPolicy;
+  /** Wait between polls of empty queues, ms (default 1000). */
+  pollingInterval?: number;
 }
 
-function bool(value: unknown, name: string, fallback: boolean): boolean {
-  if (value === undefined || value === null) return fallback;
-  if (typeof value === "boolean") return value;
-  if (value === "true" || value === "1" || value === 1) return true;
-  if (value === "false" || value === "0" || value === 0) return false;
-  throw new ConfigurationError(`Cannot read SQS option "${name}": expected true or false`);
-}
+const IGNORED = "accepted from Celery configurations and ignored: ";
 
-function num(value: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === null || value === "") return fallback;
-  const n = typeof value === "string" ? Number(value) : value;
-  if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max) {
-    throw new ConfigurationError(
-      `Cannot read SQS option "${name}": expected a number from ${min} to ${max}`,
-    );
+const PREDEFINED_KEYS: Record<string, keyof SqsPredefinedQueue | undefined> = {
+  url: "url",
+  accessKeyId: "accessKeyId",
+  access_key_id: "accessKeyId",
+  secretAccessKey: "secretAccessKey",
+  secret_access_key: "secretAccessKey",
+  sessionToken: "sessionToken",
+  session_token: "sessionToken",
+  region: "region",
+  // Kombu's per-queue retry of failed tasks (Celery's), not a transport matter.
+  backoff_policy: undefined,
+  backoff_tasks: undefined,
+  backoffPolicy: undefined,
+  backoffTasks: undefined,
+};
+
+function readPredefinedQueues(
+  value: unknown,
+  fail: (expected: string) => never,
+): Record<string, SqsPredefinedQueue> {
+  const expected = "{ name: { url, accessKeyId / access_key_id, ... } }";
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return fail(expected);
+  const out: Record<string, SqsPredefinedQueue> = {};
+  for (const [name, entry] of Object.entries(value)) {
+    if (typeof entry !== "object" || entry === null) return fail(expected);
+    const queue: Record<string, string> = {};
+    for (const [key, field] of Object.entries(entry)) {
+      if (!(key in PREDEFINED_KEYS)) {
+        return fail(`${expected}; "${key}" of queue "${name}" is not one of them`);
+      }
+      const to = PREDEFINED_KEYS[key];
+      if (to === undefined || field === undefined || field === null) continue;
+      if (typeof field !== "string") return fail(`${expected}; "${key}" of "${name}" as text`);
+      queue[to] = field;
+    }
+    if (!queue.url) return fail(`${expected}; queue "${name}" has no url`);
+    out[name] = queue as unknown as SqsPredefinedQueue;
   }
-  return n;
+  return out;
 }
 
-function str(value: unknown, name: string): string | undefined {
-  if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") {
-    throw new ConfigurationError(`Cannot read SQS option "${name}": expected a string`);
+function readAttributes(value: unknown, fail: (expected: string) => never): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return fail("an object of CreateQueue attributes");
   }
-  return value;
+  const out: Record<string, string> = {};
+  for (const [key, field] of Object.entries(value)) out[key] = String(field);
+  return out;
 }
+
+/** Every option of the SQS transport (with the virtual base's), declared once. */
+export const SQS_OPTIONS = declareOptions("SQS", {
+  ...VIRTUAL_OPTIONS,
+  region: {
+    kind: "string",
+    doc: "AWS region (default `AWS_REGION`, `AWS_DEFAULT_REGION`, `us-east-1`)",
+  },
+  endpoint: { kind: "string", own: true, doc: "Endpoint URL (default: the URL's host)" },
+  isSecure: {
+    kind: "boolean",
+    doc: "https for an endpoint from the URL (default: not on loopback)",
+  },
+  accessKeyId: { kind: "string", own: true, doc: "Access key id (default: the URL's user)" },
+  secretAccessKey: {
+    kind: "string",
+    secret: true,
+    own: true,
+    doc: "Secret access key (default: the URL's password)",
+  },
+  sessionToken: { kind: "string", secret: true, doc: "Session token of temporary credentials" },
+  credentials: { kind: "any", own: true, doc: "Credentials or a provider (STS, SSO, ...)" },
+  queueNamePrefix: { kind: "string", default: "", doc: "Prefixed to every queue name" },
+  predefinedQueues: {
+    kind: "object",
+    doc: "Queues that exist, by SQS name; no other queue may be used",
+    parse: (value, _spelling, fail) => readPredefinedQueues(value, fail),
+  },
+  visibilityTimeout: {
+    kind: "duration",
+    default: 1_800_000,
+    min: 0,
+    max: 43_200_000,
+    doc: "Visibility timeout of created queues and received messages",
+  },
+  waitTimeSeconds: {
+    kind: "number",
+    default: 10,
+    min: 0,
+    max: 20,
+    doc: "Long-poll wait of a receive, in seconds (as the name says)",
+  },
+  sqsBase64Encoding: { kind: "boolean", default: true, doc: "Base64-encode the envelope" },
+  sqsCreationAttributes: {
+    kind: "object",
+    kombu: "sqs-creation-attributes",
+    aliases: ["sqs_creation_attributes"],
+    default: {},
+    doc: "Extra `CreateQueue` attributes, SQS's names and units",
+    parse: (value, _spelling, fail) => readAttributes(value, fail),
+  },
+  queueTags: { kind: "object", doc: "Tags of created queues" },
+  rejectMode: {
+    kind: "enum",
+    values: ["delete", "redrive"],
+    default: "delete",
+    own: true,
+    doc: "What reject without requeue does: delete, or leave it to the redrive policy",
+  },
+  maxMessageSize: {
+    kind: "integer",
+    default: 262_144,
+    min: 1,
+    max: 1_048_576,
+    own: true,
+    doc: "Largest `MessageBody` in bytes",
+  },
+  maxAttempts: {
+    kind: "integer",
+    default: 5,
+    min: 1,
+    max: 100,
+    own: true,
+    doc: "Attempts per call, first included",
+  },
+  retryBaseDelay: {
+    kind: "duration",
+    default: 50,
+    min: 0,
+    max: 60_000,
+    own: true,
+    doc: "Upper bound of the first retry wait",
+  },
+  maxRetryDelay: {
+    kind: "duration",
+    default: 5000,
+    min: 0,
+    max: 600_000,
+    own: true,
+    doc: "Upper bound of any retry wait",
+  },
+  fetch: { kind: "function", own: true, doc: "The `fetch` requests go through" },
+  clientConfig: {
+    kind: "object",
+    kombu: "client-config",
+    ignored: true,
+    doc: IGNORED + "botocore's client settings; see maxAttempts and the retry delays",
+  },
+  regioninfo: { kind: "any", ignored: true, doc: IGNORED + "boto2's region object; see `region`" },
+  port: { kind: "integer", ignored: true, doc: IGNORED + "give the port in the URL" },
+});
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof SqsTransportOptions, OptionSpec> = SQS_OPTIONS.options;
 
 const LOOPBACK = /^(localhost|127(\.\d+){3}|::1|\[::1\])$/i;
 
@@ -149,7 +286,7 @@ const LOOPBACK = /^(localhost|127(\.\d+){3}|::1|\[::1\])$/i;
  * @throws {ConfigurationError} for an invalid option
  */
 export function readSqsSettings(params: ConnectionParams): SqsSettings {
-  const o = params.transportOptions as SqsTransportOptions & Record<string, unknown>;
+  const o = readOptions(SQS_OPTIONS, params);
   // The core fills in "localhost" for an empty host; `sqs://` means "AWS itself", so the host
   // and credentials are read from the URL as written.
   const url = params.url ? parseUrl(params.url) : undefined;
@@ -158,22 +295,20 @@ export function readSqsSettings(params: ConnectionParams): SqsSettings {
   const userid = params.userid ?? url?.userid;
   const password = params.password ?? url?.password;
 
-  const region = str(o.region, "region") ?? readEnv("AWS_REGION") ??
-    readEnv("AWS_DEFAULT_REGION") ?? "us-east-1";
-  let endpoint = str(o.endpoint, "endpoint");
+  const region = o.region || readEnv("AWS_REGION") || readEnv("AWS_DEFAULT_REGION") ||
+    "us-east-1";
+  let endpoint = o.endpoint || undefined;
   if (!endpoint && host) {
-    const secure = bool(o.isSecure, "isSecure", !LOOPBACK.test(host));
+    const secure = o.isSecure ?? !LOOPBACK.test(host);
     const h = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
     endpoint = `${secure ? "https" : "http"}://${h}${port ? `:${port}` : ""}`;
   }
 
-  let credentials: AwsCredentialSource | undefined = o.credentials;
+  let credentials = o.credentials as AwsCredentialSource | undefined;
   if (!credentials) {
-    const accessKeyId = str(o.accessKeyId, "accessKeyId") ?? userid ??
-      readEnv("AWS_ACCESS_KEY_ID");
-    const secretAccessKey = str(o.secretAccessKey, "secretAccessKey") ?? password ??
-      readEnv("AWS_SECRET_ACCESS_KEY");
-    const sessionToken = str(o.sessionToken, "sessionToken") ?? readEnv("AWS_SESSION_TOKEN");
+    const accessKeyId = o.accessKeyId || userid || readEnv("AWS_ACCESS_KEY_ID");
+    const secretAccessKey = o.secretAccessKey || password || readEnv("AWS_SECRET_ACCESS_KEY");
+    const sessionToken = o.sessionToken || readEnv("AWS_SESSION_TOKEN");
     if (accessKeyId && secretAccessKey) {
       credentials = sessionToken
         ? { accessKeyId, secretAccessKey, sessionToken }
@@ -184,39 +319,26 @@ export function readSqsSettings(params: ConnectionParams): SqsSettings {
       );
     }
   }
-
-  const creationAttributes: Record<string, string> = {};
-  for (const [key, value] of Object.entries(o.sqsCreationAttributes ?? {})) {
-    creationAttributes[key] = String(value);
-  }
-  const rejectMode = o.rejectMode ?? "delete";
-  if (rejectMode !== "delete" && rejectMode !== "redrive") {
-    throw new ConfigurationError(
-      `Cannot read SQS option "rejectMode": expected "delete" or "redrive", got "${rejectMode}"`,
-    );
-  }
-  const visibilityMs = num(o.visibilityTimeout, "visibilityTimeout", 1_800_000, 0, 43_200_000);
-  const fetchFunction = o.fetch ?? ((request: Request) => fetch(request));
+  const predefined = o.predefinedQueues as Record<string, SqsPredefinedQueue> | undefined;
   return {
     region,
     endpoint,
     credentials,
-    queueNamePrefix: str(o.queueNamePrefix, "queueNamePrefix") ?? "",
-    predefinedQueues: o.predefinedQueues && Object.keys(o.predefinedQueues).length > 0
-      ? o.predefinedQueues
-      : undefined,
-    visibilityTimeoutSeconds: Math.ceil(visibilityMs / 1000),
-    waitTimeSeconds: Math.round(num(o.waitTimeSeconds, "waitTimeSeconds", 10, 0, 20)),
-    base64: bool(o.sqsBase64Encoding, "sqsBase64Encoding", true),
-    creationAttributes,
-    queueTags: o.queueTags,
-    rejectMode,
-    maxMessageSize: num(o.maxMessageSize, "maxMessageSize", 262_144, 1, 1_048_576),
-    fetch: fetchFunction,
+    queueNamePrefix: o.queueNamePrefix,
+    predefinedQueues: predefined && Object.keys(predefined).length > 0 ? predefined : undefined,
+    visibilityTimeoutSeconds: Math.ceil(o.visibilityTimeout / 1000),
+    waitTimeSeconds: Math.round(o.waitTimeSeconds),
+    base64: o.sqsBase64Encoding,
+    creationAttributes: o.sqsCreationAttributes as Record<string, string>,
+    queueTags: o.queueTags as Record<string, string> | undefined,
+    rejectMode: o.rejectMode,
+    maxMessageSize: o.maxMessageSize,
+    fetch: (o.fetch as FetchFunction | undefined) ?? ((request: Request) => fetch(request)),
     backoff: {
-      attempts: num(o.maxAttempts, "maxAttempts", 5, 1, 100),
-      baseDelay: num(o.retryBaseDelay, "retryBaseDelay", 50, 0, 60_000),
-      maxDelay: num(o.maxRetryDelay, "maxRetryDelay", 5000, 0, 600_000),
+      attempts: o.maxAttempts,
+      baseDelay: o.retryBaseDelay,
+      maxDelay: o.maxRetryDelay,
     },
+    pollingInterval: o.pollingInterval,
   };
 }

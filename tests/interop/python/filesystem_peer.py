@@ -1,7 +1,8 @@
 """Python Kombu peer for the filesystem interop test.
 
-usage: filesystem_peer.py publish|consume FOLDER QUEUE [COUNT]
-publish: sends COUNT messages {"from": "kombu", "n": i} with headers, priority and a correlation id.
+usage: filesystem_peer.py publish|consume FOLDER QUEUE [COUNT [COMPRESSIONS]]
+publish: sends COUNT messages {"from": "kombu", "n": i} with headers, priority and a correlation id,
+compressed with zlib every other message, or with COMPRESSIONS (comma-separated) in turn.
 consume: prints one JSON line per message received (body, headers, properties), acking each.
 """
 import json
@@ -11,6 +12,7 @@ from kombu import Connection, Exchange, Queue
 
 mode, folder, queue_name = sys.argv[1:4]
 count = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+compressions = sys.argv[5].split(",") if len(sys.argv) > 5 else None
 options = {"data_folder_in": folder, "data_folder_out": folder, "processed_folder": folder + "/processed"}
 
 with Connection("filesystem://", transport_options=options) as conn:
@@ -18,8 +20,9 @@ with Connection("filesystem://", transport_options=options) as conn:
     if mode == "publish":
         producer = conn.Producer()
         for i in range(count):
+            compression = compressions[i % len(compressions)] if compressions else "zlib" if i % 2 else None
             producer.publish({"from": "kombu", "n": i}, routing_key=queue_name, headers={"x-peer": "python"},
-                             correlation_id="py-%d" % i, reply_to="replies", compression="zlib" if i % 2 else None)
+                             correlation_id="py-%d" % i, reply_to="replies", compression=compression)
     else:
         got = []
 

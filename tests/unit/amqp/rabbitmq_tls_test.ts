@@ -104,6 +104,26 @@ describe("amqps:// on RabbitMQ's TLS listener", () => {
     );
 
     it(
+      `${scheme}: takes Kombu's ssl_* URL keys, the PEM files read when connecting`,
+      skip.options(),
+      async () => {
+        const query = new URLSearchParams({
+          ssl_cert_reqs: "CERT_REQUIRED",
+          ssl_ca_certs: fixture.files.ca,
+          ssl_certfile: fixture.files.clientCert,
+          ssl_keyfile: fixture.files.clientKey,
+        });
+        await using conn = new Connection(`${tlsUrl(scheme, mutual?.port)}?${query}`);
+        const queue = new Queue(`wakame-url-tls-${scheme}-${run}`, { autoDelete: true });
+        await using simple = conn.simpleQueue(queue);
+        await simple.put({ files: true });
+        const message = await simple.get({ timeout: 5000 });
+        assert.deepEqual(message.payload, { files: true });
+        await message.ack();
+      },
+    );
+
+    it(
       `${scheme}: fails where the broker demands a client certificate and none is given`,
       skip.options(),
       async () => {

@@ -11,21 +11,11 @@ import { Connection, Queue } from "../../../mod.ts";
 import type { Message } from "../../../src/message.ts";
 import { AmqpTransport } from "../../../transports/amqp/mod.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
-import { rabbitmqctl } from "../../_support/rabbitmq.ts";
+import { closeConnectionsNamed as forceClose } from "../../_support/rabbitmq.ts";
 import { envSkip } from "../../_support/skips.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("RabbitMQ", "127.0.0.1", 5672));
 const run = Math.random().toString(36).slice(2, 8);
-
-/** Closes every broker connection whose client properties carry this connection_name. */
-async function forceClose(connectionName: string): Promise<number> {
-  const rows = await rabbitmqctl("list_connections", "pid", "client_properties", "-q");
-  const pids = rows.split("\n").filter((l) => l.includes(connectionName)).map((l) =>
-    l.split("\t")[0]
-  );
-  for (const pid of pids) await rabbitmqctl("close_connection", pid, "test");
-  return pids.length;
-}
 
 describe("AMQP recovery with the core (RabbitMQ)", () => {
   const name = `wakame-recovery-${run}`;

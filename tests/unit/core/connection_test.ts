@@ -212,10 +212,10 @@ describe("Connection: connecting", () => {
   it("passes URL parts, query options and transport options to the transport", async () => {
     const transport = new FlakyTransport();
     const conn = new Connection(
-      "flaky://u:p@host:1234/vh?polling_interval=0.5&fanout_prefix=true&name=x",
+      "flaky://u:p@host:1234/vh?polling_interval=0.5&topic_rules=kombu&batch_size=3",
       {
         transport,
-        transportOptions: { name: "override" },
+        transportOptions: { batchSize: 7 },
         heartbeat: 10_000,
         connectTimeout: 1234,
       },
@@ -230,10 +230,12 @@ describe("Connection: connecting", () => {
     assert.equal(params.heartbeat, 10);
     assert.equal(params.connectTimeout, 1234);
     assert.equal(params.ssl, false);
-    assert.deepEqual(params.transportOptions, {
-      pollingInterval: 0.5,
-      fanoutPrefix: true,
-      name: "override",
+    // The URL's query reaches the transport as written (Kombu's names and units).
+    assert.deepEqual(params.transportOptions, { batchSize: 7 });
+    assert.deepEqual(params.queryOptions, {
+      polling_interval: "0.5",
+      topic_rules: "kombu",
+      batch_size: "3",
     });
     await conn.close();
     const tls = new FlakyTransport();

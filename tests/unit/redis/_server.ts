@@ -8,6 +8,8 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { isListening } from "../../_support/brokers.ts";
+import { connectSocket } from "../../../src/runtime/mod.ts";
+import { RespConnection } from "../../../transports/redis/resp/client.ts";
 
 /** True when the binaries exist. */
 export function haveBinary(name: string): boolean {
@@ -68,8 +70,9 @@ export class PrivateRedis {
 
   /** (Re)starts the process on the same port and data folder. */
   async startAgain(): Promise<void> {
+    const args = this.#args(this.dir, this.port);
     this.#child = spawn("redis-server", [
-      ...this.#args(this.dir, this.port),
+      ...args,
       "--bind",
       "127.0.0.1",
       "--dir",
@@ -82,6 +85,23 @@ export class PrivateRedis {
       "always",
     ], { stdio: "ignore" });
     await waitListening(this.port, true);
+    if (!args.includes("--tls-port")) await this.#waitLoaded();
+  }
+
+  /** A restarted server listens before its append-only file is loaded (-LOADING): wait. */
+  async #waitLoaded(): Promise<void> {
+    for (let i = 0; i < 400; i++) {
+      const link = await RespConnection.connect({
+        hostname: "127.0.0.1",
+        port: this.port,
+        socketFactory: connectSocket,
+      }).catch(() => undefined);
+      const reply = await link?.send(["PING"]).catch(() => undefined);
+      await link?.close();
+      if (reply === "PONG") return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`redis-server on ${this.port} did not load its data`);
   }
 
   /** Stops the process (SIGTERM: Redis flushes its append-only file). */

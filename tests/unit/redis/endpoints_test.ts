@@ -79,9 +79,11 @@ describe("redis+socket:// over a unix socket", () => {
 describe("rediss:// with TLS verification", () => {
   let server: PrivateRedis;
   let ca: string;
+  let caFile: string;
   before(async () => {
     if (tlsTools.reason) return;
     server = await PrivateRedis.start((dir, port) => {
+      caFile = join(dir, "ca.crt");
       const run = (args: string[]) => {
         const out = spawnSync("openssl", args, { cwd: dir, encoding: "utf8" });
         if (out.status !== 0) throw new Error(`openssl ${args[0]} failed: ${out.stderr}`);
@@ -176,6 +178,25 @@ describe("rediss:// with TLS verification", () => {
       });
       assert.deepEqual(await roundTrip(conn, `tls-${driver}`), { queue: `tls-${driver}` });
     });
+
+    it(
+      `connects with Kombu's ssl_* URL keys, the CA read from its file (${driver} driver)`,
+      tlsTools.options(),
+      async () => {
+        const query = `ssl_cert_reqs=CERT_REQUIRED&ssl_ca_certs=${encodeURIComponent(caFile)}`;
+        await using conn = new Connection(`rediss://127.0.0.1:${server.port}/0?${query}`, {
+          transportOptions: { driver },
+        });
+        const queue = `tls-url-${driver}`;
+        assert.deepEqual(await roundTrip(conn, queue), { queue });
+        const missing = new Connection(
+          `rediss://127.0.0.1:${server.port}/0?ssl_ca_certs=${encodeURIComponent(caFile)}.gone`,
+          { transportOptions: { driver } },
+        );
+        await assert.rejects(missing.connect(), /Cannot read the TLS CA certificates/);
+        await missing.close();
+      },
+    );
   }
 });
 

@@ -20,6 +20,8 @@ export interface TlsFixture {
   clientCert: string;
   /** The client key. */
   clientKey: string;
+  /** Where the CA certificate, the client certificate and the client key are, as PEM files. */
+  files: { ca: string; clientCert: string; clientKey: string };
   /** Removes the files. */
   cleanup(): void;
 }
@@ -95,6 +97,7 @@ export function makeTlsFixture(): TlsFixture {
     key: server.key,
     clientCert: client.cert,
     clientKey: client.key,
+    files: { ca: at("ca.pem"), clientCert: at("client.pem"), clientKey: at("client.key") },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

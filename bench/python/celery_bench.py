@@ -1,0 +1,33 @@
+"""Celery 5 tasks and client for bench/celery.ts.
+
+As a worker module: `celery -A celery_bench worker` runs `bench.noop`.
+As a script: `celery_bench.py N QUEUE` sends N no-op tasks that ignore their results, then one
+whose result it waits for, and prints {"send": seconds, "total": seconds}.
+Environment: WAKAME_BROKER, WAKAME_BACKEND.
+"""
+import json
+import os
+import sys
+import time
+
+from celery import Celery
+
+app = Celery("celery_bench", broker=os.environ["WAKAME_BROKER"], backend=os.environ["WAKAME_BACKEND"])
+app.conf.update(worker_hijack_root_logger=False, broker_connection_retry_on_startup=True)
+
+
+@app.task(name="bench.noop")
+def noop(i=0):
+    return i
+
+
+if __name__ == "__main__":
+    n, queue = int(sys.argv[1]), sys.argv[2]
+    start = time.perf_counter()
+    with app.producer_or_acquire() as producer:
+        for i in range(n):
+            app.send_task("bench.noop", args=[i], queue=queue, ignore_result=True, producer=producer)
+    sent = time.perf_counter()
+    app.send_task("bench.noop", args=[n], queue=queue).get(timeout=600)
+    done = time.perf_counter()
+    print(json.dumps({"send": sent - start, "total": done - start}))

@@ -1,0 +1,32 @@
+"""Prints, as JSON, the transport option names Kombu's transports read (Kombu 5.2).
+
+Redis and the virtual base list them (`from_transport_options`); SQS, Azure and the filesystem
+transport read them with `transport_options.get('name')`, found in their source.
+"""
+import inspect
+import json
+import re
+
+from kombu.transport import filesystem, redis, SQS, azurestoragequeues
+from kombu.transport.virtual import base
+
+GET = re.compile(r"transport_options\.get\(\s*'([^']+)'")
+GET_CLIENT = re.compile(r"client\.transport_options\.get\(\s*'([^']+)'")
+
+
+def read_by_get(module):
+    return sorted(set(GET.findall(inspect.getsource(module))))
+
+
+print(json.dumps({
+    "virtual": sorted(set(base.Channel.from_transport_options) | {"polling_interval"}),
+    "redis": sorted(
+        set(redis.Channel.from_transport_options)
+        | set(redis.SentinelChannel.from_transport_options)
+        | set(read_by_get(redis))
+        | {"polling_interval"}
+    ),
+    "sqs": sorted(set(read_by_get(SQS)) | {"polling_interval"}),
+    "azurestoragequeues": sorted(set(read_by_get(azurestoragequeues)) | {"polling_interval"}),
+    "filesystem": sorted(set(read_by_get(filesystem)) | {"polling_interval"}),
+}))
