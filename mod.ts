@@ -52,6 +52,7 @@ export {
   ProtocolError,
   TimeoutError,
   UnknownTransportError,
+  ValidationError,
 } from "./src/errors.ts";
 
 // The seam to transports.
@@ -131,6 +132,36 @@ export {
   type PublishOptions,
 } from "./src/producer.ts";
 export { Consumer, type ConsumerOptions, type MessageCallback } from "./src/consumer.ts";
+
+// OpenTelemetry (optional peer `@opentelemetry/api`, passed in: nothing loads without it).
+export {
+  type Attributes,
+  instrument,
+  type InstrumentOptions,
+  type OpenTelemetryApi,
+  type OtelContext,
+  type OtelCounter,
+  type OtelMeter,
+  type OtelSpan,
+  type OtelTracer,
+  Telemetry,
+  type TextMapGetter,
+  type TextMapSetter,
+  type TracedMessage,
+  uninstrument,
+} from "./src/telemetry/mod.ts";
+
+// Typed queues: payload validation with any Standard Schema (zod, valibot, arktype ...).
+export {
+  formatIssues,
+  type InferOutput,
+  type StandardSchemaIssue,
+  type StandardSchemaProps,
+  type StandardSchemaResult,
+  type StandardSchemaTypes,
+  type StandardSchemaV1,
+  validate,
+} from "./src/schema/mod.ts";
 export { EmptyError, SimpleBuffer, SimpleQueue, type SimpleQueueOptions } from "./src/simple.ts";
 
 // Bodies, serializers, compression, Kombu's envelope.

@@ -203,7 +203,7 @@ export class Connection implements ChannelSource {
     this.#defaultChannel = undefined;
     live.onEvent = (event) => this.onEvent?.(event);
     void live.closed.then((error) => this.#lost(live, error));
-    log.debug(`Connected to ${this.asUri()}`);
+    log.info(`Connected to ${this.asUri()}`);
   }
 
   #lost(live: TransportConnection, error: Error | undefined): void {
@@ -448,8 +448,8 @@ export class Connection implements ChannelSource {
    * @param options default exchange, routing key, serializer, compression
    * @returns the producer
    */
-  producer(options?: ProducerOptions): Producer {
-    return new Producer(this, options);
+  producer<T = unknown>(options?: ProducerOptions<T>): Producer<T> {
+    return new Producer<T>(this, options);
   }
 
   /**
@@ -459,11 +459,11 @@ export class Connection implements ChannelSource {
    * @param options callbacks, accept, prefetch
    * @returns the consumer (call `consume()` or iterate it)
    */
-  consumer(
-    queues: Queue | string | ReadonlyArray<Queue | string>,
-    options?: ConsumerOptions,
-  ): Consumer {
-    return new Consumer(this, queues, options);
+  consumer<T = unknown>(
+    queues: Queue<T> | string | ReadonlyArray<Queue<T> | string>,
+    options?: ConsumerOptions<T>,
+  ): Consumer<T> {
+    return new Consumer<T>(this, queues, options);
   }
 
   /**

@@ -9,12 +9,14 @@ import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, maybeDeclare, Queue } from "./entity.ts";
 import { ConfigurationError, ConsumerCancelledError } from "./errors.ts";
 import { getLogger } from "./logger.ts";
-import { decodeFailed, reportError } from "./consumer/_report.ts";
+import { decodeFailed, reportError, settled } from "./consumer/_report.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import { Message } from "./message.ts";
 import type { ConsumerOptions, MessageCallback } from "./consumer/options.ts";
 import { IteratorSink } from "./consumer/_iterator_sink.ts";
 import { serializers } from "./serialization.ts";
 import type { Channel, Delivery, QosOptions } from "./transport.ts";
+import { schemaOf, type StandardSchemaV1 } from "./schema/mod.ts";
 import { isThenable } from "./utils/thenable.ts";
 
 const log = getLogger("consumer");
@@ -45,17 +47,19 @@ let consumerSerial = 0;
  * assert.equal(seen.length, 1);
  * ```
  */
-export class Consumer {
+export class Consumer<T = unknown> {
   /** The queues consumed. */
-  readonly queues: Queue[];
+  readonly queues: Queue<T>[];
   /** Callbacks run for each decoded message. */
-  readonly callbacks: MessageCallback[];
+  readonly callbacks: MessageCallback<T>[];
+  /** The payload validator ({@link ConsumerOptions.schema}, else the queues'). */
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
   /** See {@link ConsumerOptions.onMessage}. */
-  onMessage: ((message: Message) => unknown) | undefined;
+  onMessage: ((message: Message<T>) => unknown) | undefined;
   /** See {@link ConsumerOptions.onDecodeError}. */
-  onDecodeError: ((message: Message, error: unknown) => unknown) | undefined;
+  onDecodeError: ((message: Message<T>, error: unknown) => unknown) | undefined;
   /** See {@link ConsumerOptions.onError}. */
-  onError: ((error: unknown, message: Message | undefined) => void) | undefined;
+  onError: ((error: unknown, message: Message<T> | undefined) => void) | undefined;
   /** Consume without acknowledgements. */
   readonly noAck: boolean;
   /** Prefix of consumer tags. */
@@ -75,9 +79,9 @@ export class Consumer {
   #tagSerial = 0; // never reused: a cancelled queue's tag number must not come back
   #consuming = false;
   #paused = false; // flow(false): consuming, but no broker consumers
-  readonly #pending: Message[] = [];
+  readonly #pending: Message<T>[] = [];
   #dispatching = false;
-  #sink: IteratorSink | undefined;
+  #sink: IteratorSink<T> | undefined;
   #idle: (() => void)[] = [];
 
   /**
@@ -90,8 +94,8 @@ export class Consumer {
    */
   constructor(
     channelOrConnection: ChannelSource | Channel,
-    queues: Queue | string | ReadonlyArray<Queue | string>,
-    options: ConsumerOptions = {},
+    queues: Queue<T> | string | ReadonlyArray<Queue<T> | string>,
+    options: ConsumerOptions<T> = {},
   ) {
     if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
     else {
@@ -103,7 +107,8 @@ export class Consumer {
       }
     }
     const list = Array.isArray(queues) ? queues : [queues];
-    this.queues = list.map((q: Queue | string) => (typeof q === "string" ? new Queue(q) : q));
+    this.queues = list.map((q: Queue<T> | string) => (typeof q === "string" ? new Queue<T>(q) : q));
+    this.schema = schemaOf(options.schema, this.queues);
     this.callbacks = [...(options.callbacks ?? [])];
     this.onMessage = options.onMessage;
     this.onDecodeError = options.onDecodeError;
@@ -132,7 +137,7 @@ export class Consumer {
   }
 
   /** Adds a callback (Kombu's `register_callback`). */
-  registerCallback(callback: MessageCallback): void {
+  registerCallback(callback: MessageCallback<T>): void {
     this.callbacks.push(callback);
   }
 
@@ -207,6 +212,7 @@ export class Consumer {
   async #cancelledByBroker(channel: Channel, queue: Queue, tag: string): Promise<void> {
     // The queue may be gone: the next declaration must reach the broker.
     this.#cache?.declaredEntities.delete(queue.declarationKey);
+    log.info(`Consumer ${tag} of queue "${queue.name}" was cancelled by the broker`);
     let cause: unknown;
     if (this.#onCancel === "resume" && this.#consuming && channel.isOpen) {
       log.warn(`Consumer of queue "${queue.name}" was cancelled by the broker; consuming again`);
@@ -238,8 +244,8 @@ export class Consumer {
    *
    * @param queue the queue
    */
-  async addQueue(queue: Queue | string): Promise<Queue> {
-    const q = typeof queue === "string" ? new Queue(queue) : queue;
+  async addQueue(queue: Queue<T> | string): Promise<Queue<T>> {
+    const q = typeof queue === "string" ? new Queue<T>(queue) : queue;
     this.queues.push(q);
     if (this.#consuming) {
       const channel = await this.#getChannel();
@@ -354,7 +360,11 @@ export class Consumer {
   }
 
   #onDelivery(channel: Channel, delivery: Delivery, noAck: boolean): void {
-    const message = new Message(channel, delivery, { accept: this.accept, noAck });
+    const message = new Message<T>(channel, delivery, {
+      accept: this.accept,
+      noAck,
+      schema: this.schema,
+    });
     if (this.#sink) {
       this.#sink.push(message);
       this.#activity?.notify();
@@ -370,10 +380,13 @@ export class Consumer {
    */
   #dispatch(): void {
     this.#dispatching = true;
-    let message: Message | undefined;
+    let message: Message<T> | undefined;
     while ((message = this.#pending.shift()) !== undefined) {
       // #receive reports every failure itself (hooks, logger); it neither throws nor rejects.
-      const result = this.#receive(message);
+      const otel = telemetry();
+      const result = otel
+        ? otel.deliver(this.#connection, message, this.#receive.bind(this, message))
+        : this.#receive(message);
       if (result !== undefined) {
         const resume = () => {
           this.#activity?.notify();
@@ -393,46 +406,46 @@ export class Consumer {
   }
 
   /** Runs the callbacks for one message; returns a promise only when something was async. */
-  #receive(message: Message): Promise<void> | undefined {
+  #receive(message: Message<T>): Promise<void> | undefined {
     try {
       if (this.onMessage) {
         const result = this.onMessage(message);
-        return isThenable(result) ? this.#settled(result, message) : undefined;
+        return isThenable(result) ? settled(this, result, message) : undefined;
       }
       let decoded: unknown;
       try {
         decoded = message.decodeNow();
       } catch (error) {
-        return this.#decodeFailed(message, error);
+        return decodeFailed(this, message, error);
       }
       if (isThenable(decoded)) {
         return Promise.resolve(decoded).then(
           (body) => this.#runCallbacks(body, message, 0),
-          (error) => this.#decodeFailed(message, error),
+          (error) => decodeFailed(this, message, error),
         );
       }
       return this.#runCallbacks(decoded, message, 0);
     } catch (error) {
-      this.#callbackFailed(error, message);
+      reportError(this, error, message);
       return undefined;
     }
   }
 
-  #runCallbacks(body: unknown, message: Message, from: number): Promise<void> | undefined {
+  #runCallbacks(body: unknown, message: Message<T>, from: number): Promise<void> | undefined {
     const callbacks = this.callbacks;
     for (let i = from; i < callbacks.length; i++) {
       let result: unknown;
       try {
-        result = callbacks[i](body, message);
+        result = callbacks[i](body as T, message);
       } catch (error) {
-        this.#callbackFailed(error, message);
+        reportError(this, error, message);
         continue;
       }
       if (isThenable(result)) {
         return Promise.resolve(result).then(
           () => this.#runCallbacks(body, message, i + 1),
           (error) => {
-            this.#callbackFailed(error, message);
+            reportError(this, error, message);
             return this.#runCallbacks(body, message, i + 1);
           },
         );
@@ -441,29 +454,13 @@ export class Consumer {
     return undefined;
   }
 
-  async #settled(result: PromiseLike<unknown>, message: Message): Promise<void> {
-    try {
-      await result;
-    } catch (error) {
-      this.#callbackFailed(error, message);
-    }
-  }
-
-  #callbackFailed(error: unknown, message: Message): void {
-    reportError(this, error, message);
-  }
-
-  #decodeFailed(message: Message, error: unknown): Promise<void> {
-    return decodeFailed(this, message, error);
-  }
-
   /**
    * Iterates over messages as they arrive, decoded (`message.payload` is ready). Starts consuming
    * if needed; `break` cancels the consumer and requeues messages received but not yet yielded.
    * Undecodable messages go to `onDecodeError` and are not yielded.
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Message, void, undefined> {
-    const sink = new IteratorSink();
+  async *[Symbol.asyncIterator](): AsyncGenerator<Message<T>, void, undefined> {
+    const sink = new IteratorSink<T>();
     this.#sink = sink;
     try {
       await this.consume();
@@ -472,10 +469,11 @@ export class Consumer {
         // broker ends it with the error.
         const message = await sink.next();
         if (message === undefined) return;
+        telemetry()?.deliver(this.#connection, message);
         try {
           await message.decode();
         } catch (error) {
-          await this.#decodeFailed(message, error);
+          await decodeFailed(this, message, error);
           continue;
         }
         yield message;

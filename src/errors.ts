@@ -141,6 +141,29 @@ export class EncodeError extends KombuError {}
 /** A body could not be decompressed or deserialized. */
 export class DecodeError extends KombuError {}
 
+/**
+ * A payload failed its queue's or producer's schema (a Standard Schema such as zod or valibot).
+ * On publish it is thrown; on consume the message is rejected without requeue and this error
+ * logged (or handed to `onDecodeError`).
+ */
+export class ValidationError extends KombuError {
+  /** The validator's issues (`{ message, path? }` each). */
+  readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: unknown }>;
+  /**
+   * Makes a ValidationError.
+   *
+   * @param message what failed, with the issues
+   * @param issues the validator's issues
+   */
+  constructor(
+    message: string,
+    issues: ReadonlyArray<{ readonly message: string; readonly path?: unknown }>,
+  ) {
+    super(message);
+    this.issues = issues;
+  }
+}
+
 /** A pool or a size limit was exceeded (Kombu's `LimitExceeded`). */
 export class LimitExceededError extends KombuError {}
 

@@ -75,6 +75,13 @@ export function readEnv(name: string): string | undefined {
 interface State {
   sink: LogSink | undefined;
   level: number;
+  /** Share of messages whose per-message debug lines are written (0..1). */
+  sample: number;
+}
+
+function sampleRate(value: unknown): number {
+  const rate = typeof value === "string" ? Number(value) : typeof value === "number" ? value : 1;
+  return Number.isFinite(rate) ? Math.min(1, Math.max(0, rate)) : 1;
 }
 
 let state: State | undefined;
@@ -82,9 +89,10 @@ let state: State | undefined;
 function currentState(): State {
   if (state === undefined) {
     const wanted = readEnv("WAKAME_LOG")?.trim().toLowerCase();
+    const sample = sampleRate(readEnv("WAKAME_LOG_SAMPLE") ?? 1);
     state = isLevel(wanted)
-      ? { sink: globalThis.console, level: LEVELS[wanted] }
-      : { sink: undefined, level: Infinity };
+      ? { sink: globalThis.console, level: LEVELS[wanted], sample }
+      : { sink: undefined, level: Infinity, sample };
   }
   return state;
 }
@@ -94,7 +102,8 @@ function currentState(): State {
  *
  * @param sink where lines go (`console` works); `undefined` silences wakame, and `null` goes
  *   back to what `WAKAME_LOG` says
- * @param options the least severe level passed on (default `info`)
+ * @param options the least severe level passed on (default `info`); `sample`: the share of
+ *   messages (0..1, default 1, or `WAKAME_LOG_SAMPLE`) whose per-message debug lines are written
  *
  * @example
  * ```ts
@@ -110,15 +119,38 @@ function currentState(): State {
  */
 export function setLogger(
   sink: LogSink | undefined | null,
-  options: { level?: LogLevel } = {},
+  options: { level?: LogLevel; sample?: number } = {},
 ): void {
   if (sink === null) {
     state = undefined;
     return;
   }
+  const sample = sampleRate(options.sample ?? 1);
   state = sink === undefined
-    ? { sink: undefined, level: Infinity }
-    : { sink, level: LEVELS[options.level ?? "info"] };
+    ? { sink: undefined, level: Infinity, sample }
+    : { sink, level: LEVELS[options.level ?? "info"], sample };
+}
+
+/**
+ * Whether this message's per-message debug lines are written: debug is on and the message falls
+ * in the sample (`setLogger(sink, { level: "debug", sample: 0.01 })` or `WAKAME_LOG_SAMPLE`).
+ *
+ * @returns true to write them
+ */
+export function sampleMessage(): boolean {
+  const current = currentState();
+  if (current.sink === undefined || LEVELS.debug < current.level) return false;
+  return current.sample >= 1 || Math.random() < current.sample;
+}
+
+/**
+ * Whether per-message debug lines may be written at all (debug on, sample above 0).
+ *
+ * @returns true when {@link sampleMessage} can say yes
+ */
+export function messageLogOn(): boolean {
+  const current = currentState();
+  return current.sink !== undefined && LEVELS.debug >= current.level && current.sample > 0;
 }
 
 // The password runs to the LAST "@" of the URL (passwords with a raw "@" or "/" are common in

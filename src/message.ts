@@ -8,6 +8,9 @@ import { type Body, bodyBytes } from "./body.ts";
 import { decompress } from "./compression.ts";
 import { MessageStateError } from "./errors.ts";
 import { serializers } from "./serialization.ts";
+import type { StandardSchemaV1 } from "./schema/standard_schema.ts";
+import { validate } from "./schema/validate.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import type { Channel, Delivery, DeliveryTag, FieldTable, MessageProperties } from "./transport.ts";
 
 /** Where a message came from (Kombu's `delivery_info`). */
@@ -39,6 +42,8 @@ export type MessageStateName = typeof MessageState[keyof typeof MessageState];
 export interface DecodeOptions {
   /** Allowed content types (a set made by `serializers.prepareAccept`). */
   accept?: ReadonlySet<string>;
+  /** Validates the decoded value (a `ValidationError` then fails the decode). */
+  schema?: StandardSchemaV1;
 }
 
 /**
@@ -47,12 +52,13 @@ export interface DecodeOptions {
  * `body` holds the bytes as they came; `decode()` decompresses and deserializes them once
  * (checking the accept list first); `payload` is the decoded value after `decode()`.
  */
-export class Message {
+export class Message<T = unknown> {
   /** All AMQP properties (camelCase). */
   readonly properties: MessageProperties;
   /** The channel that delivered it; acks go there only. */
   readonly channel: Channel;
   readonly #accept: ReadonlySet<string> | undefined;
+  readonly #schema: StandardSchemaV1 | undefined;
   readonly #noAck: boolean;
   #body: Body;
   readonly #delivery: Delivery;
@@ -78,6 +84,7 @@ export class Message {
     this.#delivery = delivery;
     this.properties = delivery.properties;
     this.#accept = options.accept;
+    this.#schema = options.schema;
     this.#noAck = options.noAck ?? false;
   }
 
@@ -140,10 +147,15 @@ export class Message {
     return this.#state !== MessageState.RECEIVED;
   }
 
+  /** Delivered without acknowledgement (nothing to ack, reject or requeue on the broker). */
+  get noAck(): boolean {
+    return this.#noAck;
+  }
+
   /** The decoded body; decodes on first use (a `DecodeError` or `ContentDisallowedError` throws). */
-  get payload(): unknown {
+  get payload(): T {
     if (!this.#decoded) throw new MessageStateError("Cannot read the payload: call decode() first");
-    return this.#payload;
+    return this.#payload as T;
   }
 
   /** The compression header value, if the body is compressed. */
@@ -159,8 +171,8 @@ export class Message {
    * @throws {ContentDisallowedError} when the content type is not accepted (before decoding)
    * @throws {DecodeError} when the body cannot be decompressed or parsed
    */
-  async decode(): Promise<unknown> {
-    if (this.#decoded) return this.#payload;
+  async decode(): Promise<T> {
+    if (this.#decoded) return this.#payload as T;
     let body = this.#body;
     const compression = this.compression;
     if (compression) body = await decompress(this.body, compression);
@@ -168,9 +180,14 @@ export class Message {
       ? undefined
       : serializers.loadAccepted(this.contentType, this.#accept);
     if (loading !== undefined) await loading;
-    this.#payload = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
+    const loaded = serializers.loads(body, this.contentType, this.contentEncoding, this.#accept);
+    this.#payload = this.#schema ? await this.#validated(loaded) : loaded;
     this.#decoded = true;
-    return this.#payload;
+    return this.#payload as T;
+  }
+
+  #validated(value: unknown): unknown {
+    return validate(this.#schema!, value, `Message ${String(this.deliveryTag)}`);
   }
 
   /**
@@ -181,14 +198,21 @@ export class Message {
   decodeNow(): unknown {
     if (this.#decoded) return this.#payload;
     if (this.compression) return this.decode();
-    this.#payload = serializers.loads(
+    const loaded = serializers.loads(
       this.#body,
       this.contentType,
       this.contentEncoding,
       this.#accept,
     );
+    const checked = this.#schema ? this.#validated(loaded) : loaded;
+    if (checked instanceof Promise) return checked.then((value) => this.#done(value)); // async schema
+    return this.#done(checked);
+  }
+
+  #done(value: unknown): unknown {
+    this.#payload = value;
     this.#decoded = true;
-    return this.#payload;
+    return value;
   }
 
   #settle(action: string, next: MessageStateName): boolean {
@@ -197,18 +221,15 @@ export class Message {
         `Cannot ${action} message ${this.deliveryTag}: it was already ${this.#state.toLowerCase()}`,
       );
     }
-    if (this.#noAck) {
-      this.#state = next;
-      return false;
-    }
-    if (!this.channel.isOpen) {
+    if (!this.#noAck && !this.channel.isOpen) {
       throw new MessageStateError(
         `Cannot ${action} message ${this.deliveryTag}: the channel that delivered it is closed ` +
           "(the broker redelivers it)",
       );
     }
     this.#state = next;
-    return true;
+    telemetry()?.settled(this, next);
+    return !this.#noAck;
   }
 
   /**

@@ -9,28 +9,27 @@ import { compress } from "./compression.ts";
 import { type ConnectionInternals, connectionInternals } from "./_connection_internals.ts";
 import { type ChannelSource, isChannel } from "./channel_source.ts";
 import { type DeclarationCache, Exchange, maybeDeclare, type Queue } from "./entity.ts";
-import {
-  ConfigurationError,
-  ConnectionError,
-  EncodeError,
-  isRecoverable,
-  NotBoundError,
-} from "./errors.ts";
+import { ConfigurationError, ConnectionError, isRecoverable, NotBoundError } from "./errors.ts";
 import { nameOf } from "./entity/_name_of.ts";
 import { type HeldPublish, OfflineBuffer } from "./producer/offline_buffer.ts";
 import { timeLimit } from "./producer/_time_limit.ts";
+import { prepareBody } from "./producer/prepare_body.ts";
 import type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 import type { RetryPolicy } from "./retry.ts";
+import { type StandardSchemaV1, validate } from "./schema/mod.ts";
+import { telemetry } from "./telemetry/instrument.ts";
 import { type Encoded, serializers } from "./serialization.ts";
 import type {
   BasicPublishOptions,
   Channel,
+  FieldTable,
   MessageProperties,
   OutgoingMessage,
   ReturnedMessage,
 } from "./transport.ts";
 
 export type { OfflineBufferOptions } from "./producer/offline_buffer.ts";
+export { prepareBody } from "./producer/prepare_body.ts";
 export type { ProducerOptions, PublishOptions } from "./producer/options.ts";
 
 const MANDATORY: BasicPublishOptions = Object.freeze({ mandatory: true });
@@ -41,40 +40,6 @@ const CELERY_RETRY_POLICY: RetryPolicy = {
   intervalStep: 200,
   intervalMax: 1000,
 };
-
-/**
- * Serializes a body the way Kombu's `Producer._prepare` does.
- *
- * @param body the value (or raw bytes / text with `contentType`)
- * @param options serializer, or contentType and contentEncoding for a raw body
- * @returns the body (bytes, or text standing for its UTF-8 bytes) with its content type and
- *   encoding
- */
-export function prepareBody(
-  body: unknown,
-  options: { serializer?: string; contentType?: string; contentEncoding?: string },
-): Encoded {
-  if (options.contentType) {
-    if (body instanceof Uint8Array) {
-      return {
-        body,
-        contentType: options.contentType,
-        contentEncoding: options.contentEncoding ?? "binary",
-      };
-    }
-    if (typeof body === "string") {
-      return {
-        body,
-        contentType: options.contentType,
-        contentEncoding: options.contentEncoding ?? "utf-8",
-      };
-    }
-    throw new EncodeError(
-      `Cannot publish a body with content type "${options.contentType}": it must be a string or Uint8Array`,
-    );
-  }
-  return serializers.dumps(body, options.serializer);
-}
 
 /**
  * Publishes messages to an exchange.
@@ -89,7 +54,7 @@ export function prepareBody(
  * await producer.publish({ name: "clip.mp4" }, { routingKey: "video", declare: [video] });
  * ```
  */
-export class Producer {
+export class Producer<T = unknown> {
   /** The default exchange. */
   readonly exchange: Exchange;
   /** The default routing key. */
@@ -102,6 +67,8 @@ export class Producer {
   readonly autoDeclare: boolean;
   /** Receives returned messages. */
   onReturn: ((message: ReturnedMessage) => void) | undefined;
+  /** Validates every payload before it is published ({@link ProducerOptions.schema}). */
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
   readonly #connection: ChannelSource | undefined;
   /** The connection's declaration cache, looked up once (the hot path reads its set). */
   readonly #cache: DeclarationCache | undefined;
@@ -122,7 +89,7 @@ export class Producer {
    * @throws {ConfigurationError} for an `offlineBuffer` without a `Connection`, or with limits
    *   that are not positive
    */
-  constructor(channelOrConnection: ChannelSource | Channel, options: ProducerOptions = {}) {
+  constructor(channelOrConnection: ChannelSource | Channel, options: ProducerOptions<T> = {}) {
     if (isChannel(channelOrConnection)) this.#channel = channelOrConnection;
     else {
       this.#connection = channelOrConnection;
@@ -152,6 +119,7 @@ export class Producer {
     this.compression = options.compression;
     this.autoDeclare = options.autoDeclare ?? true;
     this.onReturn = options.onReturn;
+    this.schema = options.schema;
   }
 
   /**
@@ -218,16 +186,48 @@ export class Producer {
    * @param body the payload (any value the serializer takes; bytes or text with `contentType`)
    * @param options routing, properties, declarations, retry
    * @throws {EncodeError} when the body cannot be serialized or compressed
+   * @throws {ValidationError} when the body fails the producer's or the publish's `schema`
    * @throws {ConnectionError} when the broker is unreachable (after the retries, with `retry`)
    */
-  publish(body: unknown, options: PublishOptions = {}): Promise<void> {
+  publish(body: T, options: PublishOptions<T> = {}): Promise<void> {
+    const schema = options.schema ?? this.schema;
+    if (schema === undefined) return this.#publishNow(body, options);
+    try {
+      const checked = validate(
+        schema,
+        body,
+        `Publish to "${nameOf(options.exchange ?? this.exchange)}"`,
+      );
+      return checked instanceof Promise
+        ? checked.then((v) => this.#publishNow(v, options))
+        : this.#publishNow(checked, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #publishNow(body: unknown, options: PublishOptions<T>): Promise<void> {
+    const otel = telemetry();
+    if (otel === undefined) return this.#sendNow(body, options);
+    const exchange = nameOf(options.exchange ?? this.exchange);
+    const routingKey = options.routingKey ?? this.routingKey;
+    return otel.publish(
+      this.#connection,
+      exchange,
+      routingKey,
+      options.headers,
+      (headers) => this.#sendNow(body, { ...options, headers: headers as FieldTable }),
+    );
+  }
+
+  #sendNow(body: unknown, options: PublishOptions<T>): Promise<void> {
     try {
       const serializer = options.serializer ?? this.serializer;
       // msgpack / yaml load their package on first use; asked once per serializer name, not on
       // every publish.
       if (serializer !== undefined && serializer !== this.#readySerializer) {
         if (serializers.needsLoad(serializer)) {
-          return serializers.load(serializer).then(() => this.publish(body, options));
+          return serializers.load(serializer).then(() => this.#sendNow(body, options));
         }
         this.#readySerializer = serializer;
       }

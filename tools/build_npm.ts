@@ -73,6 +73,7 @@ const tsconfig = {
     `${root}/transports/**/*.ts`,
     `${root}/testing/**/*.ts`,
     `${root}/celery/**/*.ts`,
+    `${root}/cli/**/*.ts`,
   ],
   exclude: [`${root}/**/*_test.ts`],
 };

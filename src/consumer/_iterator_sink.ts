@@ -10,14 +10,14 @@ import type { Message } from "../message.ts";
 const log = getLogger("consumer");
 
 /** Deliveries waiting for a `for await` loop, and how the loop ends. */
-export class IteratorSink {
-  readonly #buffer: Message[] = [];
+export class IteratorSink<T = unknown> {
+  readonly #buffer: Message<T>[] = [];
   #wake: (() => void) | undefined;
   #ended = false;
   #failure: Error | undefined;
 
   /** Hands a delivery to the loop. */
-  push(message: Message): void {
+  push(message: Message<T>): void {
     this.#buffer.push(message);
     this.#wakeUp();
   }
@@ -39,7 +39,7 @@ export class IteratorSink {
    *
    * @throws {Error} the error the iteration failed with
    */
-  async next(): Promise<Message | undefined> {
+  async next(): Promise<Message<T> | undefined> {
     for (;;) {
       if (this.#failure !== undefined) throw this.#failure;
       if (this.#ended) return undefined;

@@ -11,16 +11,16 @@ import type { Message } from "../message.ts";
 const log = getLogger("consumer");
 
 /** The hooks of a consumer that receive failures. */
-export interface FailureHooks {
-  onError: ((error: unknown, message: Message | undefined) => void) | undefined;
-  onDecodeError: ((message: Message, error: unknown) => unknown) | undefined;
+export interface FailureHooks<T = unknown> {
+  onError: ((error: unknown, message: Message<T> | undefined) => void) | undefined;
+  onDecodeError: ((message: Message<T>, error: unknown) => unknown) | undefined;
 }
 
 /** Hands an error to `onError`, or logs it (also when `onError` itself throws). */
-export function reportError(
-  hooks: FailureHooks,
+export function reportError<T>(
+  hooks: FailureHooks<T>,
   error: unknown,
-  message: Message | undefined,
+  message: Message<T> | undefined,
 ): void {
   if (hooks.onError) {
     try {
@@ -35,9 +35,9 @@ export function reportError(
 }
 
 /** Hands an undecodable message to `onDecodeError`, or logs and rejects it without requeue. */
-export async function decodeFailed(
-  hooks: FailureHooks,
-  message: Message,
+export async function decodeFailed<T>(
+  hooks: FailureHooks<T>,
+  message: Message<T>,
   error: unknown,
 ): Promise<void> {
   if (hooks.onDecodeError) {
@@ -57,5 +57,18 @@ export async function decodeFailed(
     if (!message.acknowledged) await message.reject({ requeue: false });
   } catch (rejectError) {
     log.warn("Cannot reject an undecodable message:", rejectError);
+  }
+}
+
+/** Awaits a callback's promise, reporting its failure. */
+export async function settled<T>(
+  hooks: FailureHooks<T>,
+  result: PromiseLike<unknown>,
+  message: Message<T>,
+): Promise<void> {
+  try {
+    await result;
+  } catch (error) {
+    reportError(hooks, error, message);
   }
 }

@@ -12,10 +12,16 @@ import { canonicalJson } from "../utils/canonical_json.ts";
 import { nameOf } from "./_name_of.ts";
 import type { BindingSpec } from "./binding.ts";
 import type { Declarable } from "./declare.ts";
+import type { StandardSchemaV1 } from "../schema/standard_schema.ts";
 import { Exchange, type ExchangeOptions } from "./exchange.ts";
 
 /** Options of a {@link Queue} (Kombu's keyword arguments in camelCase; durations in ms). */
-export interface QueueOptions {
+export interface QueueOptions<T = unknown> {
+  /**
+   * Validates payloads (any Standard Schema: zod, valibot, arktype ...): a consumer of this queue
+   * rejects, without requeue, a message that fails it; its type is the queue's payload type.
+   */
+  schema?: StandardSchemaV1<unknown, T>;
   /** The exchange to bind to (a string names a direct exchange). */
   exchange?: Exchange | string;
   /** The binding key. */
@@ -65,7 +71,7 @@ export interface QueueOptions {
  * assert.equal(video.routingKey, "video");
  * ```
  */
-export class Queue implements Declarable {
+export class Queue<T = unknown> implements Declarable {
   /** Name; `""` lets the broker name it (the name is filled in after declaration). */
   name: string;
   /** The exchange of the main binding, if any. */
@@ -87,7 +93,9 @@ export class Queue implements Declarable {
   /** See {@link QueueOptions}. */
   readonly noDeclare: boolean;
   /** The options as given. */
-  readonly options: Readonly<QueueOptions>;
+  readonly options: Readonly<QueueOptions<T>>;
+  /** The payload validator, if any. */
+  readonly schema: StandardSchemaV1<unknown, T> | undefined;
   readonly #channel: Channel | undefined;
 
   /**
@@ -96,9 +104,10 @@ export class Queue implements Declarable {
    * @param name the queue name
    * @param options exchange, routing key, flags and limits
    */
-  constructor(name = "", options: QueueOptions = {}, channel?: Channel) {
+  constructor(name = "", options: QueueOptions<T> = {}, channel?: Channel) {
     this.name = name;
     this.options = options;
+    this.schema = options.schema;
     const exchange = options.exchange;
     this.exchange = typeof exchange === "string" ? new Exchange(exchange) : exchange;
     this.routingKey = options.routingKey ?? "";
@@ -183,8 +192,8 @@ export class Queue implements Declarable {
    * @param channel the channel
    * @returns the bound copy
    */
-  bind(channel: Channel): Queue {
-    const copy = new Queue(this.name, this.options, channel);
+  bind(channel: Channel): Queue<T> {
+    const copy = new Queue<T>(this.name, this.options, channel);
     return copy;
   }
 
@@ -284,8 +293,8 @@ export class Queue implements Declarable {
   /**
    * Takes one message, decoded, or `undefined` when the queue is empty (Kombu's `Queue.get`,
    * which returns a `Message`). A body that cannot be decoded, or whose content type is not
-   * accepted, still comes back: its `decode()` throws the error, and it waits for your ack or
-   * reject as any other.
+   * accepted, or that fails the queue's schema, still comes back: its `decode()` throws the
+   * error, and it waits for your ack or reject as any other.
    *
    * @param options `noAck` (default the queue's); `accept`: content types or serializer names
    *   (default: json and Kombu's trusted raw types, as for a consumer)
@@ -294,13 +303,13 @@ export class Queue implements Declarable {
    */
   async get(
     options?: { noAck?: boolean; accept?: readonly string[] },
-  ): Promise<Message | undefined> {
+  ): Promise<Message<T> | undefined> {
     const channel = this.#bound("get from");
     const noAck = options?.noAck ?? this.noAck;
     const delivery = await channel.basicGet(this.name, { noAck });
     if (delivery === undefined) return undefined;
     const accept = serializers.prepareAccept(options?.accept);
-    const message = new Message(channel, delivery, { accept, noAck });
+    const message = new Message<T>(channel, delivery, { accept, noAck, schema: this.schema });
     try {
       await message.decode();
     } catch {

@@ -4,13 +4,16 @@
  * @module
  */
 
+import type { StandardSchemaV1 } from "../schema/standard_schema.ts";
 import type { Exchange, Queue } from "../entity.ts";
 import type { RetryPolicy } from "../retry.ts";
 import type { FieldTable, MessageProperties, ReturnedMessage } from "../transport.ts";
 import type { OfflineBufferOptions } from "./offline_buffer.ts";
 
 /** Options of `Producer.publish` (Kombu's keyword arguments in camelCase). */
-export interface PublishOptions {
+export interface PublishOptions<T = unknown> {
+  /** Validates this body before publishing (any Standard Schema); overrides the producer's. */
+  schema?: StandardSchemaV1<unknown, T>;
   /** Exchange to publish to (default: the producer's). */
   exchange?: Exchange | string;
   /** Routing key (default: the producer's). */
@@ -73,7 +76,12 @@ export interface PublishOptions {
 }
 
 /** Options of a `Producer`. */
-export interface ProducerOptions {
+export interface ProducerOptions<T = unknown> {
+  /**
+   * Validates every body before publishing (any Standard Schema: zod, valibot ...); a body that
+   * fails throws a `ValidationError` and nothing is sent. Its output type types `publish`.
+   */
+  schema?: StandardSchemaV1<unknown, T>;
   /** Default exchange (default: the default exchange `""`). */
   exchange?: Exchange | string;
   /** Default routing key. */

@@ -230,10 +230,24 @@ describe("the npm package, installed from its tarball", () => {
     skip.options(),
     () => {
       const installed = readdirSync(join(lean, "node_modules")).filter((n) => !n.startsWith("."));
-      assert.deepEqual(installed, ["@wakame"]);
+      // The command line's own dependencies (commander, cli-progress, cli-table3 and theirs)
+      // come along; no optional peer does.
+      for (const peer of ["amqplib", "ioredis", "yaml", "msgpackr", "@aws-sdk"]) {
+        assert.ok(!installed.includes(peer), `${peer} was installed: ${installed.join(" ")}`);
+      }
+      for (const dep of ["commander", "cli-progress", "cli-table3"]) {
+        assert.ok(installed.includes(dep), `${dep} is missing: ${installed.join(" ")}`);
+      }
       assert.deepEqual(readdirSync(join(lean, "node_modules/@wakame")), ["wakame"]);
     },
   );
+
+  it("runs the wakame command from the installed tarball (npx wakame)", skip.options(), () => {
+    const help = ok("npx", ["--no-install", "wakame", "--help"], lean);
+    assert.match(help, /Usage: wakame/);
+    const bench = ok("npx", ["--no-install", "wakame", "bench", "memory://", "-n", "50"], lean);
+    assert.match(bench, /│ consume +│ 50 +│/);
+  });
 
   for (const [label, node] of [["Node 20", "node"], ["Node 24", NODE24]] as const) {
     it(`runs the README example as ESM on ${label}: memory, amqp, redis`, skip.options(), () => {

@@ -26,6 +26,7 @@ import type {
   DeliveryTag,
   ReturnedMessage,
 } from "../../src/transport.ts";
+import { getLogger } from "../../src/logger.ts";
 import { AckCoalescer } from "./acks.ts";
 import type { Decoder } from "./codec/buffer.ts";
 import { writeTagFrame } from "./codec/basic_frames.ts";
@@ -41,6 +42,8 @@ import type { ChannelPort, ConnectionLink, FrameSink } from "./_link.ts";
 import { ContentAssembler, type ContentSink } from "./_content.ts";
 import type { Confirms } from "./_confirms.ts";
 import { methodKey, RpcQueue } from "./_rpc.ts";
+
+const log = getLogger("transport.amqp");
 
 /** Acks waiting for the flush are written at once past this many. */
 const MAX_PENDING_ACKS = 4096;
@@ -456,6 +459,7 @@ export class ChannelCore implements ChannelPort, ContentSink {
       classId: args.classId as number,
       methodId: args.methodId as number,
     });
+    log.info(`${message} (${args.replyCode})`);
     this.terminate(error, true);
     this.link.release(this.id);
   }

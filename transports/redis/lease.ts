@@ -14,6 +14,7 @@
 
 import { ChannelError, ConnectionError, ProtocolError, TimeoutError } from "../../src/errors.ts";
 import { encodeEnvelope, markRedeliveredInHeaders, pythonJsonDumps } from "../../src/envelope.ts";
+import { getLogger } from "../../src/logger.ts";
 import type { FieldTable } from "../../src/transport.ts";
 import type { Lease, ReleaseOptions, StoredMessage } from "../../src/virtual/backend.ts";
 import type { BackendContext } from "../../src/virtual/transport.ts";
@@ -24,6 +25,8 @@ import type { RedisLinks } from "./links.ts";
 import type { RedisSettings } from "./options.ts";
 import { type RespArg, RespErrorReply, type RespValue } from "./resp/types.ts";
 import { RESTORE, Script, UNLOCK } from "./scripts.ts";
+
+const log = getLogger("transport.redis");
 
 const restoreScript = new Script("restore", RESTORE);
 const unlockScript = new Script("unlock", UNLOCK);
@@ -227,6 +230,9 @@ export class RedisLease implements Lease {
       }
     } finally {
       await unlockScript.run(link, [mutex], [token]).catch(() => undefined);
+    }
+    if (restored > 0) {
+      log.info(`Restored ${restored} unacknowledged message(s) past the visibility timeout`);
     }
     return restored;
   }

@@ -263,6 +263,24 @@ export class SqsBackend implements QueueBackend {
     return Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
+  /**
+   * Every attribute of a queue (GetQueueAttributes `All`): depths, timeouts, redrive policy ...
+   *
+   * @param queue the queue (Kombu's name; the SQS name adds the prefix and `.fifo` rules)
+   * @returns the attributes as SQS returns them
+   * @throws {NotFoundError} when the queue does not exist
+   */
+  async attributes(queue: string): Promise<Record<string, string>> {
+    const url = await this.#requests.url(queue, false);
+    const out = await this.#requests.clientFor(this.sqsName(queue)).send<
+      { Attributes?: Record<string, string> }
+    >(
+      `read the attributes of queue "${queue}"`,
+      () => new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }),
+    );
+    return out.Attributes ?? {};
+  }
+
   /** Removes every message (PurgeQueue); resolves to how many were waiting. */
   async purge(queue: string): Promise<number> {
     let url: string;
