@@ -65,14 +65,6 @@ import { openMysql } from "./mysql_driver.ts";
 import { openPostgres } from "./postgres_driver.ts";
 import { openSqlite } from "./sqlite_driver.ts";
 
-export {
-  readSqlSettings,
-  SQL_ENGINE_OPTIONS,
-  SQL_OPTIONS,
-  type SqlSettings,
-  withSqlQuery,
-} from "./options.ts";
-
 /** What the SQL transport can do. */
 export const sqlCapabilities: Capabilities = {
   exchangeTypes: ["direct", "topic"],
