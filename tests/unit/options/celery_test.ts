@@ -17,6 +17,8 @@ import { readSqsSettings } from "../../../transports/sqs/options.ts";
 import { readAzureSettings } from "../../../transports/azure_storage_queues/options.ts";
 import { amqpOptions } from "../../../transports/amqp/mod.ts";
 import { AMQPLIB_OPTIONS } from "../../../transports/amqp/options.ts";
+import { readSqlSettings, readSqlTarget, withSqlQuery } from "../../../transports/sql/options.ts";
+import { SqlTransport } from "../../../transports/sql/mod.ts";
 import "../../../transports/memory/mod.ts";
 import "../../../transports/filesystem/mod.ts";
 import "../../../transports/redis/mod.ts";
@@ -169,6 +171,52 @@ describe("a Celery configuration copied as it is", () => {
     assert.equal(s.pollingInterval, 2000);
     assert.equal(s.visibilityTimeoutSeconds, 120);
     assert.equal(s.accountName, "acct");
+  });
+
+  it("sqla", async () => {
+    // Kombu hands the SQLAlchemy URL, query included, to create_engine; wakame reads the query
+    // as its options (the transport's connect does it: withSqlQuery).
+    const url = "sqla+postgresql+psycopg2://celery:pw@db.example:5433/broker?connect_timeout=8";
+    const p = await params(url, {
+      queue_tablename: "celery_queue",
+      message_tablename: "celery_message",
+      polling_interval: 0.5,
+      visibility_timeout: 600,
+      // SQLAlchemy's create_engine options, which Kombu passes on.
+      pool_size: 10,
+      max_overflow: 20,
+      pool_recycle: 3600,
+      pool_pre_ping: true,
+      pool_timeout: 30,
+      echo: false,
+      isolation_level: "READ COMMITTED",
+      connect_args: { application_name: "celery" },
+      ...CELERY_RETRY,
+    });
+    const sql = withSqlQuery(p);
+    const s = readSqlSettings(sql);
+    assert.equal(s.queueTable, "celery_queue");
+    assert.equal(s.messageTable, "celery_message");
+    assert.equal(s.leaseTable, "celery_message_wakame_lease");
+    assert.equal(s.pollingInterval, 500);
+    assert.equal(s.visibilityTimeout, 600_000);
+    const t = readSqlTarget(sql);
+    assert.deepEqual(
+      [t.dialect, t.hostname, t.port, t.user, t.database, t.poolSize, t.connectTimeout],
+      ["postgresql", "db.example", 5433, "celery", "broker", 10, 8000],
+    );
+    // A typo fails when connecting, before any database is opened.
+    const typo = new Connection("sqla+sqlite://", {
+      transport: SqlTransport,
+      transportOptions: { pool_sise: 5 },
+    });
+    await assert.rejects(
+      typo.connect(),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        /"pool_sise": there is no such option; did you mean "pool_size"\?/.test(error.message),
+    );
+    await typo.close();
   });
 
   it("amqp", async () => {

@@ -18,12 +18,13 @@ const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.m
 /** The module doc of each section's transport (the URL options live in the params module). */
 const DOCS: Record<string, string> = {
   "URL (every transport)": "src/connection/params.ts",
-  "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues)":
+  "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla)":
     "src/virtual/transport.ts",
   filesystem: "transports/filesystem/mod.ts",
   redis: "transports/redis/mod.ts",
   sqs: "transports/sqs/mod.ts",
   azurestoragequeues: "transports/azure_storage_queues/mod.ts",
+  sqla: "transports/sql/mod.ts",
   amqp: "transports/amqp/mod.ts",
   amqplib: "transports/amqplib/mod.ts",
 };
