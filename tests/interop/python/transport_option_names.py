@@ -7,7 +7,7 @@ import inspect
 import json
 import re
 
-from kombu.transport import filesystem, redis, SQS, azurestoragequeues
+from kombu.transport import filesystem, redis, SQS, azurestoragequeues, etcd, zookeeper
 from kombu.transport.virtual import base
 
 GET = re.compile(r"transport_options\.get\(\s*'([^']+)'")
@@ -29,4 +29,13 @@ print(json.dumps({
     "sqs": sorted(set(read_by_get(SQS)) | {"polling_interval"}),
     "azurestoragequeues": sorted(set(read_by_get(azurestoragequeues)) | {"polling_interval"}),
     "filesystem": sorted(set(read_by_get(filesystem)) | {"polling_interval"}),
+    # Neither reads options of its own: the virtual base's are what a Celery dict may carry.
+    "etcd": sorted(
+        set(read_by_get(etcd)) | set(base.Channel.from_transport_options) | {"polling_interval"}
+    ),
+    "zookeeper": sorted(
+        set(read_by_get(zookeeper))
+        | set(base.Channel.from_transport_options)
+        | {"polling_interval"}
+    ),
 }))
