@@ -7,7 +7,7 @@
  * sent as HTTP basic authentication.
  *
  * Options (`transportOptions` in camelCase and ms or Kombu's snake_case and seconds, or the URL
- * query in Kombu's names and units; see {@link ETCD_OPTIONS}): `visibilityTimeout` (default
+ * query in Kombu's names and units; see `ETCD_OPTIONS`): `visibilityTimeout` (default
  * 1 800 000 ms; `visibility_timeout` in seconds; 0 for Kombu's behaviour), `prefix` (`kombu`),
  * `unackedPrefix` (`wakame.unacked`), `requestTimeout` (Kombu's channel `timeout`, 10 s),
  * `readAttempts`, `isSecure`, `fetch`, and the virtual base's `pollingInterval`, `topicRules`,
@@ -66,7 +66,6 @@ export {
 export { type EtcdClaim, EtcdLease } from "./lease.ts";
 export {
   ETCD_DEFAULT_PORT,
-  ETCD_OPTIONS,
   type EtcdSettings,
   type EtcdTransportOptions,
   readEtcdSettings,

@@ -9,7 +9,7 @@
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
-import { declareOptions, readOptions } from "../../src/options/declare.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { EtcdFetch } from "./client.ts";
@@ -107,6 +107,9 @@ export const ETCD_OPTIONS = declareOptions("etcd", {
     doc: "The `fetch` requests are sent with (default: the global one)",
   },
 });
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof EtcdTransportOptions, OptionSpec> = ETCD_OPTIONS.options;
 
 function path(value: string, name: string): string {
   const trimmed = value.replace(/^\/+|\/+$/g, "");

@@ -10,7 +10,7 @@
  * virtual host is the tried URL's.
  *
  * Options (`transportOptions` in camelCase and ms or Kombu's snake_case and seconds, or the URL
- * query in Kombu's names and units; see {@link ZOOKEEPER_OPTIONS}): `sessionTimeout` (default
+ * query in Kombu's names and units; see `ZOOKEEPER_OPTIONS`): `sessionTimeout` (default
  * 10 000 ms; `session_timeout` in seconds), `connectTimeout`, `ackEmulation` (default true),
  * `sweepInterval`, `socketFactory`, and the virtual base's `pollingInterval`, `topicRules`,
  * `queueOrderStrategy`. An unknown name is refused with the closest known one.
@@ -71,7 +71,6 @@ export type { Stat } from "./jute.ts";
 export {
   readZooKeeperSettings,
   ZOOKEEPER_DEFAULT_PORT,
-  ZOOKEEPER_OPTIONS,
   zooKeeperHosts,
   type ZooKeeperSettings,
   type ZooKeeperTransportOptions,

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { declareOptions, readOptions } from "../../src/options/declare.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { SocketFactory } from "../../src/socket.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
@@ -89,6 +89,9 @@ export const ZOOKEEPER_OPTIONS = declareOptions("ZooKeeper", {
     doc: "Opens sockets (default: the runtime's)",
   },
 });
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof ZooKeeperTransportOptions, OptionSpec> = ZOOKEEPER_OPTIONS.options;
 
 /**
  * Reads the settings of one connection from its URL (`zookeeper://host:port/vhost`) and
