@@ -174,7 +174,12 @@ export class Connection implements ChannelSource {
   async #attempt(): Promise<TransportConnection> {
     const url = this.#url;
     try {
-      const { transport, params } = await resolveParams(url, this.#options, this.#stop.signal);
+      const { transport, params } = await resolveParams(
+        url,
+        this.#options,
+        this.#stop.signal,
+        this.#urls,
+      );
       this.#transport = transport;
       const live = await withTimeout(
         withCurrentPassword(params, this.#options.password).then((p) => transport.connect(p)),

@@ -35,6 +35,8 @@ export async function optionSections(): Promise<OptionsSection[]> {
   const { AZURE_OPTIONS } = await import("../transports/azure_storage_queues/options.ts");
   const { AMQP_OPTIONS, AMQPLIB_OPTIONS } = await import("../transports/amqp/options.ts");
   const { SQL_OPTIONS } = await import("../transports/sql/options.ts");
+  const { ETCD_OPTIONS } = await import("../transports/etcd/options.ts");
+  const { ZOOKEEPER_OPTIONS } = await import("../transports/zookeeper/options.ts");
   const virtual = declareOptions("virtual", VIRTUAL_OPTIONS);
   return [
     {
@@ -45,7 +47,8 @@ export async function optionSections(): Promise<OptionsSection[]> {
       omitVirtual: false,
     },
     {
-      title: "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla)",
+      title:
+        "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla, etcd, zookeeper)",
       intro: "The virtual base's options; `memory://` has these only.",
       declaration: virtual,
       omitVirtual: false,
@@ -55,6 +58,8 @@ export async function optionSections(): Promise<OptionsSection[]> {
     { title: "sqs", intro: "", declaration: SQS_OPTIONS, omitVirtual: true },
     { title: "azurestoragequeues", intro: "", declaration: AZURE_OPTIONS, omitVirtual: true },
     { title: "sqla", intro: "", declaration: SQL_OPTIONS, omitVirtual: true },
+    { title: "etcd", intro: "", declaration: ETCD_OPTIONS, omitVirtual: true },
+    { title: "zookeeper", intro: "", declaration: ZOOKEEPER_OPTIONS, omitVirtual: true },
     { title: "amqp", intro: "", declaration: AMQP_OPTIONS, omitVirtual: true },
     { title: "amqplib", intro: "", declaration: AMQPLIB_OPTIONS, omitVirtual: true },
   ];

@@ -13,6 +13,8 @@ import { REDIS_OPTIONS } from "../../transports/redis/options.ts";
 import { SQS_OPTIONS } from "../../transports/sqs/options.ts";
 import { AZURE_OPTIONS } from "../../transports/azure_storage_queues/options.ts";
 import { SQL_ENGINE_OPTIONS, SQL_OPTIONS } from "../../transports/sql/options.ts";
+import { ETCD_OPTIONS } from "../../transports/etcd/options.ts";
+import { ZOOKEEPER_OPTIONS } from "../../transports/zookeeper/options.ts";
 import { kombuSkipReason, runPython } from "../_support/python.ts";
 import { envSkip } from "../_support/skips.ts";
 
@@ -45,6 +47,8 @@ describe("Kombu 5.2's transport option names", () => {
       azurestoragequeues: AZURE_OPTIONS,
       filesystem: FILESYSTEM_OPTIONS,
       sqla: SQL_OPTIONS,
+      etcd: ETCD_OPTIONS,
+      zookeeper: ZOOKEEPER_OPTIONS,
     };
     const missing: string[] = [];
     for (const [transport, names] of Object.entries(kombu)) {
@@ -56,6 +60,7 @@ describe("Kombu 5.2's transport option names", () => {
     assert.deepEqual(missing, []);
     assert.ok(kombu.redis.includes("visibility_timeout"), "the script found Kombu's names");
     assert.ok(kombu.sqla.includes("message_tablename"), "the script found the sqla names");
+    assert.ok(kombu.zookeeper.includes("polling_interval"), "etcd and zookeeper are asked too");
   });
 
   it(

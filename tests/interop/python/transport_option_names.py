@@ -9,7 +9,7 @@ import inspect
 import json
 import re
 
-from kombu.transport import filesystem, redis, SQS, azurestoragequeues, sqlalchemy
+from kombu.transport import filesystem, redis, SQS, azurestoragequeues, sqlalchemy, etcd, zookeeper
 from kombu.transport.virtual import base
 
 GET = re.compile(r"transport_options\.get\(\s*'([^']+)'")
@@ -34,5 +34,14 @@ print(json.dumps({
     "filesystem": sorted(set(read_by_get(filesystem)) | {"polling_interval"}),
     "sqla": sorted(
         set(OPTS_GET.findall(inspect.getsource(sqlalchemy))) | {"polling_interval"}
+    ),
+    # Neither reads options of its own: the virtual base's are what a Celery dict may carry.
+    "etcd": sorted(
+        set(read_by_get(etcd)) | set(base.Channel.from_transport_options) | {"polling_interval"}
+    ),
+    "zookeeper": sorted(
+        set(read_by_get(zookeeper))
+        | set(base.Channel.from_transport_options)
+        | {"polling_interval"}
     ),
 }))
