@@ -10,6 +10,7 @@ import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.t
 import { eitherSignal, withTimeout } from "./connection/_async.ts";
 import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
+import { awaitRecovery, RECOVERY_POLICY } from "./connection/recovering.ts";
 import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
 import { withCurrentPassword } from "./connection/credentials.ts";
@@ -66,6 +67,7 @@ export class Connection implements ChannelSource {
   readonly #stop = new AbortController();
   readonly #attached = new Set<Revivable>();
   #recovering: Promise<void> | undefined;
+  #lastFailure: unknown;
   readonly #drain = new DrainGate();
   /** Keys of entities declared on the current connection (cleared on reconnect). */
   readonly #declared = new Set<string>();
@@ -188,6 +190,7 @@ export class Connection implements ChannelSource {
       this.#adopt(live);
       return live;
     } catch (error) {
+      this.#lastFailure = error;
       if (this.#urls.length > 1) this.#url = this.#cycle.next().value;
       if (error instanceof KombuError) throw error;
       throw new ConnectionError(
@@ -225,14 +228,11 @@ export class Connection implements ChannelSource {
     this.#recovering = (async () => {
       while (!this.#closed && !this.#live && this.#attached.size > 0) {
         try {
-          await this.ensureConnection({
-            intervalStart: 1000,
-            intervalStep: 1000,
-            intervalMax: 30000,
-            jitter: true,
+          await this.#open({
+            ...RECOVERY_POLICY,
             ...this.#options.recoveryPolicy,
             signal: this.#stop.signal,
-          });
+          }, true);
           // One consumer that cannot start again must not keep the others down.
           for (const revivable of [...this.#attached]) {
             try {
@@ -257,9 +257,17 @@ export class Connection implements ChannelSource {
     await this.#recovering;
   }
 
-  async #open(policy: RetryPolicy): Promise<TransportConnection> {
+  async #open(policy: RetryPolicy, recovery = false): Promise<TransportConnection> {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
+    // Not the recovery's connect (it may wait forever): as often as this policy says, no longer.
+    if (!recovery && this.#recovering) {
+      const signal = eitherSignal(this.#stop.signal, policy.signal);
+      return await awaitRecovery(() => this.#live, () => this.#lastFailure, this.asUri(), {
+        ...policy,
+        signal,
+      });
+    }
     // Kombu: the next alternate URL at once, the policy's wait after each full round.
     this.#connecting ??= retryOverTime(
       () => this.#attempt(),
@@ -318,7 +326,9 @@ export class Connection implements ChannelSource {
     return (...args: A) =>
       retryOverTime(async (attempt) => {
         if (attempt > 0) {
-          await this.ensureConnection({ ...options, maxRetries: options.maxRetries ?? Infinity });
+          // While a recovery runs, one look per attempt: the attempts count as this policy says.
+          const maxRetries = this.#recovering ? 0 : options.maxRetries ?? Infinity;
+          await this.ensureConnection({ ...options, maxRetries });
           await options.onRevive?.(await this.defaultChannel());
         }
         return await fn(...args);
