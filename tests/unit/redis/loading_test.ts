@@ -9,12 +9,24 @@ import net from "node:net";
 import { after, describe, it } from "node:test";
 import { Connection, Queue } from "../../../mod.ts";
 import { RespParser } from "../../../transports/redis/resp/parser.ts";
+import type { RespValue } from "../../../transports/redis/resp/types.ts";
 import { brokerSkipReason } from "../../_support/brokers.ts";
 import { envSkip } from "../../_support/skips.ts";
 import { dropPrefix, randomPrefix, rawRedis } from "./_helpers.ts";
+import { until } from "../../faults/_ledger.ts";
 
 const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1", 6379));
-const LOADING = new TextEncoder().encode("-LOADING Redis is loading the dataset in memory\r\n");
+const LOADING = "-LOADING Redis is loading the dataset in memory\r\n";
+const decoder = new TextDecoder();
+
+/** `promise`, or a failure when it does not settle in `ms` (a hang guard, not a timing check). */
+function settles<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const guard = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, guard]).finally(() => clearTimeout(timer));
+}
 
 /** A Redis whose first `loading` connections only ever answer `-LOADING`, then the shared one. */
 class LoadingRedis {
@@ -38,13 +50,14 @@ class LoadingRedis {
     client.on("close", () => this.#sockets.delete(client));
     client.on("error", () => client.destroy());
     if (this.accepted++ < this.loading) {
-      // Accepted while loading: every command of this connection is answered so.
+      // Accepted while loading: as Redis, it answers what may run during loading (CLIENT,
+      // SUBSCRIBE) and `-LOADING` to everything else, PING included.
       const parser = new RespParser();
-      client.on("data", (chunk: Uint8Array) =>
-        parser.feed(chunk, () => {
-          this.answered++;
-          client.write(LOADING);
-        }));
+      client.on(
+        "data",
+        (chunk: Uint8Array) =>
+          parser.feed(chunk, (command) => client.write(this.#whileLoading(command))),
+      );
       return;
     }
     const upstream = net.connect(6379, "127.0.0.1");
@@ -54,6 +67,29 @@ class LoadingRedis {
     client.on("close", () => upstream.destroy());
     client.pipe(upstream);
     upstream.pipe(client);
+  }
+
+  #whileLoading(command: RespValue): string {
+    const [name, sub, ...rest] = (command as Uint8Array[]).map((a) => decoder.decode(a));
+    const upper = name.toUpperCase();
+    if (upper === "CLIENT") {
+      return sub.toUpperCase() === "ID" ? `:${1000 + this.accepted}\r\n` : "+OK\r\n";
+    }
+    if (upper === "SUBSCRIBE" || upper === "PSUBSCRIBE") {
+      return [sub, ...rest].map((channel, i) =>
+        `*3\r\n$${upper.length}\r\n${upper.toLowerCase()}\r\n$${channel.length}\r\n${channel}\r\n:${
+          i + 1
+        }\r\n`
+      ).join("");
+    }
+    this.answered++;
+    return LOADING;
+  }
+
+  /** Drops every connection (a restart); the next `loading` connections find it loading. */
+  restart(loading: number): void {
+    this.loading = this.accepted + loading;
+    for (const socket of this.#sockets) socket.destroy();
   }
 
   async close(): Promise<void> {
@@ -91,7 +127,6 @@ describe("Redis -LOADING", () => {
             retryPolicy: { maxRetries: 20, intervalStart: 10, intervalStep: 10, intervalMax: 50 },
           });
           assert.ok(server.answered >= 1, "the server answered -LOADING first");
-          server.loading = server.accepted + 2; // and for the consumer's next connections
           const got = Promise.withResolvers<unknown>();
           const consumer = conn.consumer(queue, {
             callbacks: [async (body, message) => {
@@ -104,6 +139,41 @@ describe("Redis -LOADING", () => {
           await consumer.cancel();
         } finally {
           await conn.close();
+          await server.close();
+        }
+      },
+    );
+
+    it(
+      `a consumer recovers through a restart that loads, and gets what is published (${driver})`,
+      skip.options(),
+      async () => {
+        const server = new LoadingRedis(0);
+        const port = await server.listen();
+        const options = {
+          transportOptions: { globalKeyprefix: `${prefix}${driver}-c.`, driver },
+          recoveryPolicy: { intervalStart: 10, intervalStep: 10, intervalMax: 50 },
+        };
+        const conn = new Connection(`redis://127.0.0.1:${port}/0`, options);
+        const direct = new Connection("redis://127.0.0.1:6379/0", options);
+        try {
+          const queue = new Queue(`loading-c-${driver}`);
+          const got = Promise.withResolvers<unknown>();
+          const consumer = conn.consumer(queue, {
+            callbacks: [async (body, message) => {
+              await message.ack();
+              got.resolve(body);
+            }],
+          });
+          await consumer.consume();
+          server.restart(3); // its next three connections answer -LOADING
+          await until(() => server.answered >= 1, 10_000);
+          await direct.producer().publish({ n: 2 }, { routingKey: queue.name, declare: [queue] });
+          assert.deepStrictEqual(await settles(got.promise, 10_000), { n: 2 });
+          await consumer.cancel();
+        } finally {
+          await conn.close();
+          await direct.close();
           await server.close();
         }
       },
