@@ -10,7 +10,7 @@ import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.t
 import { eitherSignal, withTimeout } from "./connection/_async.ts";
 import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
-import { awaitRecovery, RECOVERY_POLICY } from "./connection/recovering.ts";
+import { awaitRecovery, type Recovery, RECOVERY_POLICY } from "./connection/recovering.ts";
 import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
 import { withCurrentPassword } from "./connection/credentials.ts";
@@ -67,7 +67,13 @@ export class Connection implements ChannelSource {
   readonly #stop = new AbortController();
   readonly #attached = new Set<Revivable>();
   #recovering: Promise<void> | undefined;
-  #lastFailure: unknown;
+  /** What a caller that does not run the recovery looks at while it runs. */
+  readonly #recovery: Recovery<TransportConnection> = {
+    live: () => this.#live,
+    lastFailure: undefined,
+    progress: () => this.#connecting ?? this.#recovering,
+    stop: this.#stop.signal,
+  };
   readonly #drain = new DrainGate();
   /** Keys of entities declared on the current connection (cleared on reconnect). */
   readonly #declared = new Set<string>();
@@ -190,7 +196,7 @@ export class Connection implements ChannelSource {
       this.#adopt(live);
       return live;
     } catch (error) {
-      this.#lastFailure = error;
+      this.#recovery.lastFailure = error;
       if (this.#urls.length > 1) this.#url = this.#cycle.next().value;
       if (error instanceof KombuError) throw error;
       throw new ConnectionError(
@@ -257,17 +263,11 @@ export class Connection implements ChannelSource {
     await this.#recovering;
   }
 
-  async #open(policy: RetryPolicy, recovery = false): Promise<TransportConnection> {
+  async #open(policy: RetryPolicy, own = false): Promise<TransportConnection> {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
-    // Not the recovery's connect (it may wait forever): as often as this policy says, no longer.
-    if (!recovery && this.#recovering) {
-      const signal = eitherSignal(this.#stop.signal, policy.signal);
-      return await awaitRecovery(() => this.#live, () => this.#lastFailure, this.asUri(), {
-        ...policy,
-        signal,
-      });
-    }
+    // Not the recovery's own connect (it may wait forever): as often as this policy says.
+    if (!own && this.#recovering) return awaitRecovery(this.#recovery, this.asUri(), policy);
     // Kombu: the next alternate URL at once, the policy's wait after each full round.
     this.#connecting ??= retryOverTime(
       () => this.#attempt(),

@@ -76,4 +76,17 @@ describe("Producer: retry during a running recovery", () => {
       await conn.close();
     }
   });
+
+  it("a wait of its own policy ends when the recovery gets through", async () => {
+    const { conn, transport } = await recovering();
+    try {
+      // Waits of a minute: only the recovery's progress can end the wait within the guard.
+      const ensured = conn.ensureConnection({ intervalStart: 60_000, maxRetries: 1 });
+      transport.failures = 0;
+      assert.equal(await settles(ensured, "ensureConnection"), conn);
+      assert.equal(conn.connected, true);
+    } finally {
+      await conn.close();
+    }
+  });
 });
