@@ -19,6 +19,13 @@ const skip = envSkip(import.meta.url, await brokerSkipReason("Redis", "127.0.0.1
 const LOADING = "-LOADING Redis is loading the dataset in memory\r\n";
 const decoder = new TextDecoder();
 
+/** A promise and its resolve (Node 20 has no `Promise.withResolvers`). */
+function deferred(): { promise: Promise<unknown>; resolve: (value: unknown) => void } {
+  let resolve!: (value: unknown) => void;
+  const promise = new Promise<unknown>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
 /** `promise`, or a failure when it does not settle in `ms` (a hang guard, not a timing check). */
 function settles<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -127,7 +134,7 @@ describe("Redis -LOADING", () => {
             retryPolicy: { maxRetries: 20, intervalStart: 10, intervalStep: 10, intervalMax: 50 },
           });
           assert.ok(server.answered >= 1, "the server answered -LOADING first");
-          const got = Promise.withResolvers<unknown>();
+          const got = deferred();
           const consumer = conn.consumer(queue, {
             callbacks: [async (body, message) => {
               await message.ack();
@@ -158,7 +165,7 @@ describe("Redis -LOADING", () => {
         const direct = new Connection("redis://127.0.0.1:6379/0", options);
         try {
           const queue = new Queue(`loading-c-${driver}`);
-          const got = Promise.withResolvers<unknown>();
+          const got = deferred();
           const consumer = conn.consumer(queue, {
             callbacks: [async (body, message) => {
               await message.ack();
