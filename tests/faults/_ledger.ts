@@ -8,6 +8,12 @@
  * - nothing consumed that was never published,
  * - no hang: {@link Ledger.watch} fails with the ledger's state when its deadline passes.
  *
+ * What a scenario may lose by design (a write acknowledged by a master that died before it
+ * replicated) is declared, with its reason, by {@link Ledger.allowLoss} (`certain`: every one of
+ * them must be lost) and {@link Ledger.allowDuplicates}; failure messages name both. A stream of
+ * unknown length grows with {@link Ledger.publishNext} / {@link publishRetrying}, whose retries
+ * (a publish's `retryPolicy.onRetry`) count as attempts.
+ *
  * Failure messages list the missing and extra numbers and the seed; `WAKAME_FAULT_SEED=<seed>`
  * replays a run's fault points; `WAKAME_FAULT_VERBOSE=1` prints every ledger, passed or not.
  *
