@@ -34,6 +34,7 @@ export async function optionSections(): Promise<OptionsSection[]> {
   const { SQS_OPTIONS } = await import("../transports/sqs/options.ts");
   const { AZURE_OPTIONS } = await import("../transports/azure_storage_queues/options.ts");
   const { AMQP_OPTIONS, AMQPLIB_OPTIONS } = await import("../transports/amqp/options.ts");
+  const { PYRO_OPTIONS } = await import("../transports/pyro/options.ts");
   const virtual = declareOptions("virtual", VIRTUAL_OPTIONS);
   return [
     {
@@ -55,6 +56,7 @@ export async function optionSections(): Promise<OptionsSection[]> {
     { title: "azurestoragequeues", intro: "", declaration: AZURE_OPTIONS, omitVirtual: true },
     { title: "amqp", intro: "", declaration: AMQP_OPTIONS, omitVirtual: true },
     { title: "amqplib", intro: "", declaration: AMQPLIB_OPTIONS, omitVirtual: true },
+    { title: "pyro", intro: "", declaration: PYRO_OPTIONS, omitVirtual: true },
   ];
 }
 
