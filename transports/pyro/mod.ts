@@ -63,7 +63,6 @@ export {
 export {
   PYRO_DEFAULT_BROKER_NAME,
   PYRO_DEFAULT_PORT,
-  PYRO_OPTIONS,
   type PyroSettings,
   type PyroTransportOptions,
   readPyroSettings,
