@@ -15,6 +15,7 @@ import { envelopeFromObject, envelopeToObject } from "../../src/envelope.ts";
 import type { QueueBackend, StoredMessage } from "../../src/virtual/backend.ts";
 import {
   lookupPyroName,
+  PyroCommunicationError,
   PyroConnection,
   type PyroConnectOptions,
   PyroRemoteError,
@@ -64,7 +65,17 @@ export class PyroBackend implements QueueBackend {
   }
 
   async #call(method: string, ...args: SerpentValue[]): Promise<SerpentValue> {
-    return (await this.connection()).call(method, ...args);
+    const link = await this.connection();
+    const used = link.calls > 0;
+    try {
+      return await link.call(method, ...args);
+    } catch (error) {
+      // A link that served calls before and is found closed now is a daemon that went away
+      // (restarted) while it idled: the call never reached a daemon that could answer it, so
+      // it is made once more on a fresh lookup. A call that timed out is not repeated.
+      if (!used || !(error instanceof PyroCommunicationError) || !error.closedByPeer) throw error;
+      return (await this.connection()).call(method, ...args);
+    }
   }
 
   /** `new_queue` (ignored by the daemon when it exists), then `put` of the envelope dict. */

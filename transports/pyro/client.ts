@@ -25,7 +25,7 @@ import {
   PyroProtocolError,
   SERPENT_SERIALIZER_ID,
 } from "./protocol.ts";
-import { PyTuple, serpentDumps, serpentLoads, type SerpentValue } from "./serpent.ts";
+import { PyTuple, serpentDumps, SerpentError, serpentLoads, type SerpentValue } from "./serpent.ts";
 
 /** The name server's object id. */
 export const PYRO_NAME_SERVER = "Pyro.NameServer";
@@ -36,10 +36,16 @@ export class PyroCommunicationError extends OperationalError {
    * @param message what failed
    * @param options the cause
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, options?: ErrorOptions & { closedByPeer?: boolean }) {
     super(message, options);
     this.name = "PyroCommunicationError";
+    this.closedByPeer = options?.closedByPeer ?? false;
   }
+  /**
+   * The connection closed or failed before an answer came (not a timeout, not garbled data):
+   * the daemon went away, so whatever it took went with it.
+   */
+  readonly closedByPeer: boolean;
 }
 
 /** The remote method raised; `className` is Python's (`_queue.Empty`, `builtins.KeyError`). */
@@ -89,6 +95,7 @@ export class PyroConnection {
   #seq = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #broken: Error | undefined;
+  #calls = 0;
 
   private constructor(socket: Socket, objectId: string, timeout: number) {
     this.#socket = socket;
@@ -130,6 +137,11 @@ export class PyroConnection {
     return connection;
   }
 
+  /** How many calls were made on this connection. */
+  get calls(): number {
+    return this.#calls;
+  }
+
   /** True once the link failed or was closed; open a new connection. */
   get broken(): boolean {
     return this.#broken !== undefined;
@@ -145,6 +157,7 @@ export class PyroConnection {
    * @throws {PyroCommunicationError} when the link failed (the connection is then broken)
    */
   call(method: string, ...args: SerpentValue[]): Promise<SerpentValue> {
+    this.#calls++;
     const payload = new PyTuple([this.#objectId, method, new PyTuple(args), {}]);
     const run = this.#queue.then(() => this.#exchange(MSG_INVOKE, payload, [MSG_RESULT]));
     this.#queue = run.catch(() => {});
@@ -192,7 +205,11 @@ export class PyroConnection {
       this.#broken = error instanceof Error ? error : new Error(String(error));
       void this.#socket.close().catch(() => {});
       if (error instanceof PyroCommunicationError) throw error;
-      throw new PyroCommunicationError("Pyro link failed", { cause: error });
+      const garbled = error instanceof PyroProtocolError || error instanceof SerpentError;
+      throw new PyroCommunicationError("Pyro link failed", {
+        cause: error,
+        closedByPeer: !garbled,
+      });
     } finally {
       clearTimeout(timer);
     }
@@ -209,7 +226,11 @@ export class PyroConnection {
   async #read(size: number): Promise<Uint8Array> {
     while (this.#buffer.length < size) {
       const { value, done } = await this.#reader.read();
-      if (done) throw new PyroCommunicationError("Pyro daemon closed the connection");
+      if (done) {
+        throw new PyroCommunicationError("Pyro daemon closed the connection", {
+          closedByPeer: true,
+        });
+      }
       const joined = new Uint8Array(this.#buffer.length + value.length);
       joined.set(this.#buffer);
       joined.set(value, this.#buffer.length);

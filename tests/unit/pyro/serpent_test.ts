@@ -32,7 +32,7 @@ const python = envSkip(
   spawnSync(PYTHON, ["-c", "import serpent"]).status === 0 ? false : "python3-serpent missing",
 );
 
-const value: fc.Arbitrary<SerpentValue> = fc.letrec((tie) => ({
+const value = fc.letrec<{ leaf: SerpentValue; node: SerpentValue }>((tie) => ({
   leaf: fc.oneof(
     fc.string({ unit: "grapheme" }),
     fc.string({ unit: "binary" }),
