@@ -35,6 +35,8 @@ export class PyroBackend implements QueueBackend {
   #closed = false;
 
   /**
+   * Makes the store of one connection (it connects on first use).
+   *
    * @param settings where the name server is and what to look up
    * @param connect socket factory and timeout
    */

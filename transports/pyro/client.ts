@@ -33,6 +33,8 @@ export const PYRO_NAME_SERVER = "Pyro.NameServer";
 /** The link to a Pyro daemon failed (refused, closed, timed out, garbled). */
 export class PyroCommunicationError extends OperationalError {
   /**
+   * Makes the error.
+   *
    * @param message what failed
    * @param options the cause
    */
@@ -55,6 +57,8 @@ export class PyroRemoteError extends Error {
   /** Its arguments. */
   readonly args: readonly SerpentValue[];
   /**
+   * Makes the error of a remote exception.
+   *
    * @param className the Python class
    * @param args the exception's arguments
    */

@@ -56,7 +56,11 @@ export interface PyroHeader {
 
 /** A framing error: not a Pyro header, a wrong version or checksum. */
 export class PyroProtocolError extends Error {
-  /** @param message what is wrong */
+  /**
+   * Makes the error.
+   *
+   * @param message what is wrong
+   */
   constructor(message: string) {
     super(message);
     this.name = "PyroProtocolError";

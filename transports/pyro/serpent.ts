@@ -35,6 +35,8 @@ export class PyTuple {
   /** The items. */
   readonly items: readonly SerpentValue[];
   /**
+   * Wraps the items of a tuple.
+   *
    * @param items the items
    */
   constructor(items: readonly SerpentValue[]) {
@@ -44,7 +46,11 @@ export class PyTuple {
 
 /** Text that is not serpent (or not the subset this codec reads). */
 export class SerpentError extends Error {
-  /** @param message what is wrong and where */
+  /**
+   * Makes the error.
+   *
+   * @param message what is wrong and where
+   */
   constructor(message: string) {
     super(message);
     this.name = "SerpentError";
