@@ -26,6 +26,7 @@ const DOCS: Record<string, string> = {
   azurestoragequeues: "transports/azure_storage_queues/mod.ts",
   amqp: "transports/amqp/mod.ts",
   amqplib: "transports/amqplib/mod.ts",
+  pyro: "transports/pyro/mod.ts",
 };
 
 describe("option documentation", () => {
