@@ -29,7 +29,10 @@ class FakeDaemon {
   port = 0;
   readonly sockets = new Set<NetSocket>();
   calls: string[] = [];
-  constructor(public handler: Handler) {}
+  handler: Handler;
+  constructor(handler: Handler) {
+    this.handler = handler;
+  }
 
   async start(): Promise<this> {
     this.server = createServer((socket) => {
