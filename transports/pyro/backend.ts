@@ -33,6 +33,8 @@ export class PyroBackend implements QueueBackend {
   readonly #connect: PyroConnectOptions;
   #link: Promise<PyroConnection> | undefined;
   #closed = false;
+  /** Queues this store made sure of with `new_queue` (a put answered `KeyError` makes again). */
+  readonly #created = new Set<string>();
 
   /**
    * Makes the store of one connection (it connects on first use).
@@ -80,10 +82,23 @@ export class PyroBackend implements QueueBackend {
     }
   }
 
-  /** `new_queue` (ignored by the daemon when it exists), then `put` of the envelope dict. */
+  /**
+   * `put` of the envelope dict; `new_queue` first for a queue this store has not created (or
+   * when the daemon answers `KeyError`: deleted by another client, or a restarted daemon).
+   */
   async put(queue: string, message: StoredMessage): Promise<void> {
-    await this.#call("new_queue", queue);
-    await this.#call("put", queue, envelopeToObject(message) as SerpentValue);
+    const envelope = envelopeToObject(message) as SerpentValue;
+    if (!this.#created.has(queue)) {
+      await this.#call("new_queue", queue);
+      this.#created.add(queue);
+    }
+    try {
+      await this.#call("put", queue, envelope);
+    } catch (error) {
+      if (!isRemote(error, "KeyError")) throw error;
+      await this.#call("new_queue", queue);
+      await this.#call("put", queue, envelope);
+    }
   }
 
   /** `get`; the daemon's `queue.Empty` (or `KeyError` for no queue) is nothing. */
@@ -127,6 +142,7 @@ export class PyroBackend implements QueueBackend {
 
   /** `delete`; a queue the daemon does not have is already gone. */
   async delete(queue: string): Promise<void> {
+    this.#created.delete(queue);
     try {
       await this.#call("delete", queue);
     } catch (error) {
@@ -137,6 +153,7 @@ export class PyroBackend implements QueueBackend {
   /** `new_queue` (Kombu's `_new_queue`). */
   async declare(queue: string): Promise<void> {
     await this.#call("new_queue", queue);
+    this.#created.add(queue);
   }
 
   /** `has_queue` (Kombu's `_has_queue`). */

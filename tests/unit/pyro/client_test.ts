@@ -221,6 +221,13 @@ describe("Pyro client against a fake daemon", () => {
       await backend.delete("r");
       assert.equal(await backend.exists("r"), false);
       assert.equal(await backend.size("r"), 0);
+      // A daemon that lost its queues answers KeyError to a put: the queue is made again.
+      await backend.put("s", message(4));
+      queues.clear();
+      const before = broker.calls.length;
+      await backend.put("s", message(5));
+      assert.deepEqual(broker.calls.slice(before), ["put", "new_queue", "put"]);
+      assert.equal((await backend.get("s"))?.tag, "tag-5");
     } finally {
       await backend.close();
     }
