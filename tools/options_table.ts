@@ -37,6 +37,7 @@ export async function optionSections(): Promise<OptionsSection[]> {
   const { SQL_OPTIONS } = await import("../transports/sql/options.ts");
   const { ETCD_OPTIONS } = await import("../transports/etcd/options.ts");
   const { ZOOKEEPER_OPTIONS } = await import("../transports/zookeeper/options.ts");
+  const { PYRO_OPTIONS } = await import("../transports/pyro/options.ts");
   const virtual = declareOptions("virtual", VIRTUAL_OPTIONS);
   return [
     {
@@ -48,7 +49,7 @@ export async function optionSections(): Promise<OptionsSection[]> {
     },
     {
       title:
-        "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla, etcd, zookeeper)",
+        "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla, etcd, zookeeper, pyro)",
       intro: "The virtual base's options; `memory://` has these only.",
       declaration: virtual,
       omitVirtual: false,
@@ -62,6 +63,7 @@ export async function optionSections(): Promise<OptionsSection[]> {
     { title: "zookeeper", intro: "", declaration: ZOOKEEPER_OPTIONS, omitVirtual: true },
     { title: "amqp", intro: "", declaration: AMQP_OPTIONS, omitVirtual: true },
     { title: "amqplib", intro: "", declaration: AMQPLIB_OPTIONS, omitVirtual: true },
+    { title: "pyro", intro: "", declaration: PYRO_OPTIONS, omitVirtual: true },
   ];
 }
 
