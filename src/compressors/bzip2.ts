@@ -3,8 +3,9 @@
  * through the optional package `bzip2-wasm`: libbzip2 1.0.8 (the library Python's `bz2` uses)
  * compiled to WebAssembly, on Node, Bun and Deno. Bodies over 900 kB go in blocks of 900 kB as
  * Python's `bz2.compress` writes them, smaller ones in one block just large enough; libbzip2
- * checks every block CRC and the stream CRC when decompressing. About 2 to 8 MB/s each way (the
- * pure-JavaScript `compressjs` it replaces compressed at 0.1 to 0.6 MB/s).
+ * checks every block CRC and the stream CRC when decompressing. A 256 kB JSON body compresses
+ * at 12 to 19 MB/s and decompresses at 26 to 46 MB/s (the pure-JavaScript `compressjs` it
+ * replaces compressed at 0.2 to 2.8 MB/s).
  *
  * @module
  */
