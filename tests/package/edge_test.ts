@@ -242,7 +242,7 @@ const readmeWorker :Workerd.Worker = (
       for (const text of Object.values(bundles)) {
         assert.doesNotMatch(
           text,
-          /node_modules\/(msgpackr|yaml|ioredis|amqplib|compressjs|node-liblzma)\//,
+          /node_modules\/(msgpackr|yaml|ioredis|amqplib|bzip2-wasm|node-liblzma)\//,
         );
       }
     },
