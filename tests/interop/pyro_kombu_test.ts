@@ -5,12 +5,18 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { Connection, Exchange, Queue } from "../../mod.ts";
+import { Connection, Queue } from "../../mod.ts";
 import type { Message } from "../../src/message.ts";
 import { PyroTransport } from "../../transports/pyro/mod.ts";
 import { type PyroServer, pyroSkipReason, startPyro } from "../_support/pyro_server.ts";
 import { runPython } from "../_support/python.ts";
 import { envSkip } from "../_support/skips.ts";
+import {
+  assertFromKombu,
+  assertToKombu,
+  lines,
+  publishForKombu,
+} from "../_support/store_interop.ts";
 
 const skip = envSkip(import.meta.url, pyroSkipReason());
 // store_peer.py, told the name server's port (Kombu 5.2 always asks 9090).
@@ -18,22 +24,11 @@ const peer = fileURLToPath(new URL("./python/pyro_peer.py", import.meta.url));
 const run = crypto.randomUUID().slice(0, 8);
 let pyro: PyroServer | undefined;
 
-interface Received {
-  body: { from: string; n: number; text?: string };
-  headers: Record<string, unknown>;
-  correlation_id: string;
-  reply_to: string;
-  content_type: string;
-  redelivered: boolean;
-}
-
 const connect = () =>
   new Connection(pyro!.url, {
     transport: PyroTransport,
     transportOptions: { pollingInterval: 50 },
   });
-const lines = (out: string): Received[] =>
-  out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
 const python = (mode: string, args: Record<string, unknown>) =>
   runPython(peer, [mode, JSON.stringify({ url: pyro!.url, seconds: 10, ...args })]);
 
@@ -60,46 +55,15 @@ describe("Pyro interop with Python Kombu", () => {
     await python("publish", { queue: name, count: 4 });
     await using conn = connect();
     const got = await take(conn, name, 4);
-    assert.deepEqual(
-      got.map((m) => m.payload),
-      [0, 1, 2, 3].map((n) => ({ from: "kombu", n, text: "héllo ✓" })),
-      "in order, every one once",
-    );
-    assert.equal(got[0].headers["x-peer"], "python");
-    assert.equal(got[1].headers.compression, "application/x-gzip");
-    assert.equal(got[0].correlationId, "py-0");
-    assert.equal(got[0].replyTo, "replies");
-    assert.equal(got[3].properties.priority, 3);
-    assert.equal(got[0].deliveryInfo.routingKey, name);
+    assertFromKombu(got, name, [0, 1, 2, 3], "in order, every one once");
   });
 
   it("publishes what Python Kombu consumes", skip.options(), async () => {
     const name = `to-python-${run}`;
     await using conn = connect();
-    const queue = new Queue(name, { exchange: new Exchange(name), routingKey: name });
-    const producer = conn.producer();
-    await producer.publish({ from: "wakame", n: 0, text: "héllo ✓" }, {
-      exchange: name,
-      routingKey: name,
-      declare: [queue],
-      headers: { "x-peer": "wakame" },
-      correlationId: "wk-0",
-      replyTo: "answers",
-    });
-    await producer.publish({ from: "wakame", n: 1 }, {
-      exchange: name,
-      routingKey: name,
-      compression: "zlib",
-    });
+    await publishForKombu(conn, name, { exchange: name });
     const got = lines(await python("consume", { queue: name, count: 2 }));
-    assert.deepEqual(got.map((m) => m.body), [
-      { from: "wakame", n: 0, text: "héllo ✓" },
-      { from: "wakame", n: 1 },
-    ]);
-    assert.equal(got[0].headers["x-peer"], "wakame");
-    assert.equal(got[0].correlation_id, "wk-0");
-    assert.equal(got[0].reply_to, "answers");
-    assert.equal(got[0].content_type, "application/json");
+    assertToKombu(got);
   });
 
   it("a message either side requeues reaches the other", skip.options(), async () => {

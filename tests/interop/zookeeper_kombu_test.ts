@@ -1,109 +1,20 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { Connection, Exchange, Queue } from "../../mod.ts";
-import type { Message } from "../../src/message.ts";
+import { describe, it } from "node:test";
 import { ZkClient, ZooKeeperTransport } from "../../transports/zookeeper/mod.ts";
 import { connectSocket } from "../../src/runtime/mod.ts";
-import {
-  startZooKeeper,
-  type ZooKeeperServer,
-  zookeeperSkipReason,
-} from "../_support/zookeeper_server.ts";
-import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
+import { startZooKeeper, zookeeperSkipReason } from "../_support/zookeeper_server.ts";
+import { kombuSkipReason } from "../_support/python.ts";
+import { serverFor } from "../_support/server_hooks.ts";
 import { envSkip } from "../_support/skips.ts";
+import * as kombu from "../_support/store_interop.ts";
 
 const skip = envSkip(import.meta.url, zookeeperSkipReason() || kombuSkipReason(["kazoo"]));
-const peer = fileURLToPath(new URL("./python/store_peer.py", import.meta.url));
 const run = crypto.randomUUID().slice(0, 8);
-let zookeeper: ZooKeeperServer | undefined;
 
-interface Received {
-  body: { from: string; n: number; text?: string };
-  headers: Record<string, unknown>;
-  correlation_id: string;
-  reply_to: string;
-  content_type: string;
-  redelivered: boolean;
-  routing_key: string;
-}
-
-const url = () => `zookeeper://127.0.0.1:${zookeeper!.port}/`;
-const connect = () =>
-  new Connection(url(), {
-    transport: ZooKeeperTransport,
-    transportOptions: { pollingInterval: 50 },
-  });
-
-function lines(out: string): Received[] {
-  return out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
-}
-
-/** Starts a Python consumer; `ready` resolves once it consumes (it prints READY). */
-function pythonConsuming(args: Record<string, unknown>): {
-  ready: Promise<void>;
-  done: Promise<Received[]>;
-  count(): number;
-} {
-  const child = spawn(PYTHON, [peer, "consume", JSON.stringify({ url: url(), ...args })], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  let readyNow!: () => void;
-  const ready = new Promise<void>((resolve) => (readyNow = resolve));
-  child.stdout.on("data", (chunk) => {
-    out += chunk;
-    if (out.includes("READY")) readyNow();
-  });
-  child.stderr.on("data", (chunk) => (err += chunk));
-  const done = new Promise<Received[]>((resolve, reject) => {
-    child.on("close", (code) => {
-      readyNow();
-      if (code !== 0) reject(new Error(`peer exited ${code}: ${err.slice(-2000)}`));
-      else resolve(lines(out));
-    });
-  });
-  return { ready, done, count: () => lines(out).length };
-}
-
-/** Consumes with wakame until `count` messages came or `ms` passed, acking each. */
-async function consumeHere(
-  conn: Connection,
-  name: string,
-  count: number,
-  ms = 20_000,
-  others: () => number = () => 0,
-  handlerMs = 0,
-) {
-  const got: Message[] = [];
-  let finish!: () => void;
-  const finished = new Promise<void>((resolve) => (finish = resolve));
-  const timer = setTimeout(finish, ms);
-  await using consumer = conn.consumer(new Queue(name), {
-    prefetchCount: handlerMs > 0 ? 1 : 0,
-    callbacks: [async (_body, message) => {
-      if (handlerMs > 0) await new Promise((r) => setTimeout(r, handlerMs));
-      got.push(message);
-      await message.ack();
-      if (got.length + others() >= count) finish();
-    }],
-  });
-  await consumer.consume();
-  const watch = setInterval(() => {
-    if (got.length + others() >= count) finish();
-  }, 50);
-  await finished;
-  clearTimeout(timer);
-  clearInterval(watch);
-  return got;
-}
-
-/** The envelopes under a queue's znode, read with a separate session. */
-async function storedEnvelopes(path: string): Promise<{ redelivered?: boolean }[]> {
+/** The envelopes under a queue's znode, read with a separate session to `port`. */
+async function storedEnvelopes(port: number, path: string): Promise<{ redelivered?: boolean }[]> {
   const client = new ZkClient({
-    hosts: [{ hostname: "127.0.0.1", port: zookeeper!.port }],
+    hosts: [{ hostname: "127.0.0.1", port }],
     sessionTimeout: 5000,
     connectTimeout: 5000,
     socketFactory: connectSocket,
@@ -125,125 +36,47 @@ async function storedEnvelopes(path: string): Promise<{ redelivered?: boolean }[
 }
 
 describe("zookeeper interop with Python Kombu", () => {
-  before(async () => {
-    if (skip.reason) return;
-    zookeeper = await startZooKeeper();
-  });
-  after(() => zookeeper?.stop());
+  const zookeeper = serverFor(skip, startZooKeeper);
+  const zookeeperPeer = kombu.storePeer(
+    () => `zookeeper://127.0.0.1:${zookeeper().port}/`,
+    ZooKeeperTransport,
+  );
 
-  it("consumes what Python Kombu published (plain and zlib)", skip.options(), async () => {
-    const name = `from-python-${run}`;
-    await runPython(peer, ["publish", JSON.stringify({ url: url(), queue: name, count: 4 })]);
-    await using conn = connect();
-    const got = await consumeHere(conn, name, 4);
+  it("consumes what Python Kombu published (plain and zlib)", skip.options(), () =>
     // Message n was published with priority n: kazoo's names (entry-<9 - p>-) put 3 first.
-    assert.deepEqual(
-      got.map((m) => m.payload),
-      [3, 2, 1, 0].map((n) => ({ from: "kombu", n, text: "héllo ✓" })),
+    kombu.consumesFromKombu(
+      zookeeperPeer,
+      `from-python-${run}`,
+      [3, 2, 1, 0],
       "highest priority first, every one once",
-    );
-    assert.equal(got[3].headers["x-peer"], "python");
-    assert.equal(got[0].headers.compression, "application/x-gzip");
-    assert.equal(got[3].correlationId, "py-0");
-    assert.equal(got[3].replyTo, "replies");
-    assert.equal(got[0].properties.priority, 3);
-    assert.equal(got[0].deliveryInfo.routingKey, name);
-  });
+    ));
 
-  it("publishes what Python Kombu consumes", skip.options(), async () => {
-    const name = `to-python-${run}`;
-    await using conn = connect();
-    const queue = new Queue(name, { exchange: new Exchange(name), routingKey: name });
-    const producer = conn.producer();
-    await producer.publish({ from: "wakame", n: 0, text: "héllo ✓" }, {
-      routingKey: name,
-      declare: [queue],
-      headers: { "x-peer": "wakame" },
-      correlationId: "wk-0",
-      replyTo: "answers",
-    });
-    await producer.publish({ from: "wakame", n: 1 }, { routingKey: name, compression: "zlib" });
-    const out = await runPython(peer, [
-      "consume",
-      JSON.stringify({ url: url(), queue: name, count: 2 }),
-    ]);
-    const got = lines(out);
-    assert.deepEqual(got.map((m) => m.body), [
-      { from: "wakame", n: 0, text: "héllo ✓" },
-      { from: "wakame", n: 1 },
-    ]);
-    assert.equal(got[0].headers["x-peer"], "wakame");
-    assert.equal(got[0].correlation_id, "wk-0");
-    assert.equal(got[0].reply_to, "answers");
-    assert.equal(got[0].content_type, "application/json");
-  });
+  it(
+    "publishes what Python Kombu consumes",
+    skip.options(),
+    () => kombu.publishesToKombu(zookeeperPeer, `to-python-${run}`),
+  );
 
   it(
     "shares a queue with a Kombu consumer: each message goes to exactly one",
     skip.options(),
-    async () => {
-      const name = `shared-${run}`;
-      const total = 30;
-      await using conn = connect();
-      await conn.producer().publish("warm-up", { routingKey: name });
-      {
-        await using warmUp = conn.simpleQueue(new Queue(name));
-        await (await warmUp.get({ timeout: 5000 })).ack();
-      }
-      const python = pythonConsuming({ queue: name, count: total, seconds: 8, idle: 2 });
-      await python.ready;
-      // A slow handler here (one at a time), so that Kombu's polling consumer gets its share.
-      const here = consumeHere(conn, name, total, 8_000, python.count, 100);
-      const producer = conn.producer();
-      for (let n = 0; n < total; n++) {
-        await producer.publish({ from: "wakame", n }, { routingKey: name });
-      }
-      const [mine, theirs] = await Promise.all([here, python.done]);
-      const seen = [
-        ...mine.map((m) => (m.payload as { n: number }).n),
-        ...theirs.map((m) => m.body.n),
-      ].sort((a, b) => a - b);
-      assert.deepEqual(seen, [...Array(total).keys()], "no message lost, none delivered twice");
-      assert.ok(mine.length > 0 && theirs.length > 0, `shared ${mine.length}/${theirs.length}`);
-      const channel = await conn.defaultChannel();
-      assert.equal(await channel.basicGet(name), undefined);
-    },
+    () => kombu.sharesQueueWithKombu(zookeeperPeer, `shared-${run}`),
   );
 
   it(
     "requeues as Kombu's restore does (top-level redelivered), for Kombu to take",
     skip.options(),
-    async () => {
-      const name = `requeued-${run}`;
-      {
-        await using conn = connect();
-        await conn.producer().publish({ from: "wakame", n: 7 }, { routingKey: name });
-        const channel = await conn.defaultChannel();
-        const delivery = await channel.basicGet(name);
-        assert.ok(delivery);
-        await channel.basicReject(delivery.deliveryTag, true);
-      }
-      const stored = await storedEnvelopes(`/${name}`);
-      assert.deepEqual(stored.map((e) => e.redelivered), [true]);
-      // Kombu's virtual Message does not read the mark; it takes the message all the same.
-      const got = lines(
-        await runPython(peer, ["consume", JSON.stringify({ url: url(), queue: name, count: 1 })]),
-      );
-      assert.deepEqual(got.map((m) => m.body), [{ from: "wakame", n: 7 }]);
-    },
+    () =>
+      kombu.requeuesForKombu(
+        zookeeperPeer,
+        `requeued-${run}`,
+        () => storedEnvelopes(zookeeper().port, `/requeued-${run}`),
+      ),
   );
 
-  it("a message Kombu requeues reaches wakame marked redelivered", skip.options(), async () => {
-    const name = `kombu-requeued-${run}`;
-    await runPython(peer, ["publish", JSON.stringify({ url: url(), queue: name, count: 1 })]);
-    const out = await runPython(peer, [
-      "consume",
-      JSON.stringify({ url: url(), queue: name, count: 0, requeue: true }),
-    ]);
-    assert.equal(lines(out).length, 0);
-    await using conn = connect();
-    const got = await consumeHere(conn, name, 1, 5000);
-    assert.equal(got.length, 1);
-    assert.equal(got[0].deliveryInfo.redelivered, true);
-  });
+  it(
+    "a message Kombu requeues reaches wakame marked redelivered",
+    skip.options(),
+    () => kombu.kombuRequeueReachesWakame(zookeeperPeer, `kombu-requeued-${run}`),
+  );
 });
