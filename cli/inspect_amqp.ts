@@ -38,7 +38,8 @@ export async function inspectManagement(
     });
     if (!response.ok) {
       await response.body?.cancel();
-      throw new Error(`HTTP ${response.status} from ${root}/api/${path}`);
+      const refused = response.status === 401 ? ": the URL's user and password were refused" : "";
+      throw new Error(`HTTP ${response.status} from ${root}/api/${path}${refused}`);
     }
     return await response.json() as T;
   };

@@ -12,7 +12,31 @@ import { type RedisLink, replyText } from "../transports/redis/driver.ts";
 import { KeyLayout } from "../transports/redis/keys.ts";
 import { readSettings } from "../transports/redis/options.ts";
 import type { RespValue } from "../transports/redis/resp/types.ts";
+import { kombuTopicMatches } from "../src/virtual/exchange_types.ts";
 import type { InspectReport } from "./inspect_report.ts";
+
+/** One member of a `_kombu.binding.<exchange>` set. */
+interface RedisBinding {
+  exchange: string;
+  routingKey: string;
+  pattern: string;
+  queue: string;
+}
+
+/** The queues an entry published to `exchange` with `routingKey` was routed to. */
+function routedTo(bindings: readonly RedisBinding[], exchange: string, routingKey: string) {
+  if (exchange === "") return [routingKey];
+  const queues = bindings.filter((b) => {
+    if (b.exchange !== exchange) return false;
+    if (b.pattern === "") return b.routingKey === routingKey;
+    try {
+      return kombuTopicMatches(b.routingKey, routingKey);
+    } catch {
+      return false;
+    }
+  }).map((b) => b.queue);
+  return [...new Set(queues)];
+}
 
 const MODES: Record<string, RedisMode> = {
   redis: "tcp",
@@ -61,7 +85,7 @@ export async function inspectRedis(
   named: readonly string[],
 ): Promise<InspectReport> {
   const { params } = await resolveParams(url, {}, new AbortController().signal);
-  const settings = readSettings(params.transportOptions);
+  const settings = readSettings(params.transportOptions, params.queryOptions);
   const connector = new RedisConnector(params, settings, MODES[transport]);
   const layout = new KeyLayout(settings, connector.db);
   const link = await connector.open();
@@ -69,6 +93,7 @@ export async function inspectRedis(
   try {
     const bindingKeys = await scan(link, `${layout.prefix}_kombu.binding.*`);
     const queues = new Set(named);
+    const bindings: RedisBinding[] = [];
     for (const key of bindingKeys) {
       const exchange = key.slice(layout.bindingKey("").length);
       const members = texts(await link.send(["SMEMBERS", key]));
@@ -86,6 +111,7 @@ export async function inspectRedis(
         const [routingKey, pattern, queue] = parts;
         if (pattern !== "") type = "topic";
         report.bindings.push({ exchange, routingKey, queue });
+        bindings.push({ exchange, routingKey, pattern, queue });
         queues.add(queue);
       }
       report.exchanges.push({ name: exchange, type: members.length ? type : "?" });
@@ -113,23 +139,40 @@ export async function inspectRedis(
         }
       }
     }
-    const unackedQueues = new Map<string, number>();
+    // Kombu's `unacked` values are `[message, exchange, routing_key]`: the queues are found
+    // through the bindings, as Kombu's restore does.
     const now = Date.now() / 1000;
+    let hidden = 0;
     const index = texts(await link.send(["ZRANGE", layout.unackedIndex, 0, -1, "WITHSCORES"]));
     for (let i = 0; i + 1 < index.length; i += 2) {
       const tag = index[i];
       const raw = replyText(await link.send(["HGET", layout.unacked, tag]));
       let queue = "?";
+      let routed: string[] = [];
       try {
         const [, exchange, routingKey] = JSON.parse(raw ?? "[]") as [unknown, string, string];
-        queue = exchange ? `${exchange}/${routingKey}` : routingKey;
+        routed = routedTo(bindings, exchange ?? "", routingKey ?? "");
+        queue = routed.length > 0
+          ? routed.join(",")
+          : exchange
+          ? `${exchange}/${routingKey}`
+          : routingKey;
       } catch {
         // an entry another tool wrote: shown without its queue
+      }
+      if (named.length > 0 && !routed.some((q) => named.includes(q))) {
+        hidden++;
+        continue;
       }
       const age = Math.max(0, now - Number(index[i + 1]));
       report.unacked ??= [];
       report.unacked.push({ tag, queue, ageSeconds: age });
-      unackedQueues.set(queue, (unackedQueues.get(queue) ?? 0) + 1);
+    }
+    if (hidden > 0) {
+      report.notes.push(
+        `note: ${hidden} unacked entr${hidden === 1 ? "y" : "ies"} of other queues ` +
+          `not shown (name no queue to see all)`,
+      );
     }
     for (const queue of [...queues].sort()) {
       const subQueues: { priority: number; depth: number }[] = [];
