@@ -9,7 +9,7 @@
  * | `gzip` | `application/x-gzip` | gzip, zlib | all (Web `CompressionStream("deflate")`; `node:zlib` for small bodies where present) |
  * | `brotli` | `application/x-brotli` | brotli | Web streams where they know brotli (Node 24, Deno, Bun), else `node:zlib` (Node 20) |
  * | `zstd` | `application/zstd` | zstd, zstandard | where `node:zlib` has zstd (Node >= 22.15, Deno, Bun) |
- * | `bzip2` | `application/x-bz2` | bzip2, bzip | all, with the optional package `compressjs` (pure JavaScript, loaded on first use) |
+ * | `bzip2` | `application/x-bz2` | bzip2, bzip | Node, Deno, Bun, with the optional package `bzip2-wasm` (libbzip2 in WebAssembly, loaded on first use) |
  * | `lzma` | `application/x-lzma` | lzma, xz | all with WebAssembly, with the optional package `node-liblzma` (its WebAssembly build, loaded on first use) |
  *
  * Decompression checks integrity where a runtime does not: the zlib Adler-32 trailer, and that

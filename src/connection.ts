@@ -10,6 +10,7 @@ import type { ChannelSource, EnsureOptions, Revivable } from "./channel_source.t
 import { eitherSignal, withTimeout } from "./connection/_async.ts";
 import { DrainGate } from "./connection/_drain.ts";
 import { failoverCycle } from "./connection/failover.ts";
+import { awaitRecovery, type Recovery, RECOVERY_POLICY } from "./connection/recovering.ts";
 import { type ConnectionInfo, connectionInfo } from "./connection/info.ts";
 import type { ConnectionOptions } from "./connection/options.ts";
 import { withCurrentPassword } from "./connection/credentials.ts";
@@ -66,6 +67,13 @@ export class Connection implements ChannelSource {
   readonly #stop = new AbortController();
   readonly #attached = new Set<Revivable>();
   #recovering: Promise<void> | undefined;
+  /** What a caller that does not run the recovery looks at while it runs. */
+  readonly #recovery: Recovery<TransportConnection> = {
+    live: () => this.#live,
+    lastFailure: undefined,
+    progress: () => this.#connecting ?? this.#recovering,
+    stop: this.#stop.signal,
+  };
   readonly #drain = new DrainGate();
   /** Keys of entities declared on the current connection (cleared on reconnect). */
   readonly #declared = new Set<string>();
@@ -174,7 +182,12 @@ export class Connection implements ChannelSource {
   async #attempt(): Promise<TransportConnection> {
     const url = this.#url;
     try {
-      const { transport, params } = await resolveParams(url, this.#options, this.#stop.signal);
+      const { transport, params } = await resolveParams(
+        url,
+        this.#options,
+        this.#stop.signal,
+        this.#urls,
+      );
       this.#transport = transport;
       const live = await withTimeout(
         withCurrentPassword(params, this.#options.password).then((p) => transport.connect(p)),
@@ -188,6 +201,7 @@ export class Connection implements ChannelSource {
       this.#adopt(live);
       return live;
     } catch (error) {
+      this.#recovery.lastFailure = error;
       if (this.#urls.length > 1) this.#url = this.#cycle.next().value;
       if (error instanceof KombuError) throw error;
       throw new ConnectionError(
@@ -225,14 +239,11 @@ export class Connection implements ChannelSource {
     this.#recovering = (async () => {
       while (!this.#closed && !this.#live && this.#attached.size > 0) {
         try {
-          await this.ensureConnection({
-            intervalStart: 1000,
-            intervalStep: 1000,
-            intervalMax: 30000,
-            jitter: true,
+          await this.#open({
+            ...RECOVERY_POLICY,
             ...this.#options.recoveryPolicy,
             signal: this.#stop.signal,
-          });
+          }, true);
           // One consumer that cannot start again must not keep the others down.
           for (const revivable of [...this.#attached]) {
             try {
@@ -257,9 +268,11 @@ export class Connection implements ChannelSource {
     await this.#recovering;
   }
 
-  async #open(policy: RetryPolicy): Promise<TransportConnection> {
+  async #open(policy: RetryPolicy, own = false): Promise<TransportConnection> {
     if (this.#closed) throw new ConnectionError(`Cannot connect to ${this.asUri()}: closed`);
     if (this.#live) return this.#live;
+    // Not the recovery's own connect (it may wait forever): as often as this policy says.
+    if (!own && this.#recovering) return awaitRecovery(this.#recovery, this.asUri(), policy);
     // Kombu: the next alternate URL at once, the policy's wait after each full round.
     this.#connecting ??= retryOverTime(
       () => this.#attempt(),
@@ -318,7 +331,9 @@ export class Connection implements ChannelSource {
     return (...args: A) =>
       retryOverTime(async (attempt) => {
         if (attempt > 0) {
-          await this.ensureConnection({ ...options, maxRetries: options.maxRetries ?? Infinity });
+          // While a recovery runs, one look per attempt: the attempts count as this policy says.
+          const maxRetries = this.#recovering ? 0 : options.maxRetries ?? Infinity;
+          await this.ensureConnection({ ...options, maxRetries });
           await options.onRevive?.(await this.defaultChannel());
         }
         return await fn(...args);

@@ -136,6 +136,7 @@ registerTransport(
   }),
 );
 registerTransport(["etcd"], builtin("../transports/etcd/mod", "EtcdTransport"));
+registerTransport(["pyro"], builtin("../transports/pyro/mod", "PyroTransport"));
 registerTransport(
   ["zookeeper"],
   builtin("../transports/zookeeper/mod", "ZooKeeperTransport"),

@@ -316,6 +316,11 @@ export interface ConnectionParams {
    * over them; `readOptions` (`src/options/declare.ts`) reads both.
    */
   queryOptions?: Record<string, string>;
+  /**
+   * The connection's other URLs (Kombu's `alt` without this one), for a transport whose client
+   * takes every server at once (ZooKeeper, as Kombu's kazoo does); passwords included.
+   */
+  alternates?: readonly string[];
   /** Aborts connecting. */
   signal?: AbortSignal;
 }

@@ -20,6 +20,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
   );
   const { etcdCapabilities } = await import("../transports/etcd/mod.ts");
   const { zookeeperCapabilities } = await import("../transports/zookeeper/mod.ts");
+  const { pyroCapabilities } = await import("../transports/pyro/mod.ts");
   const rows: [string, string, Capabilities][] = [
     ["memory", "`memory://`", memoryCapabilities],
     ["filesystem", "`filesystem://`", filesystemCapabilities],
@@ -35,6 +36,7 @@ export async function transportRows(): Promise<[string, string, Capabilities][]>
     ],
     ["etcd", "`etcd://host:2379`", etcdCapabilities],
     ["zookeeper", "`zookeeper://host:2181/vhost`", zookeeperCapabilities],
+    ["pyro", "`pyro://host/kombu.broker`", pyroCapabilities],
   ];
   return rows;
 }

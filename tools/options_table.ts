@@ -34,6 +34,10 @@ export async function optionSections(): Promise<OptionsSection[]> {
   const { SQS_OPTIONS } = await import("../transports/sqs/options.ts");
   const { AZURE_OPTIONS } = await import("../transports/azure_storage_queues/options.ts");
   const { AMQP_OPTIONS, AMQPLIB_OPTIONS } = await import("../transports/amqp/options.ts");
+  const { SQL_OPTIONS } = await import("../transports/sql/options.ts");
+  const { ETCD_OPTIONS } = await import("../transports/etcd/options.ts");
+  const { ZOOKEEPER_OPTIONS } = await import("../transports/zookeeper/options.ts");
+  const { PYRO_OPTIONS } = await import("../transports/pyro/options.ts");
   const virtual = declareOptions("virtual", VIRTUAL_OPTIONS);
   return [
     {
@@ -44,7 +48,8 @@ export async function optionSections(): Promise<OptionsSection[]> {
       omitVirtual: false,
     },
     {
-      title: "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues)",
+      title:
+        "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla, etcd, zookeeper, pyro)",
       intro: "The virtual base's options; `memory://` has these only.",
       declaration: virtual,
       omitVirtual: false,
@@ -53,8 +58,12 @@ export async function optionSections(): Promise<OptionsSection[]> {
     { title: "redis", intro: "", declaration: REDIS_OPTIONS, omitVirtual: true },
     { title: "sqs", intro: "", declaration: SQS_OPTIONS, omitVirtual: true },
     { title: "azurestoragequeues", intro: "", declaration: AZURE_OPTIONS, omitVirtual: true },
+    { title: "sqla", intro: "", declaration: SQL_OPTIONS, omitVirtual: true },
+    { title: "etcd", intro: "", declaration: ETCD_OPTIONS, omitVirtual: true },
+    { title: "zookeeper", intro: "", declaration: ZOOKEEPER_OPTIONS, omitVirtual: true },
     { title: "amqp", intro: "", declaration: AMQP_OPTIONS, omitVirtual: true },
     { title: "amqplib", intro: "", declaration: AMQPLIB_OPTIONS, omitVirtual: true },
+    { title: "pyro", intro: "", declaration: PYRO_OPTIONS, omitVirtual: true },
   ];
 }
 

@@ -1,6 +1,6 @@
 /**
  * Compression codecs whose code lives in an optional npm package, loaded on first use (Kombu's
- * `bzip2` needs `compressjs`, `lzma` needs `node-liblzma`). Compression is asynchronous anyway,
+ * `bzip2` needs `bzip2-wasm`, `lzma` needs `node-liblzma`). Compression is asynchronous anyway,
  * so the first `compress` or `decompress` loads the package and later calls find it loaded; a
  * missing package fails that call with a `ConfigurationError` that names it and how to install it.
  *

@@ -27,6 +27,7 @@ const TLS_SCHEMES: ReadonlySet<string> = new Set(["amqps", "rediss"]);
  * @param url one broker URL
  * @param o the connection's options (they override the URL's parts)
  * @param signal aborts the connection attempt (the connection was closed)
+ * @param urls every URL of the connection (the others become `params.alternates`)
  * @returns the transport and its parameters
  * @throws {ConfigurationError} for a URL without a scheme or an unknown transport
  */
@@ -34,6 +35,7 @@ export async function resolveParams(
   url: string,
   o: ConnectionOptions,
   signal: AbortSignal,
+  urls: readonly string[] = [url],
 ): Promise<{ transport: Transport; params: ConnectionParams }> {
   const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(url)?.[1].toLowerCase();
   if (!scheme) {
@@ -81,6 +83,7 @@ export async function resolveParams(
     connectTimeout: o.connectTimeout ?? u.connectTimeout ?? 4000,
     transportOptions: { ...o.transportOptions },
     queryOptions,
+    alternates: urls.filter((other) => other !== url),
     signal,
   };
   return { transport, params };

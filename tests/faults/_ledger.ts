@@ -8,6 +8,12 @@
  * - nothing consumed that was never published,
  * - no hang: {@link Ledger.watch} fails with the ledger's state when its deadline passes.
  *
+ * What a scenario may lose by design (a write acknowledged by a master that died before it
+ * replicated) is declared, with its reason, by {@link Ledger.allowLoss} (`certain`: every one of
+ * them must be lost) and {@link Ledger.allowDuplicates}; failure messages name both. A stream of
+ * unknown length grows with {@link Ledger.publishNext} / {@link publishRetrying}, whose retries
+ * (a publish's `retryPolicy.onRetry`) count as attempts.
+ *
  * Failure messages list the missing and extra numbers and the seed; `WAKAME_FAULT_SEED=<seed>`
  * replays a run's fault points; `WAKAME_FAULT_VERBOSE=1` prints every ledger, passed or not.
  *
@@ -25,7 +31,7 @@
  */
 import { AssertionError } from "node:assert";
 import process from "node:process";
-import type { ConsumerOptions, Queue } from "../../mod.ts";
+import type { ConsumerOptions, Producer, Queue, RetryPolicy } from "../../mod.ts";
 import { POSSIBLE_DUPLICATE_HEADER } from "../../src/virtual/backend.ts";
 
 /** The state of one message number. */
@@ -63,6 +69,15 @@ function generator(seed: number): () => number {
   };
 }
 
+/** The entry of a number not yet published. */
+const newEntry = (): Entry => ({
+  attempts: 0,
+  state: "unsent",
+  fresh: 0,
+  redelivered: 0,
+  flagged: 0,
+});
+
 /** How often an entry was delivered. */
 const delivered = (e: Entry): number => e.fresh + e.redelivered + e.flagged;
 
@@ -88,12 +103,18 @@ export interface LedgerBody {
   n: number;
 }
 
+/** Numbers a scenario declared may end one way, and why (named in failure messages). */
+interface Allowance {
+  readonly numbers: ReadonlySet<number>;
+  readonly reason: string;
+  /** For a loss: every one of them must be lost, not only may. */
+  readonly certain: boolean;
+}
+
 /** One scenario's accounting. */
 export class Ledger {
   /** The scenario's name, in failure messages. */
   readonly name: string;
-  /** How many messages it publishes. */
-  readonly count: number;
   /** The seed of {@link point}; printed on failure. */
   readonly seed: number;
   /** A random tag of this run, in every body. */
@@ -104,25 +125,27 @@ export class Ledger {
   readonly #strangers: unknown[] = [];
   /** Notes of what the scenario did (faults injected), in failure messages. */
   readonly #notes: string[] = [];
+  /** Numbers that may be confirmed and never consumed ({@link allowLoss}). */
+  readonly #losses: Allowance[] = [];
+  /** Numbers that may be delivered again without a flag ({@link allowDuplicates}). */
+  readonly #repeats: Allowance[] = [];
   #wake: (() => void) | undefined;
 
   /**
    * @param name the scenario
-   * @param count how many messages
+   * @param count how many messages (it grows with {@link publishNext})
    * @param seed the seed of the fault points (default `WAKAME_FAULT_SEED` or random)
    */
-  constructor(name: string, count: number, seed: number = initialSeed()) {
+  constructor(name: string, count = 0, seed: number = initialSeed()) {
     this.name = name;
-    this.count = count;
     this.seed = seed;
     this.#random = generator(seed);
-    this.#entries = Array.from({ length: count }, () => ({
-      attempts: 0,
-      state: "unsent",
-      fresh: 0,
-      redelivered: 0,
-      flagged: 0,
-    }));
+    this.#entries = Array.from({ length: count }, newEntry);
+  }
+
+  /** How many numbers the ledger has (published or to be). */
+  get count(): number {
+    return this.#entries.length;
   }
 
   /** A random integer in `[from, to)`, from the seed. */
@@ -141,16 +164,21 @@ export class Ledger {
   }
 
   /**
-   * Publishes message `n` once through `send`, recording the attempt and how it settled.
+   * Publishes message `n` once through `send`, recording the attempt and how it settled. A
+   * `send` that retries by itself (a publish with a retry policy) calls `retried` for every
+   * attempt after the first: each may deliver a copy, as the ledger allows.
    *
    * @returns true when it resolved
    */
-  async publish(n: number, send: (body: LedgerBody) => Promise<unknown>): Promise<boolean> {
+  async publish(
+    n: number,
+    send: (body: LedgerBody, retried: () => void) => Promise<unknown>,
+  ): Promise<boolean> {
     const entry = this.#entries[n];
     entry.attempts++;
     entry.state = "pending";
     try {
-      await send(this.body(n));
+      await send(this.body(n), () => void entry.attempts++);
       entry.state = "confirmed";
       return true;
     } catch (error) {
@@ -177,6 +205,42 @@ export class Ledger {
         if (options.retryDelayMs) await sleep(options.retryDelayMs);
       }
     }
+  }
+
+  /**
+   * Publishes the next `howMany` numbers (the ledger grows by them), in order, each once through
+   * `send` (which may retry by itself: see {@link publish}). A stream whose publishes must all
+   * resolve: the first rejection fails with the ledger's state.
+   */
+  async publishNext(
+    howMany: number,
+    send: (body: LedgerBody, retried: () => void) => Promise<unknown>,
+  ): Promise<void> {
+    for (let i = 0; i < howMany; i++) {
+      const n = this.#entries.push(newEntry()) - 1;
+      if (!(await this.publish(n, send))) {
+        throw new AssertionError({
+          message: `publish ${n} rejected: ${String(this.#entries[n].error)}\n${this.summary()}`,
+        });
+      }
+    }
+  }
+
+  /**
+   * Declares numbers that may be confirmed and never consumed, and why (a write the broker
+   * acknowledged and lost by design, e.g. to asynchronous replication). With `certain`, every
+   * one of them must be lost: a delivered one fails the check too. Named in failure messages.
+   */
+  allowLoss(numbers: Iterable<number>, reason: string, { certain = false } = {}): void {
+    this.#losses.push({ numbers: new Set(numbers), reason, certain });
+  }
+
+  /**
+   * Declares numbers that may be delivered more than once without a flag, and why (an ack or
+   * fetch the broker acknowledged and lost by design). Named in failure messages.
+   */
+  allowDuplicates(numbers: Iterable<number>, reason: string): void {
+    this.#repeats.push({ numbers: new Set(numbers), reason, certain: false });
   }
 
   /**
@@ -208,16 +272,39 @@ export class Ledger {
     return this.#entries.filter((e) => e.state === "confirmed").length;
   }
 
-  /** Numbers confirmed and not (yet) delivered. */
+  /** Whether message `n` was delivered at least once. */
+  wasDelivered(n: number): boolean {
+    return n < this.count && delivered(this.#entries[n]) > 0;
+  }
+
+  /** Numbers confirmed and not (yet) delivered, the allowed losses among them. */
   missing(): number[] {
     return this.#numbers((e) => e.state === "confirmed" && delivered(e) === 0);
   }
 
+  /** Numbers confirmed and not (yet) delivered that no {@link allowLoss} covers. */
+  lost(): number[] {
+    return this.missing().filter((n) => !this.#losses.some((a) => a.numbers.has(n)));
+  }
+
+  /** Numbers {@link allowLoss} declared certainly lost that were delivered. */
+  survived(): number[] {
+    return this.#numbers((e, n) =>
+      delivered(e) > 0 && this.#losses.some((a) => a.certain && a.numbers.has(n))
+    );
+  }
+
   /**
    * Numbers delivered more often than the ledger allows: more fresh deliveries than publish
-   * attempts (each attempt may deliver once without the flag; a redelivery says it is one).
+   * attempts (each attempt may deliver once without the flag; a redelivery says it is one),
+   * unless {@link allowDuplicates} covers them.
    */
   extra(): number[] {
+    return this.unexplained().filter((n) => !this.#repeats.some((a) => a.numbers.has(n)));
+  }
+
+  /** Numbers with more fresh deliveries than publish attempts, the allowed ones among them. */
+  unexplained(): number[] {
     return this.#numbers((e) => e.fresh > Math.max(1, e.attempts));
   }
 
@@ -236,9 +323,9 @@ export class Ledger {
     return this.#numbers((e) => e.state === "pending");
   }
 
-  #numbers(test: (e: Entry) => boolean): number[] {
+  #numbers(test: (e: Entry, n: number) => boolean): number[] {
     const out: number[] = [];
-    this.#entries.forEach((e, n) => test(e) && out.push(n));
+    this.#entries.forEach((e, n) => test(e, n) && out.push(n));
     return out;
   }
 
@@ -252,7 +339,7 @@ export class Ledger {
     const done = () =>
       all
         ? this.#entries.every((e) => delivered(e) > 0)
-        : this.missing().length === 0 && this.unsettled().length === 0;
+        : this.lost().length === 0 && this.unsettled().length === 0;
     const deadline = Date.now() + ms;
     while (!done() && Date.now() < deadline) {
       await new Promise<void>((resolve) => {
@@ -280,8 +367,16 @@ export class Ledger {
       } rejected, ` +
       `${count("pending")} pending, ${count("unsent")} unsent; retried: ${list(retried)}`,
       `  consumed ${this.consumedCount} distinct; duplicates: ${list(duplicates)}`,
-      `  missing (confirmed, never consumed): ${list(this.missing())}`,
+      `  missing (confirmed, never consumed): ${list(this.lost())}`,
       `  extra (duplicated without redelivered flag or retry): ${list(this.extra())}`,
+      ...this.#losses.map((a) =>
+        `  ${a.certain ? "must" : "may"} be lost (${a.reason}): ${list([...a.numbers])}; ` +
+        `lost: ${list(this.missing().filter((n) => a.numbers.has(n)))}`
+      ),
+      ...this.#repeats.map((a) =>
+        `  may repeat (${a.reason}): ${list([...a.numbers])}; ` +
+        `repeated: ${list(this.unexplained().filter((n) => a.numbers.has(n)))}`
+      ),
       `  unsettled publishes: ${list(this.unsettled())}`,
       `  strangers: ${this.#strangers.length ? JSON.stringify(this.#strangers.slice(0, 5)) : "-"}`,
       ...(rejected ? [`  a rejection: ${String(rejected)}`] : []),
@@ -300,7 +395,10 @@ export class Ledger {
   check(expect: { delivered?: number; exactlyOnce?: boolean } = {}): void {
     const problems: string[] = [];
     if (this.unsettled().length) problems.push("publish promises left unsettled");
-    if (this.missing().length) problems.push("confirmed messages never consumed");
+    if (this.lost().length) problems.push("confirmed messages never consumed");
+    if (this.survived().length) {
+      problems.push(`delivered although certainly lost: ${list(this.survived())}`);
+    }
     if (this.extra().length) problems.push("duplicates without redelivered flag or retry");
     if (this.#strangers.length) problems.push("bodies that were never published");
     if (expect.exactlyOnce && this.notExactlyOnce().length) {
@@ -404,3 +502,34 @@ export async function consumeInto(
   // Bounded: a cancel that hangs must not hang the scenario's cleanup (the watchdog has spoken).
   return () => bounded(consumer.cancel(), 3000);
 }
+
+/** The retry policy of {@link publishRetrying}: patient enough for a failover. */
+export const FAILOVER_RETRY: RetryPolicy = {
+  maxRetries: 60,
+  intervalStart: 100,
+  intervalStep: 100,
+  intervalMax: 500,
+};
+
+/**
+ * Publishes the next `howMany` numbers of the ledger to `queue` (declared), each with `retry`
+ * and {@link FAILOVER_RETRY}; every retry is recorded as another attempt (its copy allowed).
+ */
+export function publishRetrying(
+  ledger: Ledger,
+  producer: Producer,
+  queue: Queue,
+  howMany: number,
+): Promise<void> {
+  return ledger.publishNext(howMany, (body, retried) =>
+    producer.publish(body, {
+      routingKey: queue.name,
+      declare: [queue],
+      retry: true,
+      retryPolicy: { ...FAILOVER_RETRY, onRetry: retried },
+    }));
+}
+
+/** The numbers `from` (inclusive) to `to` (exclusive). */
+export const range = (from: number, to: number): number[] =>
+  Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);

@@ -19,6 +19,24 @@ import { kombuFixture, runPython } from "../fixtures/python_kombu.ts";
 import { kombuSkipReason, PYTHON } from "../_support/python.ts";
 import { capabilitySkip, envSkip } from "../_support/skips.ts";
 
+/**
+ * What bzip2-wasm's own (Emscripten) loader would change, seen before any codec loads: the two
+ * globals, and its `process` listeners (which rethrow all but its `ExitStatus`; the test
+ * runner adds listeners of its own).
+ */
+const globalsNow = () => {
+  const process = (globalThis as { process?: { listeners(event: string): unknown[] } }).process;
+  return {
+    require: typeof (globalThis as { require?: unknown }).require,
+    __dirname: typeof (globalThis as { __dirname?: unknown }).__dirname,
+    emscriptenListeners:
+      ["uncaughtException", "unhandledRejection"].flatMap((event) =>
+        (process?.listeners(event) ?? []).filter((f) => /ExitStatus|throw reason/.test(String(f)))
+      ).length,
+  };
+};
+const globalsBefore = globalsNow();
+
 const available = availableCompressors();
 /** Every codec with a round trip: those this runtime lacks (zstd on Node 20) are named skips. */
 const codecs = [...new Set(["gzip", "bzip2", "lzma", "brotli", "zstd", ...available])];
@@ -137,6 +155,49 @@ describe("compression registry", () => {
     assert.ok(availableCompressors().includes("reverse"));
     assert.equal(getCompressor("REV"), reverse);
     assert.equal(getCompressor("Application/X-Reverse"), reverse);
+  });
+});
+
+describe("bzip2 through libbzip2 (bzip2-wasm)", () => {
+  const text = new TextEncoder();
+  const bz2 = async (s: string | Uint8Array) =>
+    (await compress(typeof s === "string" ? text.encode(s) : s, "bzip2")).body;
+  const join = (...parts: Uint8Array[]) => {
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (out.set(p, at), at + p.length), 0);
+    return out;
+  };
+
+  it("reads concatenated streams, as Python's bz2.decompress does", async () => {
+    const [a, b, c] = [await bz2("first "), await bz2("x".repeat(300_000)), await bz2("")];
+    const out = await decompress(join(a, b, c, a), "application/x-bz2");
+    assert.equal(new TextDecoder().decode(out), "first " + "x".repeat(300_000) + "first ");
+  });
+
+  it("refuses a complete stream followed by a cut or a corrupt one", async () => {
+    const a = await bz2("first ");
+    const b = await bz2("second ".repeat(50));
+    for (let cut = 1; cut < b.length; cut++) {
+      await assert.rejects(decompress(join(a, b.subarray(0, cut)), "bzip2"), DecodeError);
+    }
+    const bad = b.slice();
+    bad[20] ^= 0x10; // a bit in the first block's data
+    await assert.rejects(decompress(join(a, bad), "bzip2"), DecodeError);
+    await assert.rejects(decompress(join(a, text.encode("junk")), "bzip2"), DecodeError);
+  });
+
+  it("grows its output buffer for bodies that compress thousands of times", async () => {
+    for (const size of [1 << 20, 2_500_000]) { // one block; three 900 kB blocks
+      const zeros = new Uint8Array(size);
+      const body = await bz2(zeros);
+      assert.ok(body.length * 1000 < size, `${body.length} bytes`);
+      assert.deepEqual(await decompress(body, "bzip2"), zeros);
+    }
+  });
+
+  it("leaves globalThis and process alone (bzip2-wasm's own loader would not)", async () => {
+    assert.deepEqual(await decompress(await bz2("x"), "bzip2"), text.encode("x"));
+    assert.deepEqual(globalsNow(), globalsBefore);
   });
 });
 
@@ -265,7 +326,7 @@ print(json.dumps({"data": base64.b64encode(data).decode(),
 
 describe("bzip2 blocks across Python and wakame (live)", () => {
   it(
-    "reads Python's two-block body and writes a one-block body Python reads",
+    "reads Python's two-block and two-stream bodies and writes a one-block body Python reads",
     skipPython.options(),
     async () => {
       const out = runPython(
@@ -275,17 +336,20 @@ ours = base64.b64decode(json.load(sys.stdin))
 data = bytes((i * 7919 >> 3) % 251 for i in range(1_000_000))  # over one 900 kB block
 print(json.dumps({"data": base64.b64encode(data).decode(),
                   "body": base64.b64encode(bz2.compress(data)).decode(),
-                  "ours": base64.b64encode(bz2.decompress(ours)).decode()}))
+                  "ours": base64.b64encode(bz2.decompress(ours)).decode(),
+                  "cat": base64.b64encode(bz2.compress(b"ab" * 9) + bz2.compress(b"c")).decode()}))
 `,
         encodeBase64(
           (await compress(new TextEncoder().encode("x".repeat(150_000) + "y"), "bzip2")).body,
         ),
-      ) as { data: string; body: string; ours: string };
+      ) as { data: string; body: string; ours: string; cat: string };
       assert.deepEqual(
         await decompress(decodeBase64(out.body), "application/x-bz2"),
         decodeBase64(out.data),
       );
       assert.equal(new TextDecoder().decode(decodeBase64(out.ours)), "x".repeat(150_000) + "y");
+      const cat = await decompress(decodeBase64(out.cat), "bzip2");
+      assert.equal(new TextDecoder().decode(cat), "ab".repeat(9) + "c", "two streams");
       const ours = await compress(new Uint8Array(150_000), "bzip2");
       assert.equal(new TextDecoder().decode(ours.body.subarray(0, 4)), "BZh2", "a 200 kB block");
     },

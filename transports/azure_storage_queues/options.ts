@@ -14,6 +14,7 @@
 import { ConfigurationError } from "../../src/errors.ts";
 import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
 import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
+import { HTTP_CALL_OPTIONS } from "../_http/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { BackoffPolicy } from "../_http/backoff.ts";
 import type { AzureAuth, AzureTokenCredential } from "./auth.ts";
@@ -281,31 +282,7 @@ export const AZURE_OPTIONS = declareOptions("Azure", {
     own: true,
     doc: "Largest message text in bytes",
   },
-  maxAttempts: {
-    kind: "integer",
-    default: 5,
-    min: 1,
-    max: 100,
-    own: true,
-    doc: "Attempts per call, first included",
-  },
-  retryBaseDelay: {
-    kind: "duration",
-    default: 50,
-    min: 0,
-    max: 60_000,
-    own: true,
-    doc: "Upper bound of the first retry wait",
-  },
-  maxRetryDelay: {
-    kind: "duration",
-    default: 5000,
-    min: 0,
-    max: 600_000,
-    own: true,
-    doc: "Upper bound of any retry wait",
-  },
-  fetch: { kind: "function", own: true, doc: "The `fetch` requests go through" },
+  ...HTTP_CALL_OPTIONS,
 });
 
 // The compiler checks that every option of the public interface is declared.

@@ -20,6 +20,7 @@ import type {
   QueueBatch,
   StoredMessage,
 } from "../../src/virtual/backend.ts";
+import { ListingCursor } from "../../src/virtual/listing.ts";
 import { decodeOrWrap } from "../_http/foreign.ts";
 import { ETCD_ERROR, type EtcdClient, type EtcdNode, isEtcdError } from "./client.ts";
 import { etcdQueueKey } from "./keys.ts";
@@ -33,18 +34,19 @@ const PARALLEL = 32;
 /** Changes that can put a message in a queue. */
 const ARRIVALS = new Set(["create", "set", "update", "compareAndSwap"]);
 
-/** A queue's messages as last listed, oldest first. */
-interface Listing {
-  nodes: EtcdNode[];
-  next: number;
-}
-
 /** Kombu's etcd layout over the v2 keys API. */
 export class EtcdBackend implements QueueBackend {
   readonly #client: EtcdClient;
   readonly #settings: EtcdSettings;
   readonly #warn: (message: string, error?: unknown) => void;
-  readonly #listings = new Map<string, Listing>();
+  /** Each queue's messages as last listed, oldest first. */
+  readonly #listings: ListingCursor<EtcdNode> = new ListingCursor(
+    async (queue) => {
+      const { nodes, index } = await this.#list(queue);
+      return { items: nodes, index };
+    },
+    (queue, node) => this.#claim(queue, node),
+  );
   /** The unacked records, unless the visibility timeout is 0. */
   readonly lease?: EtcdLease;
   #nextSweep = 0;
@@ -121,35 +123,9 @@ export class EtcdBackend implements QueueBackend {
     return decodeOrWrap(node.value ?? "")[0];
   }
 
-  /**
-   * Takes up to `n` messages of a queue from its last listing (listed again when that is used
-   * up), oldest first; nodes another consumer took are skipped. Returns the store's index of a
-   * listing that found nothing left, for a watch.
-   */
-  async #take(queue: string, n: number): Promise<{ messages: StoredMessage[]; index?: number }> {
-    const messages: StoredMessage[] = [];
-    let listed = false;
-    while (messages.length < n) {
-      let listing = this.#listings.get(queue);
-      if (!listing || listing.next >= listing.nodes.length) {
-        if (listed) return { messages };
-        const { nodes, index } = await this.#list(queue);
-        listed = true;
-        listing = { nodes, next: 0 };
-        this.#listings.set(queue, listing);
-        if (nodes.length === 0) return { messages, index };
-      }
-      const batch = listing.nodes.slice(listing.next, listing.next + (n - messages.length));
-      listing.next += batch.length;
-      const taken = await Promise.all(batch.map((node) => this.#claim(queue, node)));
-      for (const message of taken) if (message) messages.push(message);
-    }
-    return { messages };
-  }
-
   /** Takes the oldest message. */
   async get(queue: string): Promise<StoredMessage | undefined> {
-    return (await this.#take(queue, 1)).messages[0];
+    return (await this.#listings.take(queue, 1)).messages[0];
   }
 
   /** Takes up to `max` messages, waiting on a watch of the prefix while there are none. */
@@ -163,7 +139,10 @@ export class EtcdBackend implements QueueBackend {
       let watchFrom: number | undefined = Infinity;
       for (const queue of queues) {
         if (left <= 0 || signal.aborted) break;
-        const { messages, index } = await this.#take(queue, Math.min(left, perQueue));
+        const { messages, index } = await this.#listings.take(
+          queue,
+          Math.min(left, perQueue),
+        );
         if (messages.length > 0) got.push({ queue, messages });
         left -= messages.length;
         // A queue whose last listing was all taken by others is listed again at once.
@@ -216,7 +195,7 @@ export class EtcdBackend implements QueueBackend {
 
   /** Deletes every message of the queue (each with a condition, so the count is exact). */
   async purge(queue: string): Promise<number> {
-    this.#listings.delete(queue);
+    this.#listings.forget(queue);
     const { nodes } = await this.#list(queue);
     let count = 0;
     for (let i = 0; i < nodes.length; i += PARALLEL) {
@@ -243,7 +222,7 @@ export class EtcdBackend implements QueueBackend {
 
   /** Removes the queue's directory and its messages (Kombu's `_delete`). */
   async delete(queue: string): Promise<void> {
-    this.#listings.delete(queue);
+    this.#listings.forget(queue);
     try {
       await this.#client.delete(this.#dir(queue), { recursive: true });
     } catch (error) {

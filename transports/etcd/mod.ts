@@ -6,11 +6,12 @@
  * URL: `etcd://host:port` (Kombu's form; default `localhost:2379`). Credentials in the URL are
  * sent as HTTP basic authentication.
  *
- * Options (`transportOptions`, see {@link EtcdTransportOptions}): `visibilityTimeout` (ms,
- * default 1 800 000; `visibility_timeout` in seconds; 0 for Kombu's behaviour), `prefix`
- * (`kombu`), `unackedPrefix` (`wakame.unacked`), `requestTimeout` (ms, Kombu's channel
- * `timeout`, 10 s), `readAttempts`, `isSecure`, `fetch`, and the virtual base's
- * `pollingInterval`, `topicRules`, `queueOrderStrategy`.
+ * Options (`transportOptions` in camelCase and ms or Kombu's snake_case and seconds, or the URL
+ * query in Kombu's names and units; see `ETCD_OPTIONS`): `visibilityTimeout` (default
+ * 1 800 000 ms; `visibility_timeout` in seconds; 0 for Kombu's behaviour), `prefix` (`kombu`),
+ * `unackedPrefix` (`wakame.unacked`), `requestTimeout` (Kombu's channel `timeout`, 10 s),
+ * `readAttempts`, `isSecure`, `fetch`, and the virtual base's `pollingInterval`, `topicRules`,
+ * `queueOrderStrategy`. An unknown name is refused with the closest known one.
  *
  * Layout (as Kombu): queue `q` is the directory `/kombu/q`; each message an in-order key under
  * it (`POST /v2/keys/kombu/q`, named by its creation index, 20 digits) holding Kombu's JSON
@@ -49,7 +50,7 @@ import { registerTransport } from "../../src/registry.ts";
 import { EtcdBackend } from "./backend.ts";
 import { EtcdClient } from "./client.ts";
 import { EtcdLease } from "./lease.ts";
-import { ETCD_DEFAULT_PORT, readEtcdSettings } from "./options.ts";
+import { ETCD_DEFAULT_PORT, ETCD_OPTIONS, readEtcdSettings } from "./options.ts";
 
 export { EtcdBackend } from "./backend.ts";
 export { etcdQueueKey } from "./keys.ts";
@@ -126,6 +127,7 @@ export const EtcdTransport: Transport = virtualTransport({
   name: "etcd",
   capabilities: etcdCapabilities,
   defaultPort: ETCD_DEFAULT_PORT,
+  options: ETCD_OPTIONS,
   openBackend: openEtcdBackend,
   scopeKey: (params) =>
     `etcd|${params.hostname}:${params.port ?? ETCD_DEFAULT_PORT}|${params.virtualHost}`,

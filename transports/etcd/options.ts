@@ -1,13 +1,16 @@
 /**
- * The options of the etcd transport, read in one place. Kombu's etcd transport has no
- * transport options of its own (its channel's `prefix`, `timeout` and `lock_ttl` are class
- * attributes); wakame reads the same names where they mean the same thing: Kombu's snake_case
- * in Kombu's units (seconds), camelCase in milliseconds.
+ * The options of the etcd transport, declared once ({@link ETCD_OPTIONS}). Kombu's etcd
+ * transport has no transport options of its own (its channel's `prefix`, `timeout` and
+ * `lock_ttl` are class attributes); wakame reads the same names where they mean the same thing:
+ * camelCase in milliseconds, Kombu's snake_case in seconds, the URL query in Kombu's names and
+ * units (`?visibility_timeout=60`).
  *
  * @module
  */
 
 import { ConfigurationError } from "../../src/errors.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
 import type { EtcdFetch } from "./client.ts";
 
@@ -16,7 +19,7 @@ export const ETCD_DEFAULT_PORT = 2379;
 
 /**
  * `transportOptions` of `etcd://` (camelCase in ms; the snake_case names in seconds are read
- * too: `visibility_timeout`, `timeout`, `polling_interval`).
+ * too: `visibility_timeout`, `timeout`, `polling_interval`), with the virtual base's options.
  */
 export interface EtcdTransportOptions {
   /** Directory of the queues (Kombu's channel attribute `prefix`, `kombu`). */
@@ -60,33 +63,58 @@ export interface EtcdSettings {
   readonly auth?: { readonly user: string; readonly password: string };
 }
 
-function duration(
-  options: Record<string, unknown>,
-  camel: string,
-  snake: string,
-  fallback: number,
-): number {
-  const ms = options[camel];
-  const seconds = options[snake];
-  const value = ms !== undefined
-    ? Number(ms)
-    : seconds !== undefined
-    ? Number(seconds) * 1000
-    : fallback;
-  if (!Number.isFinite(value) || value < 0) {
-    const given = ms !== undefined ? `${camel}: ${String(ms)}` : `${snake}: ${String(seconds)}`;
-    throw new ConfigurationError(
-      `Invalid etcd transport option ${given}: expected a duration >= 0`,
-    );
-  }
-  return value;
-}
+/** Every option of the etcd transport (with the virtual base's), declared once. */
+export const ETCD_OPTIONS = declareOptions("etcd", {
+  ...VIRTUAL_OPTIONS,
+  prefix: {
+    kind: "string",
+    default: "kombu",
+    own: true,
+    doc: "Directory of the queues (Kombu's channel attribute `prefix`)",
+  },
+  visibilityTimeout: {
+    kind: "duration",
+    default: 1_800_000,
+    min: 0,
+    own: true,
+    doc: "Time a delivered, unacknowledged message is held before it goes back (0: Kombu's way)",
+  },
+  unackedPrefix: {
+    kind: "string",
+    default: "wakame.unacked",
+    own: true,
+    doc: "Directory of the unacknowledged records (outside `prefix`)",
+  },
+  requestTimeout: {
+    kind: "duration",
+    kombu: "timeout",
+    default: 10_000,
+    min: 0,
+    own: true,
+    doc: "Time a request may take (Kombu's channel attribute `timeout`)",
+  },
+  readAttempts: {
+    kind: "integer",
+    default: 3,
+    min: 1,
+    own: true,
+    doc: "Attempts of a read when etcd cannot be reached or answers 5xx",
+  },
+  isSecure: { kind: "boolean", default: false, own: true, doc: "Use https" },
+  fetch: {
+    kind: "function",
+    own: true,
+    doc: "The `fetch` requests are sent with (default: the global one)",
+  },
+});
 
-function path(options: Record<string, unknown>, name: string, fallback: string): string {
-  const value = options[name] ?? fallback;
-  const trimmed = typeof value === "string" ? value.replace(/^\/+|\/+$/g, "") : "";
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof EtcdTransportOptions, OptionSpec> = ETCD_OPTIONS.options;
+
+function path(value: string, name: string): string {
+  const trimmed = value.replace(/^\/+|\/+$/g, "");
   if (trimmed === "") {
-    throw new ConfigurationError(`Invalid etcd transport option ${name}: expected a key path`);
+    throw new ConfigurationError(`Cannot use etcd option "${name}": expected a key path`);
   }
   return trimmed;
 }
@@ -97,29 +125,22 @@ function path(options: Record<string, unknown>, name: string, fallback: string):
  *
  * @param params the connection parameters
  * @returns the settings
- * @throws {ConfigurationError} for an invalid option
+ * @throws {ConfigurationError} for an invalid or unknown option (naming the closest one)
  */
 export function readEtcdSettings(params: ConnectionParams): EtcdSettings {
-  const o = params.transportOptions;
+  const o = readOptions(ETCD_OPTIONS, params);
   const host = params.hostname || "localhost";
   const port = params.port ?? ETCD_DEFAULT_PORT;
-  const secure = o.isSecure === true || o.is_secure === true;
-  const fetchOption = o.fetch;
-  if (fetchOption !== undefined && typeof fetchOption !== "function") {
-    throw new ConfigurationError("Invalid etcd transport option fetch: expected a function");
-  }
-  const attempts = Number(o.readAttempts ?? 3);
-  if (!Number.isInteger(attempts) || attempts < 1) {
-    throw new ConfigurationError("Invalid etcd transport option readAttempts: expected >= 1");
-  }
   return {
-    baseUrl: `${secure ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`,
-    prefix: path(o, "prefix", "kombu"),
-    unackedPrefix: path(o, "unackedPrefix", "wakame.unacked"),
-    visibilityTimeout: duration(o, "visibilityTimeout", "visibility_timeout", 1_800_000),
-    requestTimeout: duration(o, "requestTimeout", "timeout", 10_000) || 10_000,
-    readAttempts: attempts,
-    fetch: fetchOption as EtcdFetch | undefined,
+    baseUrl: `${o.isSecure ? "https" : "http"}://${
+      host.includes(":") ? `[${host}]` : host
+    }:${port}`,
+    prefix: path(o.prefix, "prefix"),
+    unackedPrefix: path(o.unackedPrefix, "unackedPrefix"),
+    visibilityTimeout: o.visibilityTimeout,
+    requestTimeout: o.requestTimeout || 10_000,
+    readAttempts: o.readAttempts,
+    fetch: o.fetch as EtcdFetch | undefined,
     auth: params.userid ? { user: params.userid, password: params.password ?? "" } : undefined,
   };
 }

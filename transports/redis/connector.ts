@@ -19,6 +19,7 @@ import {
 import type { RedisSettings } from "./options.ts";
 import { RespErrorReply } from "./resp/types.ts";
 import { importSibling } from "../../src/_import.ts";
+import { loadingAware } from "./loading.ts";
 import { currentPassword } from "../../src/connection/credentials.ts";
 
 /** How the URL names the server. */
@@ -54,10 +55,11 @@ export class RedisConnector {
         'Cannot connect through Sentinel: the "masterName" transport option is required',
       );
     }
-    this.#driver = settings.driver === "ioredis"
-      ? importSibling<typeof import("./ioredis_driver.ts")>("./ioredis_driver", import.meta.url)
-        .then((m) => m.ioredisDriver)
-      : Promise.resolve(nativeDriver);
+    this.#driver =
+      (settings.driver === "ioredis"
+        ? importSibling<typeof import("./ioredis_driver.ts")>("./ioredis_driver", import.meta.url)
+          .then((m) => m.ioredisDriver)
+        : Promise.resolve(nativeDriver)).then(loadingAware);
   }
 
   /** The name of the driver in use. */

@@ -12,11 +12,19 @@
  * `mysql2`, and for SQLite the runtime's own module (`bun:sqlite`, `node:sqlite` on Deno 2 and
  * Node 22.5+) or `better-sqlite3` 12 on Node 20.
  *
- * Options (`transportOptions`; Kombu's snake_case names in Kombu's units, or camelCase in ms):
- * `queue_tablename` (`kombu_queue`), `message_tablename` (`kombu_message`), `polling_interval`
- * (seconds; `pollingInterval` 1000 ms); wakame's own `visibilityTimeout` (300 000 ms),
- * `leaseTablename` (`<message table>_wakame_lease`), `listen` (true), `poolSize` (5). See
- * `readSqlSettings`.
+ * Options (declared once in `SQL_OPTIONS`; `transportOptions` in camelCase with durations in
+ * ms, or Kombu's snake_case names in Kombu's seconds as in a Celery `broker_transport_options`;
+ * the URL's query in Kombu's names and units, `?polling_interval=0.5`, plus `connect_timeout`
+ * in seconds; an unknown key is refused naming the closest option): `queueTablename`
+ * (`kombu_queue`), `messageTablename` (`kombu_message`), `pollingInterval` (1000), `poolSize`
+ * (5; SQLAlchemy's `pool_size`), `connectArgs` (SQLAlchemy's `connect_args`: `connect_timeout`
+ * / `timeout` in seconds are read, TLS keys refused, other keys logged once and ignored); and
+ * wakame's own `visibilityTimeout` (300 000), `leaseTablename` (`<message table>_wakame_lease`),
+ * `listen` (true). Kombu 5.2 passes every other transport option to SQLAlchemy's
+ * `create_engine`; the common engine options of Celery configurations (`max_overflow`,
+ * `pool_recycle`, `pool_timeout`, `pool_pre_ping`, `echo`, `isolation_level`, ...) mean nothing
+ * to wakame's drivers and are accepted, logged once at `warn` level, and ignored. (Kombu 5.2
+ * itself fails on `polling_interval` for this transport: it reaches `create_engine` too.)
  *
  * Layout: Kombu's tables byte for byte (created when missing, as Kombu's `create_all` does);
  * the envelope as Kombu writes it (`json.dumps` of the virtual transport's envelope). Beside
@@ -52,12 +60,10 @@ import type { QueueBackend } from "../../src/virtual/backend.ts";
 import { virtualTransport } from "../../src/virtual/transport.ts";
 import { SqlBackend } from "./backend.ts";
 import type { SqlDriver, SqlTarget } from "./driver.ts";
-import { readSqlSettings, readSqlTarget } from "./options.ts";
+import { readSqlSettings, readSqlTarget, SQL_OPTIONS, withSqlQuery } from "./options.ts";
 import { openMysql } from "./mysql_driver.ts";
 import { openPostgres } from "./postgres_driver.ts";
 import { openSqlite } from "./sqlite_driver.ts";
-
-export { readSqlSettings, type SqlSettings } from "./options.ts";
 
 /** What the SQL transport can do. */
 export const sqlCapabilities: Capabilities = {
@@ -94,15 +100,13 @@ function scopeOf(params: ConnectionParams): string {
   return `sql|${t.dialect}|${t.hostname}:${t.port ?? ""}/${t.database}`;
 }
 
-/** The SQL transport (`sqla+postgresql://`, `sqla+mysql://`, `sqla+sqlite:///`). */
-export const SqlTransport: Transport = virtualTransport({
+const virtual: Transport = virtualTransport({
   name: "sqla",
   capabilities: sqlCapabilities,
-  batchSize: 100,
-  pollingInterval: 1000,
-  scopeKey: (params) => `${scopeOf(params)}|${readSqlSettings(params.transportOptions).queueTable}`,
+  options: SQL_OPTIONS,
+  scopeKey: (params) => `${scopeOf(params)}|${readSqlSettings(params).queueTable}`,
   async openBackend(params, context): Promise<QueueBackend> {
-    const settings = readSqlSettings(params.transportOptions);
+    const settings = readSqlSettings(params);
     const driver = await openDriver(readSqlTarget(params));
     try {
       return await SqlBackend.open(driver, settings, context, scopeOf(params));
@@ -112,6 +116,13 @@ export const SqlTransport: Transport = virtualTransport({
     }
   },
 });
+
+/** The SQL transport (`sqla+postgresql://`, `sqla+mysql://`, `sqla+sqlite:///`). */
+export const SqlTransport: Transport = {
+  ...virtual,
+  // The URL is SQLAlchemy's, unparsed by the core: its query is read here.
+  connect: (params) => virtual.connect(withSqlQuery(params)),
+};
 
 /** Every scheme Kombu accepts for its SQLAlchemy transport (`sqla+` and `sqlalchemy+`). */
 export const SQL_SCHEMES: readonly string[] = [

@@ -14,6 +14,7 @@ import type {
   QueueBatch,
   StoredMessage,
 } from "../../src/virtual/backend.ts";
+import { ListingCursor } from "../../src/virtual/listing.ts";
 import { decodeOrWrap } from "../_http/foreign.ts";
 import type { ZkClient } from "./client.ts";
 import type { ZkLease } from "./lease.ts";
@@ -25,11 +26,6 @@ const fromUtf8 = new TextDecoder();
 /** Longest wait on a watch before the queues are listed again, ms. */
 const MAX_WATCH = 30_000;
 
-interface Listing {
-  names: string[];
-  next: number;
-}
-
 /** Kombu's ZooKeeper layout over one session. */
 export class ZooKeeperBackend implements QueueBackend {
   readonly #client: ZkClient;
@@ -37,7 +33,11 @@ export class ZooKeeperBackend implements QueueBackend {
   readonly #lease: ZkLease;
   readonly #leased: boolean;
   readonly #warn: (message: string, error?: unknown) => void;
-  readonly #listings = new Map<string, Listing>();
+  /** Each queue's entries as last listed, in kazoo's order. */
+  readonly #listings: ListingCursor<string> = new ListingCursor(
+    async (queue) => ({ items: await this.#list(queue, false) }),
+    (queue, name) => this.#claim(queue, name),
+  );
   readonly #wakers = new Set<(path: string) => void>();
   readonly #sweepEvery: number;
   #nextSweep = 0;
@@ -150,31 +150,10 @@ export class ZooKeeperBackend implements QueueBackend {
     return decodeOrWrap(fromUtf8.decode(data))[0];
   }
 
-  /** Takes up to `n` messages from the last listing (listed again once when used up). */
-  async #take(queue: string, n: number): Promise<StoredMessage[]> {
-    const messages: StoredMessage[] = [];
-    let listed = false;
-    while (messages.length < n) {
-      let listing = this.#listings.get(queue);
-      if (!listing || listing.next >= listing.names.length) {
-        if (listed) break;
-        listing = { names: await this.#list(queue, false), next: 0 };
-        listed = true;
-        this.#listings.set(queue, listing);
-        if (listing.names.length === 0) break;
-      }
-      const batch = listing.names.slice(listing.next, listing.next + (n - messages.length));
-      listing.next += batch.length;
-      const taken = await Promise.all(batch.map((name) => this.#claim(queue, name)));
-      for (const message of taken) if (message) messages.push(message);
-    }
-    return messages;
-  }
-
   /** Takes the first message in kazoo's order. */
   async get(queue: string): Promise<StoredMessage | undefined> {
     await this.#sweepWhenDue();
-    return (await this.#take(queue, 1))[0];
+    return (await this.#listings.take(queue, 1)).messages[0];
   }
 
   /** Takes up to `max` messages, waiting on child watches while there are none. */
@@ -187,7 +166,7 @@ export class ZooKeeperBackend implements QueueBackend {
       let left = max;
       for (const queue of queues) {
         if (left <= 0 || signal.aborted) break;
-        const messages = await this.#take(queue, Math.min(left, perQueue));
+        const { messages } = await this.#listings.take(queue, Math.min(left, perQueue));
         if (messages.length > 0) got.push({ queue, messages });
         left -= messages.length;
       }
@@ -219,7 +198,7 @@ export class ZooKeeperBackend implements QueueBackend {
       for (const queue of queues) {
         const names = await this.#list(queue, true);
         if (names.length > 0) {
-          this.#listings.set(queue, { names, next: 0 });
+          this.#listings.set(queue, names);
           return;
         }
       }
@@ -241,7 +220,7 @@ export class ZooKeeperBackend implements QueueBackend {
 
   /** Deletes every entry of the queue; resolves to how many went. */
   async purge(queue: string): Promise<number> {
-    this.#listings.delete(queue);
+    this.#listings.forget(queue);
     const names = await this.#list(queue, false);
     const path = this.#path(queue);
     const done = await Promise.all(names.map(async (name) => {

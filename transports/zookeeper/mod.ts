@@ -3,12 +3,17 @@
  * kazoo's `Queue` recipe), on wakame's own ZooKeeper client over the runtime's sockets (Deno,
  * Bun, Node).
  *
- * URL: `zookeeper://host:port/vhost` (Kombu's form; default `localhost:2181`, vhost `/`).
+ * URL: `zookeeper://host:port/vhost` (Kombu's form; default `localhost:2181`, vhost `/`). Several
+ * servers of one ensemble as Kombu takes them, `;`-separated URLs
+ * (`zookeeper://h1:2181;zookeeper://h2:2181/vhost`) or the `alternates` option: one session
+ * over all of them, the URL being tried first, then the others (kazoo's host list); the
+ * virtual host is the tried URL's.
  *
- * Options (`transportOptions`, see {@link ZooKeeperTransportOptions}): `sessionTimeout` (ms,
- * default 10 000; `session_timeout` in seconds), `connectTimeout`, `ackEmulation` (default
- * true), `sweepInterval`, `socketFactory`, and the virtual base's `pollingInterval`,
- * `topicRules`, `queueOrderStrategy`.
+ * Options (`transportOptions` in camelCase and ms or Kombu's snake_case and seconds, or the URL
+ * query in Kombu's names and units; see `ZOOKEEPER_OPTIONS`): `sessionTimeout` (default
+ * 10 000 ms; `session_timeout` in seconds), `connectTimeout`, `ackEmulation` (default true),
+ * `sweepInterval`, `socketFactory`, and the virtual base's `pollingInterval`, `topicRules`,
+ * `queueOrderStrategy`. An unknown name is refused with the closest known one.
  *
  * Layout (as Kombu): the virtual host is the znode `/vhost` (`/` by default); queue `q` is its
  * child `q`; each message a sequential child `entry-PPP-NNNNNNNNNN` holding Kombu's JSON
@@ -49,7 +54,7 @@ import { ZooKeeperBackend } from "./backend.ts";
 import { ZkClient } from "./client.ts";
 import { ZkLease } from "./lease.ts";
 import { vhostPath } from "./paths.ts";
-import { readZooKeeperSettings, ZOOKEEPER_DEFAULT_PORT } from "./options.ts";
+import { readZooKeeperSettings, ZOOKEEPER_DEFAULT_PORT, ZOOKEEPER_OPTIONS } from "./options.ts";
 
 export { ZooKeeperBackend } from "./backend.ts";
 export { ZkClient, type ZkClientSettings } from "./client.ts";
@@ -66,6 +71,7 @@ export type { Stat } from "./jute.ts";
 export {
   readZooKeeperSettings,
   ZOOKEEPER_DEFAULT_PORT,
+  zooKeeperHosts,
   type ZooKeeperSettings,
   type ZooKeeperTransportOptions,
 } from "./options.ts";
@@ -133,6 +139,7 @@ export const ZooKeeperTransport: Transport = virtualTransport({
   name: "zookeeper",
   capabilities: zookeeperCapabilities,
   defaultPort: ZOOKEEPER_DEFAULT_PORT,
+  options: ZOOKEEPER_OPTIONS,
   openBackend: openZooKeeperBackend,
   scopeKey: (params) =>
     `zookeeper|${params.hostname}:${params.port ?? ZOOKEEPER_DEFAULT_PORT}|${params.virtualHost}`,

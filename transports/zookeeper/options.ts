@@ -1,14 +1,17 @@
 /**
- * The options of the ZooKeeper transport, read in one place. Kombu's ZooKeeper transport has no
- * transport options of its own (kazoo's defaults: a 10 s session); wakame reads its own in
- * camelCase (ms) and Kombu-style snake_case (seconds).
+ * The options of the ZooKeeper transport, declared once ({@link ZOOKEEPER_OPTIONS}). Kombu's
+ * ZooKeeper transport has no transport options of its own (kazoo's defaults: a 10 s session);
+ * wakame reads its own in camelCase (ms), Kombu-style snake_case (seconds) and the URL query
+ * (snake_case, seconds: `?session_timeout=30`).
  *
  * @module
  */
 
-import { ConfigurationError } from "../../src/errors.ts";
+import { declareOptions, type OptionSpec, readOptions } from "../../src/options/declare.ts";
+import { VIRTUAL_OPTIONS } from "../../src/virtual/options.ts";
 import type { SocketFactory } from "../../src/socket.ts";
 import type { ConnectionParams } from "../../src/transport.ts";
+import { parseUrl } from "../../src/url.ts";
 
 /** Kombu's ZooKeeper port. */
 export const ZOOKEEPER_DEFAULT_PORT = 2181;
@@ -35,7 +38,7 @@ export interface ZooKeeperTransportOptions {
 
 /** The options with their defaults. */
 export interface ZooKeeperSettings {
-  /** Servers: the URL's host. */
+  /** Servers: the URL's host, then those of the connection's other URLs. */
   readonly hosts: { readonly hostname: string; readonly port: number }[];
   /** Session timeout, ms. */
   readonly sessionTimeout: number;
@@ -49,20 +52,46 @@ export interface ZooKeeperSettings {
   readonly socketFactory?: SocketFactory;
 }
 
-function duration(o: Record<string, unknown>, camel: string, snake: string, fallback: number) {
-  const value = o[camel] !== undefined
-    ? Number(o[camel])
-    : o[snake] !== undefined
-    ? Number(o[snake]) * 1000
-    : fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new ConfigurationError(
-      `Invalid ZooKeeper transport option ${o[camel] !== undefined ? camel : snake}: ` +
-        "expected a duration > 0",
-    );
-  }
-  return value;
-}
+/** Every option of the ZooKeeper transport (with the virtual base's), declared once. */
+export const ZOOKEEPER_OPTIONS = declareOptions("ZooKeeper", {
+  ...VIRTUAL_OPTIONS,
+  sessionTimeout: {
+    kind: "duration",
+    default: 10_000,
+    min: 1,
+    own: true,
+    doc: "Session timeout asked of the server (kazoo's 10 s): how long a silent consumer's " +
+      "deliveries stay held",
+  },
+  connectTimeout: {
+    kind: "duration",
+    default: 10_000,
+    min: 1,
+    own: true,
+    doc: "Time to connect to a server",
+  },
+  ackEmulation: {
+    kind: "boolean",
+    default: true,
+    own: true,
+    doc: "Keep delivered messages in session records until settled (false: Kombu's way)",
+  },
+  sweepInterval: {
+    kind: "duration",
+    default: 5000,
+    min: 1,
+    own: true,
+    doc: "Time between sweeps for the records of ended sessions",
+  },
+  socketFactory: {
+    kind: "function",
+    own: true,
+    doc: "Opens sockets (default: the runtime's)",
+  },
+});
+
+// The compiler checks that every option of the public interface is declared.
+const _declared: Record<keyof ZooKeeperTransportOptions, OptionSpec> = ZOOKEEPER_OPTIONS.options;
 
 /**
  * Reads the settings of one connection from its URL (`zookeeper://host:port/vhost`) and
@@ -70,23 +99,43 @@ function duration(o: Record<string, unknown>, camel: string, snake: string, fall
  *
  * @param params the connection parameters
  * @returns the settings
- * @throws {ConfigurationError} for an invalid option
+ * @throws {ConfigurationError} for an invalid or unknown option (naming the closest one)
  */
 export function readZooKeeperSettings(params: ConnectionParams): ZooKeeperSettings {
-  const o = params.transportOptions;
-  const factory = o.socketFactory;
-  if (factory !== undefined && typeof factory !== "function") {
-    throw new ConfigurationError("Invalid ZooKeeper transport option socketFactory");
-  }
+  const o = readOptions(ZOOKEEPER_OPTIONS, params);
   return {
-    hosts: [{
-      hostname: params.hostname || "localhost",
-      port: params.port ?? ZOOKEEPER_DEFAULT_PORT,
-    }],
-    sessionTimeout: duration(o, "sessionTimeout", "session_timeout", 10_000),
-    connectTimeout: duration(o, "connectTimeout", "connect_timeout", 10_000),
-    ackEmulation: o.ackEmulation !== false && o.ack_emulation !== false,
-    sweepInterval: duration(o, "sweepInterval", "sweep_interval", 5000),
-    socketFactory: factory as SocketFactory | undefined,
+    hosts: zooKeeperHosts(params),
+    sessionTimeout: o.sessionTimeout,
+    connectTimeout: o.connectTimeout,
+    ackEmulation: o.ackEmulation,
+    sweepInterval: o.sweepInterval,
+    socketFactory: o.socketFactory as SocketFactory | undefined,
   };
+}
+
+/**
+ * The servers of one connection, as Kombu gives them to kazoo: the URL's host first, then the
+ * hosts of the connection's other URLs (`zookeeper://h1:2181;zookeeper://h2:2181`), each once.
+ *
+ * @param params the connection parameters
+ * @returns host and port of each server
+ */
+export function zooKeeperHosts(
+  params: Pick<ConnectionParams, "hostname" | "port" | "alternates">,
+): { hostname: string; port: number }[] {
+  const hosts = [{
+    hostname: params.hostname || "localhost",
+    port: params.port ?? ZOOKEEPER_DEFAULT_PORT,
+  }];
+  for (const url of params.alternates ?? []) {
+    const parts = parseUrl(url);
+    const host = {
+      hostname: parts.hostname || "localhost",
+      port: parts.port ?? ZOOKEEPER_DEFAULT_PORT,
+    };
+    if (!hosts.some((h) => h.hostname === host.hostname && h.port === host.port)) {
+      hosts.push(host);
+    }
+  }
+  return hosts;
 }

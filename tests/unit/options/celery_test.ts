@@ -16,13 +16,19 @@ import { readSettings } from "../../../transports/redis/options.ts";
 import { readSqsSettings } from "../../../transports/sqs/options.ts";
 import { readAzureSettings } from "../../../transports/azure_storage_queues/options.ts";
 import { amqpOptions } from "../../../transports/amqp/mod.ts";
+import { ETCD_OPTIONS, readEtcdSettings } from "../../../transports/etcd/options.ts";
+import { readZooKeeperSettings, ZOOKEEPER_OPTIONS } from "../../../transports/zookeeper/options.ts";
 import { AMQPLIB_OPTIONS } from "../../../transports/amqp/options.ts";
+import { readSqlSettings, readSqlTarget, withSqlQuery } from "../../../transports/sql/options.ts";
+import { SqlTransport } from "../../../transports/sql/mod.ts";
 import "../../../transports/memory/mod.ts";
 import "../../../transports/filesystem/mod.ts";
 import "../../../transports/redis/mod.ts";
 import "../../../transports/sqs/mod.ts";
 import "../../../transports/azure_storage_queues/mod.ts";
 import "../../../transports/amqplib/mod.ts";
+import "../../../transports/etcd/mod.ts";
+import "../../../transports/zookeeper/mod.ts";
 
 /** What every Celery configuration may carry, whatever the broker (Kombu's connect retry). */
 const CELERY_RETRY = { max_retries: 3, interval_start: 0, interval_step: 0.2, interval_max: 1 };
@@ -171,6 +177,52 @@ describe("a Celery configuration copied as it is", () => {
     assert.equal(s.accountName, "acct");
   });
 
+  it("sqla", async () => {
+    // Kombu hands the SQLAlchemy URL, query included, to create_engine; wakame reads the query
+    // as its options (the transport's connect does it: withSqlQuery).
+    const url = "sqla+postgresql+psycopg2://celery:pw@db.example:5433/broker?connect_timeout=8";
+    const p = await params(url, {
+      queue_tablename: "celery_queue",
+      message_tablename: "celery_message",
+      polling_interval: 0.5,
+      visibility_timeout: 600,
+      // SQLAlchemy's create_engine options, which Kombu passes on.
+      pool_size: 10,
+      max_overflow: 20,
+      pool_recycle: 3600,
+      pool_pre_ping: true,
+      pool_timeout: 30,
+      echo: false,
+      isolation_level: "READ COMMITTED",
+      connect_args: { application_name: "celery" },
+      ...CELERY_RETRY,
+    });
+    const sql = withSqlQuery(p);
+    const s = readSqlSettings(sql);
+    assert.equal(s.queueTable, "celery_queue");
+    assert.equal(s.messageTable, "celery_message");
+    assert.equal(s.leaseTable, "celery_message_wakame_lease");
+    assert.equal(s.pollingInterval, 500);
+    assert.equal(s.visibilityTimeout, 600_000);
+    const t = readSqlTarget(sql);
+    assert.deepEqual(
+      [t.dialect, t.hostname, t.port, t.user, t.database, t.poolSize, t.connectTimeout],
+      ["postgresql", "db.example", 5433, "celery", "broker", 10, 8000],
+    );
+    // A typo fails when connecting, before any database is opened.
+    const typo = new Connection("sqla+sqlite://", {
+      transport: SqlTransport,
+      transportOptions: { pool_sise: 5 },
+    });
+    await assert.rejects(
+      typo.connect(),
+      (error: Error) =>
+        error instanceof ConfigurationError &&
+        /"pool_sise": there is no such option; did you mean "pool_size"\?/.test(error.message),
+    );
+    await typo.close();
+  });
+
   it("amqp", async () => {
     const p = await params(
       "amqp://guest:guest@localhost:5672//?login_method=AMQPLAIN&heartbeat=30&channel_max=100",
@@ -207,5 +259,77 @@ describe("a Celery configuration copied as it is", () => {
     // Options amqplib does not have are refused with the nearest it has, never dropped.
     const other = await params("amqplib://localhost//", { connection_name: "x" });
     assert.throws(() => readOptions(AMQPLIB_OPTIONS, other), /no such option/);
+  });
+
+  it("etcd", async () => {
+    const p = await params("etcd://etcd.example:4001?visibility_timeout=120&polling_interval=0.5", {
+      timeout: 2.5,
+      prefix: "/celery/",
+      queue_order_strategy: "sorted",
+      ...CELERY_RETRY,
+    });
+    const s = readEtcdSettings(p);
+    assert.equal(s.baseUrl, "http://etcd.example:4001");
+    assert.equal(s.visibilityTimeout, 120_000);
+    assert.equal(s.requestTimeout, 2500);
+    assert.equal(s.prefix, "celery");
+    const o = readOptions(ETCD_OPTIONS, p);
+    assert.equal(o.pollingInterval, 500);
+    assert.equal(o.queueOrderStrategy, "sorted");
+    // camelCase is ms and wins over the URL; a camelCase key in the URL is refused.
+    const camel = await params("etcd://localhost?visibility_timeout=120", {
+      visibilityTimeout: 5000,
+    });
+    assert.equal(readEtcdSettings(camel).visibilityTimeout, 5000);
+    const inUrl = await params("etcd://localhost?requestTimeout=5", {});
+    assert.throws(() => readEtcdSettings(inUrl), /Kombu's names and units \("timeout"\)/);
+    const typo = await params("etcd://localhost", { visiblity_timeout: 60 });
+    assert.throws(
+      () => readEtcdSettings(typo),
+      /"visiblity_timeout": there is no such option; did you mean "visibility_timeout"\?/,
+    );
+  });
+
+  it("zookeeper", async () => {
+    const p = await params("zookeeper://zk1:2181/celery?session_timeout=30&sweep_interval=2", {
+      connect_timeout: 4,
+      ack_emulation: false,
+      polling_interval: 0.25,
+      ...CELERY_RETRY,
+    });
+    const s = readZooKeeperSettings(p);
+    assert.deepEqual(s.hosts, [{ hostname: "zk1", port: 2181 }]);
+    assert.equal(s.sessionTimeout, 30_000);
+    assert.equal(s.sweepInterval, 2000);
+    assert.equal(s.connectTimeout, 4000);
+    assert.equal(s.ackEmulation, false);
+    assert.equal(readOptions(ZOOKEEPER_OPTIONS, p).pollingInterval, 250);
+    const zero = await params("zookeeper://zk1", { sessionTimeout: 0 });
+    assert.throws(() => readZooKeeperSettings(zero), /"sessionTimeout" = 0: expected a duration/);
+    const typo = await params("zookeeper://zk1?sesion_timeout=30", {});
+    assert.throws(
+      () => readZooKeeperSettings(typo),
+      /"sesion_timeout" \(in the URL\): there is no such option; did you mean "session_timeout"\?/,
+    );
+  });
+
+  it("zookeeper: several servers as Kombu gives them to kazoo", async () => {
+    const urls = ["zookeeper://zk1:2181/celery", "zookeeper://zk2", "zookeeper://zk3:2182"];
+    const resolved = await resolveParams(urls[1], {}, new AbortController().signal, urls);
+    assert.deepEqual(readZooKeeperSettings(resolved.params).hosts, [
+      { hostname: "zk2", port: 2181 },
+      { hostname: "zk1", port: 2181 },
+      { hostname: "zk3", port: 2182 },
+    ]);
+    // The same server twice is asked once.
+    const twice = await resolveParams(
+      "zookeeper://zk1:2181",
+      {},
+      new AbortController().signal,
+      ["zookeeper://zk1:2181", "zookeeper://zk1/other"],
+    );
+    assert.deepEqual(readZooKeeperSettings(twice.params).hosts, [
+      { hostname: "zk1", port: 2181 },
+    ]);
   });
 });

@@ -18,14 +18,18 @@ const read = (path: string) => readFileSync(new URL(`../../../${path}`, import.m
 /** The module doc of each section's transport (the URL options live in the params module). */
 const DOCS: Record<string, string> = {
   "URL (every transport)": "src/connection/params.ts",
-  "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues)":
+  "virtual transports (memory, filesystem, redis, sqs, azurestoragequeues, sqla, etcd, zookeeper, pyro)":
     "src/virtual/transport.ts",
   filesystem: "transports/filesystem/mod.ts",
   redis: "transports/redis/mod.ts",
   sqs: "transports/sqs/mod.ts",
   azurestoragequeues: "transports/azure_storage_queues/mod.ts",
+  sqla: "transports/sql/mod.ts",
+  etcd: "transports/etcd/mod.ts",
+  zookeeper: "transports/zookeeper/mod.ts",
   amqp: "transports/amqp/mod.ts",
   amqplib: "transports/amqplib/mod.ts",
+  pyro: "transports/pyro/mod.ts",
 };
 
 describe("option documentation", () => {

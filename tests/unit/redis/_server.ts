@@ -85,15 +85,17 @@ export class PrivateRedis {
       "always",
     ], { stdio: "ignore" });
     await waitListening(this.port, true);
-    if (!args.includes("--tls-port")) await this.#waitLoaded();
+    const pass = args.indexOf("--requirepass");
+    if (!args.includes("--tls-port")) await this.#waitLoaded(pass < 0 ? undefined : args[pass + 1]);
   }
 
   /** A restarted server listens before its append-only file is loaded (-LOADING): wait. */
-  async #waitLoaded(): Promise<void> {
+  async #waitLoaded(password: string | undefined): Promise<void> {
     for (let i = 0; i < 400; i++) {
       const link = await RespConnection.connect({
         hostname: "127.0.0.1",
         port: this.port,
+        password,
         socketFactory: connectSocket,
       }).catch(() => undefined);
       const reply = await link?.send(["PING"]).catch(() => undefined);

@@ -62,6 +62,32 @@ describe("zookeeper faults", () => {
     },
   );
 
+  it(
+    "takes every server of a ;-separated URL list into one session, as Kombu's kazoo does",
+    skip.options(),
+    async () => {
+      const ports: number[] = [];
+      // Port 1 refuses at once: the session goes on to the next server of the list, in the same
+      // attempt (the connection's own failover would retry port 1 until its connect timeout).
+      await using conn = new Connection(
+        `zookeeper://127.0.0.1:1/;zookeeper://127.0.0.1:${zookeeper!.port}/`,
+        {
+          transport: ZooKeeperTransport,
+          transportOptions: {
+            onWarning: () => {},
+            socketFactory: (options: SocketOptions) => {
+              ports.push(options.port);
+              return connectSocket(options);
+            },
+          },
+        },
+      );
+      const queue = `hosts-${crypto.randomUUID()}`;
+      await conn.producer().publish({ n: 1 }, { routingKey: queue, declare: [new Queue(queue)] });
+      assert.deepEqual(ports, [1, zookeeper!.port]);
+    },
+  );
+
   it("keeps what was published and not consumed across a restart", skip.options(), async () => {
     const queue = `kept-${crypto.randomUUID()}`;
     {

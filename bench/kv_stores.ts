@@ -1,29 +1,34 @@
 /**
- * etcd (v2 keys API) and ZooKeeper against Python Kombu's transports of the same name, side by
- * side on one private etcd and one private ZooKeeper (started here, 127.0.0.1, data on disk:
- * every write is an fsync). Small JSON messages.
+ * etcd (v2 keys API), ZooKeeper and Pyro against Python Kombu's transports of the same name,
+ * side by side on one private etcd, one private ZooKeeper (started here, 127.0.0.1, data on
+ * disk: every write is an fsync) and one private Pyro4 name server with Kombu's broker daemon
+ * (queues in the daemon's memory: nothing is written to disk). Small JSON messages.
  *
  * - publish: each publish awaited before the next (etcd: one POST each, Kombu adds its lock's
- *   requests; ZooKeeper: one sequential create);
- * - consume: a consumer acking every message (wakame: prefetch 100, each message moved to an
- *   unacked record and deleted on ack; Kombu: delete on read).
+ *   requests; ZooKeeper: one sequential create; Pyro: one `put` call);
+ * - consume: a consumer acking every message (wakame: prefetch 100; etcd and ZooKeeper: each
+ *   message moved to an unacked record and deleted on ack; Pyro, as Kombu: one `get` call, the
+ *   message held in memory until acked; Kombu: delete on read).
  *
- * Run: `deno run -A bench/etcd_zookeeper.ts [N]` (or `deno task bench`). Prints a markdown table.
+ * Run: `deno run -A bench/kv_stores.ts [N]` (or `deno task bench`). Prints a markdown table.
  */
 import { Connection } from "../src/connection.ts";
 import { Exchange, Queue } from "../src/entity.ts";
 import type { Transport } from "../src/transport.ts";
 import { EtcdTransport } from "../transports/etcd/mod.ts";
 import { ZooKeeperTransport } from "../transports/zookeeper/mod.ts";
+import { PyroTransport } from "../transports/pyro/mod.ts";
 import { startEtcd } from "../tests/_support/etcd_server.ts";
 import { startZooKeeper } from "../tests/_support/zookeeper_server.ts";
+import { startPyro } from "../tests/_support/pyro_server.ts";
 import { runPython } from "../tests/_support/python.ts";
 import { messageCount } from "./_args.ts";
 
-const N = messageCount(300, "etcd_zookeeper.ts");
+const N = messageCount(300, "kv_stores.ts");
 const body = { id: 0, name: "wakame", tags: ["a", "b"], ok: true };
 const etcd = await startEtcd();
 const zookeeper = await startZooKeeper();
+const pyro = await startPyro();
 const etcdUrl = `etcd://127.0.0.1:${etcd.port}`;
 const zookeeperUrl = `zookeeper://127.0.0.1:${zookeeper.port}/`;
 
@@ -80,6 +85,8 @@ try {
     await wakame(zookeeperUrl, ZooKeeperTransport, { ackEmulation: false }),
   ]);
   rows.push(["ZooKeeper: Python Kombu 5.2 (kazoo)", await kombu(zookeeperUrl)]);
+  rows.push(["Pyro: wakame", await wakame(pyro.url, PyroTransport, {})]);
+  rows.push(["Pyro: Python Kombu 5.2 (Pyro4)", await kombu(pyro.url)]);
   console.log(`${N} messages, msg/s\n`);
   console.log("| client | publish | consume + ack |\n| --- | ---: | ---: |");
   for (const [name, r] of rows) {
@@ -88,4 +95,5 @@ try {
 } finally {
   await etcd.stop();
   await zookeeper.stop();
+  await pyro.stop();
 }
