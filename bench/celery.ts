@@ -7,7 +7,9 @@
  * send to the last result read.
  *
  * - TypeScript client: `app.sendTask` with up to 1000 sends in flight, then every `get()` in
- *   flight; worker: `app.worker()` with concurrency 4 and prefetch multiplier 4.
+ *   flight; worker: `app.worker()` with concurrency 32 (`CELERY_BENCH_CONCURRENCY`; the default,
+ *   4, waits on the ack and result-store round trips of 4 tasks at a time) and prefetch
+ *   multiplier 4.
  * - Python client: `send_task` in a loop on one producer, then `ResultSet.join_native`; worker:
  *   `celery worker --pool=solo` or `--pool=prefork -c 2`, prefetch 16, without mingle, gossip or
  *   heartbeat.
@@ -15,7 +17,9 @@
  *   each key every 500 ms); worker: `createWorker(...).start()`.
  *
  * Run: `deno run -A bench/celery.ts [N] [filter]` (default 10 000; filter: a substring of
- * "broker client worker", e.g. "redis TypeScript"). Prints a markdown table.
+ * "broker client worker", e.g. "redis TypeScript"). A pairing still running after
+ * `CELERY_BENCH_TIMEOUT` seconds (default 180) prints "timed out" and the run goes on. Prints a
+ * markdown table.
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -32,7 +36,13 @@ const NODE_PEER = fileURLToPath(new URL("./node/celery_node_bench.cjs", import.m
 const BROKERS = ["amqp://guest:guest@127.0.0.1:5672//", "redis://127.0.0.1:6379/3"];
 const BACKEND = "redis://127.0.0.1:6379/4";
 const WINDOW = 1000;
+/** The TypeScript worker's concurrency (an async pool, as Celery's gevent pool with `-c`). */
+const CONCURRENCY = Number(Deno.env.get("CELERY_BENCH_CONCURRENCY") ?? 32);
 const FILTER = Deno.args.slice(1).join(" ");
+/** A pairing still running after this long prints "timed out" and the run goes on. */
+const TIMEOUT_S = Number(Deno.env.get("CELERY_BENCH_TIMEOUT") ?? 180);
+/** Child processes of the running pairing, killed when it times out. */
+const children = new Set<{ pid?: number; kill(signal: string): boolean }>();
 
 type Client = "TypeScript" | "Python" | "celery-node";
 type Worker = "TypeScript" | "Python solo" | "Python prefork 2" | "celery-node";
@@ -84,6 +94,7 @@ async function pythonWorker(
     "--without-heartbeat",
     "--loglevel=WARNING",
   ], { cwd: PEER, env: env(broker), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  children.add(child);
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
   let log = "";
   child.stdout.on("data", (c) => (log += c));
@@ -101,6 +112,7 @@ async function pythonWorker(
     } catch {
       // gone
     }
+    children.delete(child);
     await exited;
   };
 }
@@ -128,11 +140,13 @@ async function tsClient(broker: string, queue: string): Promise<Figures> {
 function childFigures(cmd: string, args: string[], environ: Record<string, string>) {
   return new Promise<Figures>((resolve, reject) => {
     const child = spawn(cmd, args, { env: environ, stdio: ["ignore", "pipe", "pipe"] });
+    children.add(child);
     let out = "";
     let err = "";
     child.stdout.on("data", (c) => (out += c));
     child.stderr.on("data", (c) => (err += c));
     child.on("close", (code) => {
+      children.delete(child);
       if (code === 0) resolve(JSON.parse(out.trim().split("\n").pop()!));
       else reject(new Error(`${args[0]} exited ${code}: ${err.slice(-2000)}`));
     });
@@ -153,6 +167,7 @@ async function nodeWorker(broker: string, queue: string): Promise<() => Promise<
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
+  children.add(child);
   const exited = new Promise<void>((resolve) => child.on("close", () => resolve()));
   let log = "";
   await new Promise<void>((resolve, reject) => {
@@ -169,6 +184,7 @@ async function nodeWorker(broker: string, queue: string): Promise<() => Promise<
     } catch {
       // gone
     }
+    children.delete(child);
     await exited;
   };
 }
@@ -177,6 +193,9 @@ async function nodeWorker(broker: string, queue: string): Promise<() => Promise<
 function pyClient(broker: string, queue: string): Promise<Figures> {
   return childFigures(PYTHON, [`${PEER}celery_bench.py`, String(N), queue], env(broker));
 }
+
+/** Stops the running pairing's worker; called on completion or on timeout. */
+let stopWorker: (() => Promise<void>) | undefined;
 
 async function pairing(broker: string, client: Client, worker: Worker): Promise<Figures> {
   const queue = `bench.celery.${uuid().slice(0, 8)}`;
@@ -191,7 +210,7 @@ async function pairing(broker: string, client: Client, worker: Worker): Promise<
     const app = new Celery({ broker, backend: BACKEND, defaultQueue: queue });
     app.task("bench.noop", ([i]) => i);
     const controller = new AbortController();
-    const w = app.worker({ hostname: `bench-${queue}@wakame`, concurrency: 4 });
+    const w = app.worker({ hostname: `bench-${queue}@wakame`, concurrency: CONCURRENCY });
     const running = w.run({ signal: controller.signal });
     await w.ready;
     stop = async () => {
@@ -200,12 +219,45 @@ async function pairing(broker: string, client: Client, worker: Worker): Promise<
       await app.close();
     };
   }
+  let stopped: Promise<void> | undefined;
+  stopWorker = () => (stopped ??= stop());
   try {
     if (client === "TypeScript") return await tsClient(broker, queue);
     if (client === "Python") return await pyClient(broker, queue);
     return await nodeClient(broker, queue);
   } finally {
-    await stop();
+    await stopWorker();
+  }
+}
+
+/** {@link pairing} or, after {@link TIMEOUT_S}, "timed out" with its worker and children killed. */
+async function timedPairing(
+  broker: string,
+  client: Client,
+  worker: Worker,
+): Promise<Figures | "timed out"> {
+  stopWorker = undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<"timed out">((resolve) => {
+    timer = setTimeout(() => resolve("timed out"), TIMEOUT_S * 1000);
+  });
+  try {
+    const outcome = await Promise.race([pairing(broker, client, worker), expired]);
+    if (outcome === "timed out") {
+      for (const child of children) {
+        try {
+          process.kill(-child.pid!, "SIGKILL"); // a worker's process group
+        } catch {
+          child.kill("SIGKILL");
+        }
+      }
+      children.clear();
+      // A TypeScript worker's stop waits for its tasks: give it a moment, no more.
+      await Promise.race([stopWorker?.(), new Promise((r) => setTimeout(r, 5000))]);
+    }
+    return outcome;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
@@ -218,7 +270,13 @@ for (const broker of BROKERS) {
     const name = `${broker.split(":")[0]} ${client} ${worker}`;
     if (!name.includes(FILTER)) continue;
     try {
-      const f = await pairing(broker, client, worker);
+      const f = await timedPairing(broker, client, worker);
+      if (f === "timed out") {
+        console.log(
+          `| ${broker.split(":")[0]} | ${client} | ${worker} | timed out after ${TIMEOUT_S} s | |`,
+        );
+        continue;
+      }
       console.log(
         `| ${broker.split(":")[0]} | ${client} | ${worker} | ${f.send.toFixed(2)} | ${
           Math.round(N / f.total)
@@ -229,3 +287,5 @@ for (const broker of BROKERS) {
     }
   }
 }
+// A timed-out TypeScript client may still be waiting on results: end the run here.
+Deno.exit(0);

@@ -12,7 +12,11 @@ async function main() {
     const worker = createWorker(broker, backend, queue);
     worker.register("bench.noop", (i) => i);
     await worker.isReady();
-    await worker.start();
+    // On redis:// start() resolves only when consuming ends (its BRPOP loop): do not wait for it.
+    worker.start().catch((e) => {
+      console.error(e);
+      process.exit(1);
+    });
     console.log("ready");
     return;
   }
