@@ -7,7 +7,7 @@
  * send to the last result read.
  *
  * - TypeScript client: `app.sendTask` with up to 1000 sends in flight, then every `get()` in
- *   flight; worker: `app.worker()` with concurrency 32 (`CELERY_BENCH_CONCURRENCY`; the default,
+ *   flight; worker: `app.worker()` in its own process (bench/_celery_worker.ts) with concurrency 32 (`CELERY_BENCH_CONCURRENCY`; the default,
  *   4, waits on the ack and result-store round trips of 4 tasks at a time) and prefetch
  *   multiplier 4.
  * - Python client: `send_task` in a loop on one producer, then `ResultSet.join_native`; worker:
@@ -21,7 +21,7 @@
  * `CELERY_BENCH_TIMEOUT` seconds (default 180) prints "timed out" and the run goes on. Prints a
  * markdown table.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Celery } from "../celery/mod.ts";
 import { uuid } from "../mod.ts";
@@ -32,6 +32,7 @@ import { messageCount } from "./_args.ts";
 const N = messageCount(10_000, "celery.ts");
 const PYTHON = "/usr/bin/python3";
 const PEER = fileURLToPath(new URL("./python/", import.meta.url));
+const TS_WORKER = fileURLToPath(new URL("./_celery_worker.ts", import.meta.url));
 const NODE_PEER = fileURLToPath(new URL("./node/celery_node_bench.cjs", import.meta.url));
 const BROKERS = ["amqp://guest:guest@127.0.0.1:5672//", "redis://127.0.0.1:6379/3"];
 const BACKEND = "redis://127.0.0.1:6379/4";
@@ -42,7 +43,7 @@ const FILTER = Deno.args.slice(1).join(" ");
 /** A pairing still running after this long prints "timed out" and the run goes on. */
 const TIMEOUT_S = Number(Deno.env.get("CELERY_BENCH_TIMEOUT") ?? 180);
 /** Child processes of the running pairing, killed when it times out. */
-const children = new Set<{ pid?: number; kill(signal: string): boolean }>();
+const children = new Set<ChildProcess>();
 
 type Client = "TypeScript" | "Python" | "celery-node";
 type Worker = "TypeScript" | "Python solo" | "Python prefork 2" | "celery-node";
@@ -161,9 +162,9 @@ function nodeClient(broker: string, queue: string): Promise<Figures> {
   );
 }
 
-/** celery-node's worker in a child process; ready once it says so (it has no remote control). */
-async function nodeWorker(broker: string, queue: string): Promise<() => Promise<void>> {
-  const child = spawn("node", [NODE_PEER, "worker", broker, BACKEND, queue], {
+/** A worker in a child process (celery-node's or wakame's); ready once it says so. */
+async function childWorker(cmd: string, args: string[]): Promise<() => Promise<void>> {
+  const child = spawn(cmd, args, {
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,
   });
@@ -176,7 +177,7 @@ async function nodeWorker(broker: string, queue: string): Promise<() => Promise<
       if (log.includes("ready")) resolve();
     });
     child.stderr.on("data", (c) => (log += c));
-    child.on("close", () => reject(new Error(`celery-node worker exited:\n${log}`)));
+    child.on("close", () => reject(new Error(`${args[0]} exited:\n${log}`)));
   });
   return async () => {
     try {
@@ -205,19 +206,17 @@ async function pairing(broker: string, client: Client, worker: Worker): Promise<
   } else if (worker === "Python prefork 2") {
     stop = await pythonWorker(broker, queue, ["--pool=prefork", "-c", "2"]);
   } else if (worker === "celery-node") {
-    stop = await nodeWorker(broker, queue);
+    stop = await childWorker("node", [NODE_PEER, "worker", broker, BACKEND, queue]);
   } else {
-    const app = new Celery({ broker, backend: BACKEND, defaultQueue: queue });
-    app.task("bench.noop", ([i]) => i);
-    const controller = new AbortController();
-    const w = app.worker({ hostname: `bench-${queue}@wakame`, concurrency: CONCURRENCY });
-    const running = w.run({ signal: controller.signal });
-    await w.ready;
-    stop = async () => {
-      controller.abort();
-      await running;
-      await app.close();
-    };
+    stop = await childWorker(Deno.execPath(), [
+      "run",
+      "-A",
+      TS_WORKER,
+      broker,
+      BACKEND,
+      queue,
+      String(CONCURRENCY),
+    ]);
   }
   let stopped: Promise<void> | undefined;
   stopWorker = () => (stopped ??= stop());
@@ -236,7 +235,6 @@ async function timedPairing(
   client: Client,
   worker: Worker,
 ): Promise<Figures | "timed out"> {
-  stopWorker = undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const expired = new Promise<"timed out">((resolve) => {
     timer = setTimeout(() => resolve("timed out"), TIMEOUT_S * 1000);
