@@ -210,11 +210,13 @@ export async function runTask(
     return await onError(env, request, error, ignore);
   }
   const runtime = (performance.now() - started) / 1000;
-  log.info(
-    `Task ${request.name}[${request.id}] succeeded in ${runtime.toFixed(3)}s: ${
-      saferepr(value, 256)
-    }`,
-  );
+  if (log.enabled("info")) {
+    log.info(
+      `Task ${request.name}[${request.id}] succeeded in ${runtime.toFixed(3)}s: ${
+        saferepr(value, 256)
+      }`,
+    );
+  }
   try {
     for (const callback of request.embed.callbacks ?? []) {
       await env.app.sendSignature(callback, {
