@@ -24,6 +24,18 @@ export function importHidden<T>(specifier: string): Promise<T> {
 }
 
 /**
+ * Resolves a specifier that tools must not resolve ahead of time (a package's data file, such
+ * as a `.wasm` an optional codec reads).
+ *
+ * @param specifier a bare or `npm:` specifier
+ * @returns the URL the runtime resolves it to
+ * @throws {Error} when the runtime cannot resolve it
+ */
+export function resolveHidden(specifier: string): string {
+  return import.meta.resolve(specifier);
+}
+
+/**
  * Imports a module of wakame itself by its path relative to the calling module, in the calling
  * module's own extension (`.ts` from source, `.js` from the npm build).
  *

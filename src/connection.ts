@@ -122,10 +122,9 @@ export class Connection implements ChannelSource {
 
   /** The transport's capabilities, once known (after `connect()`, or given as an object). */
   get capabilities(): Capabilities | undefined {
+    const given = this.#options.transport;
     return this.#transport?.capabilities ??
-      (typeof this.#options.transport === "object"
-        ? this.#options.transport.capabilities
-        : undefined);
+      (typeof given === "object" ? given.capabilities : undefined);
   }
 
   /**
@@ -150,10 +149,7 @@ export class Connection implements ChannelSource {
     return options.includePassword ? this.#url : maskUrl(this.#url);
   }
 
-  /**
-   * The parameters the current URL connects with, password masked (Kombu's `info()`).
-   * @returns host, port (or the transport's default), user, vhost, TLS, timeouts, options
-   */
+  /** The parameters the current URL connects with, password masked (Kombu's `info()`). */
   async info(): Promise<ConnectionInfo> {
     return await connectionInfo(this.#url, this.#urls, this.#options, this.#stop.signal);
   }
@@ -236,14 +232,11 @@ export class Connection implements ChannelSource {
   /** Reconnects and revives attached consumers, until it works or the connection is closed. */
   #recover(): void {
     if (this.#recovering) return;
+    const policy = { ...RECOVERY_POLICY, ...this.#options.recoveryPolicy };
     this.#recovering = (async () => {
       while (!this.#closed && !this.#live && this.#attached.size > 0) {
         try {
-          await this.#open({
-            ...RECOVERY_POLICY,
-            ...this.#options.recoveryPolicy,
-            signal: this.#stop.signal,
-          }, true);
+          await this.#open({ ...policy, signal: this.#stop.signal }, true);
           // One consumer that cannot start again must not keep the others down.
           for (const revivable of [...this.#attached]) {
             try {

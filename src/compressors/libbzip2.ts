@@ -10,7 +10,7 @@
  * @module
  */
 
-import { importHidden } from "../_import.ts";
+import { importHidden, resolveHidden } from "../_import.ts";
 
 /** The module file inside the package. */
 const WASM_PATH = "bzip2-1.0.8/bzip2.wasm";
@@ -84,7 +84,7 @@ export interface LibBzip2 {
 export function wasmUrl(range: string): URL {
   for (const specifier of [`bzip2-wasm/${WASM_PATH}`, `npm:bzip2-wasm@${range}/${WASM_PATH}`]) {
     try {
-      const url = import.meta.resolve(specifier);
+      const url = resolveHidden(specifier);
       if (/^(file|https?):/.test(url)) return new URL(url);
     } catch {
       // not resolvable this way: the next one
