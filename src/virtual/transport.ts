@@ -66,8 +66,8 @@ export interface VirtualTransportSpec {
   /** Opens the store for one connection. */
   openBackend(params: ConnectionParams, context: BackendContext): Promise<QueueBackend>;
   /**
-   * Names the scope whose exchange table connections share (default: transport, host, port
-   * and virtual host). Connections of one scope in one process see each other's declarations.
+   * Names the scope whose exchange table connections share (default: transport, host, port or
+   * `defaultPort`, and virtual host). Connections of one scope in one process see each other's declarations.
    */
   scopeKey?(params: ConnectionParams): string;
   /** Default milliseconds between polls when the store cannot block (Kombu: 1000). */
@@ -163,7 +163,9 @@ class VirtualConnection implements TransportConnection {
     this.#topicRules = this.#settings.topicRules;
     this.#state = stateFor(
       spec.scopeKey?.(params) ??
-        `${spec.name}|${params.hostname}:${params.port ?? ""}/${params.virtualHost}`,
+        `${spec.name}|${params.hostname}:${
+          params.port ?? spec.defaultPort ?? ""
+        }/${params.virtualHost}`,
     );
     this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#log = getLogger(`transport.${spec.name}`);

@@ -129,8 +129,6 @@ export const EtcdTransport: Transport = virtualTransport({
   defaultPort: ETCD_DEFAULT_PORT,
   options: ETCD_OPTIONS,
   openBackend: openEtcdBackend,
-  scopeKey: (params) =>
-    `etcd|${params.hostname}:${params.port ?? ETCD_DEFAULT_PORT}|${params.virtualHost}`,
 });
 
 // Importing this module makes its URL scheme resolve to it (also in bundles, where the

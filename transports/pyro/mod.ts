@@ -137,8 +137,6 @@ export const PyroTransport: Transport = virtualTransport({
   defaultPort: PYRO_DEFAULT_PORT,
   options: PYRO_OPTIONS,
   openBackend: openPyroBackend,
-  scopeKey: (params) =>
-    `pyro|${params.hostname}:${params.port ?? PYRO_DEFAULT_PORT}|${params.virtualHost}`,
 });
 
 // Importing this module makes its URL scheme resolve to it (also in bundles, where the

@@ -141,8 +141,6 @@ export const ZooKeeperTransport: Transport = virtualTransport({
   defaultPort: ZOOKEEPER_DEFAULT_PORT,
   options: ZOOKEEPER_OPTIONS,
   openBackend: openZooKeeperBackend,
-  scopeKey: (params) =>
-    `zookeeper|${params.hostname}:${params.port ?? ZOOKEEPER_DEFAULT_PORT}|${params.virtualHost}`,
 });
 
 // Importing this module makes its URL scheme resolve to it (also in bundles, where the
