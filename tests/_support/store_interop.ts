@@ -29,15 +29,16 @@ export function lines(out: string): Received[] {
 }
 
 /**
- * Starts the Python peer `peer` consuming from `url`; `ready` resolves once it consumes (it
- * prints READY), `done` with what it took, `count()` tells how many it took so far.
+ * Starts the Python peer `peer` consuming with `args` (its JSON arguments: the URL or prefix,
+ * queues, counts); `ready` resolves once it consumes (it prints READY), `done` with what it
+ * took, `count()` tells how many it took so far.
  */
-export function pythonConsuming(peer: string, url: string, args: Record<string, unknown>): {
+export function pythonConsuming(peer: string, args: Record<string, unknown>): {
   ready: Promise<void>;
   done: Promise<Received[]>;
   count(): number;
 } {
-  const child = spawn(PYTHON, [peer, "consume", JSON.stringify({ url, ...args })], {
+  const child = spawn(PYTHON, [peer, "consume", JSON.stringify(args)], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   let out = "";
@@ -211,7 +212,8 @@ export async function sharesQueueWithKombu(p: StorePeer, name: string): Promise<
     await using warmUp = conn.simpleQueue(new Queue(name));
     await (await warmUp.get({ timeout: 5000 })).ack();
   }
-  const python = pythonConsuming(p.peer, p.url(), {
+  const python = pythonConsuming(p.peer, {
+    url: p.url(),
     queue: name,
     count: total,
     seconds: 8,

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Connection, Exchange, NotFoundError, Queue } from "../../mod.ts";
 import type { Message } from "../../src/message.ts";
 import { brokerSkipReason } from "../_support/brokers.ts";
-import { kombuSkipReason, PYTHON, runPython } from "../_support/python.ts";
+import { kombuSkipReason, runPython } from "../_support/python.ts";
 import { dropPrefix, openStore, randomPrefix, rawRedis } from "../unit/redis/_helpers.ts";
 import { envSkip } from "../_support/skips.ts";
+import { pythonConsuming } from "../_support/store_interop.ts";
 
 const skip = envSkip(
   import.meta.url,
@@ -35,33 +35,6 @@ interface Received {
   redelivered: boolean;
   routing_key: string;
   delivery_tag: string;
-}
-
-/** Starts a Python consumer and resolves once it has subscribed (it prints READY). */
-function pythonListening(args: Record<string, unknown>): {
-  ready: Promise<void>;
-  done: Promise<Received[]>;
-} {
-  const child = spawn(PYTHON, [peer, "consume", JSON.stringify({ prefix, ready: true, ...args })], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  let err = "";
-  let readyNow!: () => void;
-  const ready = new Promise<void>((resolve) => (readyNow = resolve));
-  child.stdout.on("data", (chunk) => {
-    out += chunk;
-    if (out.includes("READY")) readyNow();
-  });
-  child.stderr.on("data", (chunk) => (err += chunk));
-  const done = new Promise<Received[]>((resolve, reject) => {
-    child.on("close", (code) => {
-      readyNow();
-      if (code !== 0) reject(new Error(`peer exited ${code}: ${err.slice(-2000)}`));
-      else resolve(out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)));
-    });
-  });
-  return { ready, done };
 }
 
 interface Got {
@@ -208,7 +181,13 @@ describe("Redis interop with Python Kombu", () => {
 
   it("fanout: both sides receive the other's broadcasts over PUB/SUB", skip.options(), async () => {
     const spec = { queue: "py-news", exchange: "news", type: "fanout", routing_key: "" };
-    const listening = pythonListening({ queues: [spec], count: 1, seconds: 10 });
+    const listening = pythonConsuming(peer, {
+      prefix,
+      ready: true,
+      queues: [spec],
+      count: 1,
+      seconds: 10,
+    });
     await listening.ready;
     await using conn = connect();
     const news = new Exchange("news", { type: "fanout" });
